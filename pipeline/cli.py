@@ -1,0 +1,163 @@
+"""`corpusprep` command line. Every subcommand documents its options in --help."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pipeline.stage import ConfigError
+
+DEFAULT_CONFIG = "configs/default.toml"
+DEFAULT_SAMPLE = "out/sample"
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a whole pipeline from a TOML config",
+                       description="Run every stage of CONFIG; prints the data card's path.")
+    p.add_argument("config", help="run config (TOML); see configs/default.toml")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a run whose output folder exists (finished parts are skipped)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: run.workers)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. run.workers=2 or stages.html.parser=bs4")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_stage(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stage", help="run one stage alone on an input",
+                       description="Run stage NAME on --input, writing *.parquet, drops.parquet "
+                                   "and stats.json into --output.")
+    p.add_argument("name", help="stage name (see `corpusprep stages`)")
+    p.add_argument("--input", required=True, help="JSONL(.gz/.zst), Parquet file or folder, folder "
+                   "of .html files, .warc(.gz), a saved datasets folder, or a stage's output folder")
+    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="stage config value, e.g. parser=bs4 (see `corpusprep stages`)")
+    p.add_argument("--format", default="auto", help="input format (default: from the file names)")
+    p.add_argument("--text-field", default="text", help="input field holding the text")
+    p.add_argument("--id-field", default="id", help="input field holding the id")
+    p.add_argument("--url-field", default="url", help="input field holding the URL")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--part-docs", type=int, default=2000, help="documents per part file")
+    p.add_argument("--resume", action="store_true", help="continue into an existing --output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.config import load_run_config
+    from pipeline.runner import run
+
+    cfg = load_run_config(args.config, args.overrides)
+    res = run(cfg, resume=args.resume, workers=args.workers, progress=not args.no_progress)
+    r = res.report
+    print(f"{r['docs_in']:,} documents in, {r['docs_kept']:,} kept, {r['docs_dropped']:,} dropped "
+          f"in {r['seconds']:.1f} s; output in {res.out_dir}")
+    print(f"data card: {res.card_path}")
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from pipeline.config import InputConfig, StageSpec, apply_overrides, build
+    from pipeline.executor import LocalExecutor
+    from pipeline.runner import RunError, run_read, run_stage
+    from pipeline.stages import get_stage
+
+    cls = get_stage(args.name)
+    values = apply_overrides({}, args.overrides)
+    config = build(cls.Config, values, f"stages.{args.name}")
+    cls(config).setup()
+    inp = InputConfig(path=args.input, format=args.format, text_field=args.text_field,
+                      id_field=args.id_field, url_field=args.url_field)
+    out = Path(args.output)
+    if out.exists() and any(out.iterdir()) and not args.resume:
+        raise RunError(f"output folder {out} is not empty; pass --resume or choose another")
+    ex = LocalExecutor(args.workers)
+    read = run_read(inp, out / "_read", ex, args.part_docs, progress=not args.no_progress)
+    stats = run_stage(StageSpec(args.name, config), out / "_read", out, ex,
+                      progress=not args.no_progress)
+    print(f"read: {read['docs_in']:,} records, {read['docs_out']:,} documents"
+          + (f", skipped {read['drops']}" if read["drops"] else ""))
+    print(f"{args.name}: {stats['docs_in']:,} in, {stats['docs_out']:,} kept, "
+          f"{stats['docs_dropped']:,} dropped {stats['drops'] or ''}")
+    print(f"output: {out}")
+    return 0
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    from pipeline.stage import config_fields
+    from pipeline.stages import STAGES, get_stage
+
+    for name in STAGES:
+        cls = get_stage(name)
+        print(f"{name}: {(cls.__doc__ or '').strip().splitlines()[0]}")
+        for f in config_fields(cls.Config):
+            print(f"    {f['name']} = {f['default']!r}    {f['help']}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from pipeline.sample.build import build_sample
+
+    m = build_sample(args.out, seed=args.seed)
+    print(f"{m['documents']:,} documents ({m['kinds']}), {m['main_text_bytes'] / 1e6:.1f} MB of "
+          f"main text, in {args.out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the built-in corpus: sample -> pipeline -> card."""
+    from pipeline.config import load_run_config
+    from pipeline.runner import run
+    from pipeline.sample.build import build_sample
+
+    sample = Path(args.sample)
+    if not (sample / "manifest.json").exists():
+        print(f"building the default corpus in {sample} ...")
+        build_sample(sample, seed=args.seed)
+    cfg = load_run_config(args.config, [f"run.workers={args.workers}"])
+    res = run(cfg, resume=True, progress=not args.no_progress)
+    r = res.report
+    print(f"{r['docs_in']:,} documents in, {r['docs_kept']:,} kept; output in {res.out_dir}")
+    print(f"data card: {res.card_path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="corpusprep", description=(
+        "Prepare pre-training corpora (read -> html -> safety -> quality -> dedup -> decontam -> "
+        "token shards) with a data card for every run."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run(sub)
+    _add_stage(sub)
+    sub.add_parser("stages", help="list stages with their config fields and defaults")
+    p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
+    p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
+    p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
+    p = sub.add_parser("demo", help="the main job end to end on the default corpus")
+    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"run config (default {DEFAULT_CONFIG})")
+    p.add_argument("--sample", default=DEFAULT_SAMPLE, help="where the default corpus is built")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed")
+    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
+            "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline.io import InputError
+    from pipeline.runner import RunError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ConfigError, InputError, RunError) as e:
+        print(f"corpusprep {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""TOML run configs as frozen dataclasses, read by one strict loader.
+
+Strict because a typo in a threshold name that silently falls back to a default is the worst
+kind of data bug: unknown keys, wrong types and out-of-range values all fail at start-up with
+the key's full path and what would be accepted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.stage import ConfigError
+
+INPUT_FORMATS = ("auto", "jsonl", "parquet", "html", "warc", "datasets")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """Where the raw documents come from and which fields hold what."""
+
+    path: str = field(metadata={"help": "file, folder or glob of input data"})
+    format: str = field(default="auto", metadata={"help": f"one of {INPUT_FORMATS}"})
+    text_field: str = field(default="text", metadata={"help": "field holding the text (or HTML)"})
+    id_field: str = field(default="id", metadata={"help": "field holding the id; missing or "
+                                                  "empty ids are derived from source + offset"})
+    url_field: str = field(default="url", metadata={"help": "field holding the URL"})
+    split: str = field(default="train", metadata={"help": "split of a saved DatasetDict"})
+    datasets_builder: str = field(default="", metadata={
+        "help": "with format=datasets and data files: the datasets builder (json, csv, parquet, text)"})
+
+    def __post_init__(self) -> None:
+        if self.format not in INPUT_FORMATS:
+            raise ConfigError(f"input.format = {self.format!r}: unknown format; "
+                              f"available: {', '.join(INPUT_FORMATS)}")
+        if not self.text_field:
+            raise ConfigError("input.text_field must not be empty")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run executes; none of these change its output."""
+
+    name: str = field(metadata={"help": "run name: the data card goes to data_cards/<name>/"})
+    output: str = field(metadata={"help": "output folder of the run"})
+    workers: int = field(default=1, metadata={"help": "worker processes"})
+    part_docs: int = field(default=2000, metadata={
+        "help": "documents per part file: the unit of parallelism, resume and memory"})
+    keep_dropped_text: bool = field(default=True, metadata={
+        "help": "store dropped documents' text in drops.parquet for inspection"})
+    cards_dir: str = field(default="data_cards", metadata={"help": "where data cards are written"})
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c in self.name for c in "/\\ "):
+            raise ConfigError(f"run.name = {self.name!r}: must be a non-empty name without "
+                              "slashes or spaces")
+        if self.workers < 1:
+            raise ConfigError(f"run.workers = {self.workers}: must be >= 1")
+        if self.part_docs < 1:
+            raise ConfigError(f"run.part_docs = {self.part_docs}: must be >= 1")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    config: Any
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    run: RunSettings
+    input: InputConfig
+    stages: tuple[StageSpec, ...]
+    source: dict[str, Any]  # the TOML as read (after overrides), for hashing and the card
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of the config: what a card and a manifest point back to."""
+        blob = json.dumps(self.source, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _check_type(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            try:
+                return _check_type(value, arg, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} = {value!r}: expected {tp}")
+    if tp is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{where} = {value!r}: expected nothing")
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool):
+        if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+            return value
+        raise ConfigError(f"{where} = {value!r}: expected {tp.__name__}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} = {value!r}: expected a list")
+        args = typing.get_args(tp)
+        item_t = args[0] if args else Any
+        return tuple(_check_type(v, item_t, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} = {value!r}: expected a table")
+        kt, vt = typing.get_args(tp) or (Any, Any)
+        out = {}
+        for k, v in value.items():
+            key = int(k) if kt is int and isinstance(k, str) and k.lstrip("-").isdigit() else k
+            out[_check_type(key, kt, f"{where}.{k}")] = _check_type(v, vt, f"{where}.{k}")
+        return out
+    return value
+
+
+def build(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Make frozen dataclass `cls` from a mapping; unknown keys and wrong types are errors."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{where}] must be a table, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"[{where}] unknown key(s) {', '.join(unknown)}; "
+                          f"available: {', '.join(known) or '(none)'}")
+    kwargs = {k: _check_type(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    missing = [n for n, f in known.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]  # type: ignore[misc]
+    if missing:
+        raise ConfigError(f"[{where}] missing required key(s): {', '.join(missing)}")
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"[{where}] {e}") from None
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"[{where}] {e}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (['a','b'], value); the value is read as TOML, else taken as a string."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(doc: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `--set` overrides; `stages.<name>.<key>` addresses a stage by its name."""
+    for ov in overrides:
+        path, value = parse_override(ov)
+        target: Any = doc
+        if path[0] == "stages" and len(path) >= 3:
+            matches = [s for s in doc.get("stages", []) if s.get("name") == path[1]]
+            if not matches:
+                raise ConfigError(f"--set {ov}: no stage named {path[1]!r} in this run")
+            target, path = matches[0], path[2:]
+        for p in path[:-1]:
+            target = target.setdefault(p, {})
+        target[path[-1]] = value
+    return doc
+
+
+def resolve_path(base: Path, value: str) -> str:
+    """Paths in a config are relative to the config file's folder."""
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else (base / p))
+
+
+def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    from pipeline.stages import get_stage  # local: the registry imports stage modules
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    doc = apply_overrides(doc, list(overrides))
+    unknown = sorted(set(doc) - {"run", "input", "stages", "shards"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; "
+                          "available: run, input, stages, shards")
+    base = path.resolve().parent
+    run_vals = dict(doc.get("run", {}))
+    for key in ("output", "cards_dir"):
+        if key in run_vals:
+            run_vals[key] = resolve_path(base, run_vals[key])
+    run = build(RunSettings, run_vals, "run")
+    inp_vals = dict(doc.get("input", {}))
+    if "path" in inp_vals:
+        inp_vals["path"] = resolve_path(base, inp_vals["path"])
+    inp = build(InputConfig, inp_vals, "input")
+    stages = []
+    for i, s in enumerate(doc.get("stages", [])):
+        s = dict(s)
+        name = s.pop("name", None)
+        if name is None:
+            raise ConfigError(f"{path}: [[stages]] #{i + 1} has no name")
+        cls = get_stage(name)
+        stages.append(StageSpec(name, build(cls.Config, resolve_stage_paths(cls, s, base),
+                                            f"stages.{name}")))
+    return RunConfig(run, inp, tuple(stages), doc)
+
+
+def resolve_stage_paths(cls: type, values: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Fields marked `metadata={"path": True}` are resolved against the config's folder."""
+    out = dict(values)
+    for f in dataclasses.fields(cls.Config):
+        if f.metadata.get("path") and f.name in out:
+            v = out[f.name]
+            out[f.name] = ([resolve_path(base, x) for x in v] if isinstance(v, list)
+                           else resolve_path(base, v) if v else v)
+    return out

@@ -1,0 +1,36 @@
+"""The record that flows through every stage, and the verdict a stage gives when it removes one.
+
+Kept deliberately tiny (as DataTrove's Document is): stages pass a Document on, possibly changed,
+or return a Drop; the Stage base class does all counting, so a stage never touches statistics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Document:
+    """One document. `id` is stable and unique within a run; `meta` carries tags and scores."""
+
+    id: str
+    text: str
+    url: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """UTF-8 size of the text: the unit the data card reports bytes in."""
+        return len(self.text.encode("utf-8", "surrogatepass"))
+
+
+@dataclass(slots=True, frozen=True)
+class Drop:
+    """A stage's decision to remove a document.
+
+    `reason` is a stable snake_case code local to the stage (reported as `<stage>.<reason>`);
+    `detail` is a short free-text note (e.g. the id of the kept duplicate) kept in drops.parquet.
+    """
+
+    reason: str
+    detail: str = ""

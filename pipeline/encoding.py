@@ -1,0 +1,36 @@
+"""Bytes -> text for HTML, with the guess recorded.
+
+bs4's UnicodeDammit weighs a definite HTTP charset, a BOM and the page's own meta charset, then
+falls back to detection; pure UTF-8 (most of the web) takes a fast path that skips all of it.
+"""
+from __future__ import annotations
+
+import re
+
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_META = re.compile(rb"<meta[^>]+charset", re.I)
+
+
+def http_charset(content_type: str | None) -> str | None:
+    m = _CHARSET.search(content_type or "")
+    return m.group(1).lower() if m else None
+
+
+def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str]:
+    """Decode HTML bytes; returns (text, encoding used)."""
+    if not data:
+        return "", "empty"
+    head = data[:4096]
+    if declared is None and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) \
+            and not _META.search(head):
+        try:
+            return data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            pass
+    from bs4 import UnicodeDammit
+
+    dammit = UnicodeDammit(data, known_definite_encodings=[declared] if declared else [],
+                           is_html=True)
+    if dammit.unicode_markup is None:
+        return data.decode("utf-8", errors="replace"), "utf-8-replace"
+    return dammit.unicode_markup, (dammit.original_encoding or "unknown").lower()

@@ -1,0 +1,359 @@
+"""Readers for raw inputs and the Parquet layout stages exchange.
+
+Every reader yields `Document`s or `Skip`s: a record that cannot become a document (bad JSON,
+bytes that are not UTF-8, a missing text field, the tail of a truncated file) is a counted skip
+naming its file and record, never a traceback from inside a library and never a silent loss.
+Problems that make a whole input unusable (missing path, unknown format, wrong schema) raise
+`InputError` before any document is processed.
+"""
+from __future__ import annotations
+
+import glob as globmod
+import gzip
+import io
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import InputConfig
+from pipeline.document import Document
+
+# The schema stages exchange. `meta` is a JSON string so the schema never depends on the data.
+DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.string()),
+                        ("meta", pa.string())])
+DROP_SCHEMA = pa.schema([("id", pa.string()), ("stage", pa.string()), ("reason", pa.string()),
+                         ("detail", pa.string()), ("url", pa.string()), ("text", pa.string())])
+HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+
+
+class InputError(ValueError):
+    """An input cannot be read at all: says which file and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A record that could not become a document: `id` is `<file>:<record>`."""
+
+    id: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One unit of reading (a file, or a group of .html files): the unit of read-stage resume."""
+
+    format: str
+    paths: tuple[str, ...]
+    label: str  # file name relative to the input root, used in derived ids and messages
+
+
+# ---------------------------------------------------------------------------------------------
+# discovery
+def _detect(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".json")):
+        return "jsonl"
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".warc", ".warc.gz")):
+        return "warc"
+    if name.endswith(HTML_SUFFIXES):
+        return "html"
+    return None
+
+
+def list_sources(cfg: InputConfig, html_group: int = 1000) -> list[Source]:
+    """Resolve the configured input into an ordered list of sources, or raise InputError."""
+    raw = cfg.path
+    if any(c in raw for c in "*?["):
+        files = sorted(Path(p) for p in globmod.glob(raw, recursive=True))
+        if not files:
+            raise InputError(f"input {raw!r}: the pattern matches no file")
+        root = Path(raw.split("*")[0]).parent
+    else:
+        p = Path(raw)
+        if not p.exists():
+            raise InputError(f"input {raw!r} does not exist; check input.path in the config")
+        if cfg.format == "datasets":
+            return [Source("datasets", (str(p),), p.name)]
+        if p.is_dir() and _is_saved_dataset(p) and cfg.format == "auto":
+            return [Source("datasets", (str(p),), p.name)]
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file()
+                           and not any(x.startswith((".", "_")) for x in f.relative_to(p).parts)
+                           and f.name not in ("drops.parquet", "stats.json", "report.json"))
+            root = p
+        else:
+            files, root = [p], p.parent
+    by_format: dict[str, list[Path]] = {}
+    for f in files:
+        fmt = cfg.format if cfg.format != "auto" else _detect(f)
+        if fmt is None:
+            if len(files) == 1:
+                raise InputError(f"input {f}: cannot tell the format from the name; known: "
+                                 ".jsonl[.gz|.zst], .parquet, .warc[.gz], .html; "
+                                 "or set input.format")
+            continue  # other files in a folder (READMEs, labels) are not inputs
+        by_format.setdefault(fmt, []).append(f)
+    if not by_format:
+        raise InputError(f"input {raw!r}: no readable file found (.jsonl, .parquet, .warc, .html)")
+    sources: list[Source] = []
+    for fmt in sorted(by_format):
+        group = by_format[fmt]
+        if fmt == "html":
+            for i in range(0, len(group), html_group):
+                chunk = group[i:i + html_group]
+                sources.append(Source("html", tuple(map(str, chunk)),
+                                      str(chunk[0].relative_to(root))))
+        else:
+            sources += [Source(fmt, (str(f),), str(f.relative_to(root))) for f in group]
+    return sources
+
+
+def _is_saved_dataset(p: Path) -> bool:
+    return (p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists() or \
+        (p / "state.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+def read_source(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    reader = {"jsonl": _read_jsonl, "parquet": _read_parquet, "html": _read_html,
+              "warc": _read_warc, "datasets": _read_datasets}[src.format]
+    yield from reader(src, cfg)
+
+
+def _open_binary(path: str) -> io.BufferedIOBase:
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if path.endswith(".zst"):
+        import zstandard
+        return io.BufferedReader(zstandard.open(path, "rb"))  # type: ignore[arg-type]
+    return open(path, "rb")
+
+
+def _truncation_errors() -> tuple[type[BaseException], ...]:
+    errs: list[type[BaseException]] = [EOFError, zlib.error, gzip.BadGzipFile, OSError]
+    try:
+        import zstandard
+        errs.append(zstandard.ZstdError)
+    except ImportError:  # pragma: no cover - zstandard is a dependency
+        pass
+    return tuple(errs)
+
+
+def record_to_doc(rec: Any, cfg: InputConfig, default_id: str) -> Document | Skip:
+    """Map one input record (a dict) to a Document, or a Skip saying what is wrong with it."""
+    if not isinstance(rec, dict):
+        return Skip(default_id, "invalid_record", f"expected an object, got {type(rec).__name__}")
+    if cfg.text_field not in rec:
+        fields = ", ".join(sorted(map(str, rec))[:10])
+        return Skip(default_id, "missing_text",
+                    f"no field {cfg.text_field!r} (has: {fields}); set input.text_field")
+    text = rec[cfg.text_field]
+    if not isinstance(text, str):
+        return Skip(default_id, "invalid_text", f"field {cfg.text_field!r} is "
+                    f"{type(text).__name__}, not a string")
+    rid = rec.get(cfg.id_field)
+    doc_id = str(rid) if rid not in (None, "") else default_id
+    url = rec.get(cfg.url_field) or ""
+    meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+    meta = dict(meta, source=default_id)
+    return Document(doc_id, text, str(url), meta)
+
+
+def _read_jsonl(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    path = src.paths[0]
+    lineno = 0
+    try:
+        fh = _open_binary(path)
+    except OSError as e:
+        raise InputError(f"{path}: cannot open ({e})") from None
+    with fh:
+        try:
+            for raw in fh:
+                lineno += 1
+                rid = f"{src.label}:{lineno}"
+                if not raw.strip():
+                    continue
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    yield Skip(rid, "invalid_utf8", f"{path} line {lineno}: bytes are not UTF-8 "
+                               f"at offset {e.start}; re-encode the file as UTF-8")
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    yield Skip(rid, "invalid_json", f"{path} line {lineno}: {e.msg} at column {e.colno}")
+                    continue
+                yield record_to_doc(rec, cfg, rid)
+        except _truncation_errors() as e:
+            yield Skip(f"{src.label}:{lineno + 1}", "truncated_input",
+                       f"{path}: unreadable after line {lineno} ({type(e).__name__}: {e}); "
+                       "the records before it were read")
+
+
+def _read_parquet(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    path = src.paths[0]
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    names = pf.schema_arrow.names
+    if cfg.text_field not in names:
+        raise InputError(f"{path}: no column {cfg.text_field!r} (columns: {', '.join(names)}); "
+                         "set input.text_field")
+    cols = [c for c in (cfg.id_field, cfg.text_field, cfg.url_field, "meta") if c in names]
+    row = 0
+    for batch in pf.iter_batches(batch_size=1024, columns=list(dict.fromkeys(cols))):
+        for rec in batch.to_pylist():
+            row += 1
+            if isinstance(rec.get("meta"), str):
+                try:
+                    rec["meta"] = json.loads(rec["meta"])
+                except json.JSONDecodeError:
+                    rec["meta"] = {}
+            yield record_to_doc(rec, cfg, f"{src.label}:{row}")
+
+
+def _read_html(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    from pipeline.encoding import decode_html
+
+    root = Path(src.paths[0]).parent
+    for path in src.paths:
+        rel = str(Path(path).relative_to(root)) if len(src.paths) > 1 else Path(path).name
+        label = str(Path(src.label).parent / rel) if len(src.paths) > 1 else src.label
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            yield Skip(label, "unreadable_file", f"{path}: {e}")
+            continue
+        text, enc = decode_html(data)
+        yield Document(label, text, "", {"source": label, "encoding": enc})
+
+
+def _read_warc(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    from pipeline.encoding import decode_html, http_charset
+
+    path = src.paths[0]
+    n = 0
+    with open(path, "rb") as fh:
+        try:
+            for record in ArchiveIterator(fh):
+                if record.rec_type != "response":
+                    continue
+                n += 1
+                rid = (record.rec_headers.get_header("WARC-Record-ID") or "").strip("<>")
+                rid = rid.removeprefix("urn:uuid:") or f"{src.label}:{n}"
+                url = record.rec_headers.get_header("WARC-Target-URI") or ""
+                ctype = record.http_headers.get_header("Content-Type", "") if record.http_headers else ""
+                if ctype and "html" not in ctype.lower():
+                    record.content_stream().read()
+                    yield Skip(rid, "not_html", f"{path} record {n}: Content-Type {ctype}")
+                    continue
+                data = record.content_stream().read()
+                if getattr(record.raw_stream, "limit", 0) > 0:  # fewer bytes than Content-Length
+                    yield Skip(rid, "truncated_input", f"{path}: record {n} ends early "
+                               "(file truncated); the records before it were read")
+                    return
+                text, enc = decode_html(data, http_charset(ctype))
+                meta = {"source": f"{src.label}:{n}", "encoding": enc,
+                        "date": record.rec_headers.get_header("WARC-Date") or "",
+                        "warc_record_id": rid}
+                yield Document(rid, text, url, meta)
+        except (ArchiveLoadFailed, *_truncation_errors()) as e:
+            yield Skip(f"{src.label}:{n + 1}", "truncated_input",
+                       f"{path}: unreadable after record {n} ({type(e).__name__}: {e}); "
+                       "the records before it were read")
+            return
+    # warcio stops silently at a cut gzip member; check that the last member is whole.
+    if path.endswith(".gz") and not _gzip_complete(path):
+        yield Skip(f"{src.label}:{n + 1}", "truncated_input",
+                   f"{path}: the gzip stream is cut after record {n}; the records before it were read")
+
+
+def _gzip_complete(path: str) -> bool:
+    """True when every gzip member of the file ends properly (streaming, bounded memory)."""
+    d = zlib.decompressobj(31)
+    pending = False  # bytes fed to a member that has not ended yet
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            while chunk:
+                pending = True
+                try:
+                    d.decompress(chunk)
+                except zlib.error:
+                    return False
+                if d.eof:
+                    chunk, d, pending = d.unused_data, zlib.decompressobj(31), False
+                else:
+                    chunk = b""
+    return not pending
+
+
+def _read_datasets(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    import datasets
+
+    path = src.paths[0]
+    try:
+        if cfg.datasets_builder:
+            files = [str(f) for f in sorted(Path(path).glob("*"))] if Path(path).is_dir() else path
+            ds = datasets.load_dataset(cfg.datasets_builder, data_files=files, split=cfg.split)
+        else:
+            ds = datasets.load_from_disk(path)
+            if isinstance(ds, datasets.DatasetDict):
+                if cfg.split not in ds:
+                    raise InputError(f"{path}: no split {cfg.split!r} (splits: "
+                                     f"{', '.join(ds)}); set input.split")
+                ds = ds[cfg.split]
+    except InputError:
+        raise
+    except Exception as e:  # datasets raises many types for an unreadable folder
+        raise InputError(f"{path}: not a loadable local datasets dataset ({type(e).__name__}: "
+                         f"{e}); save it with Dataset.save_to_disk or set input.datasets_builder") from None
+    if cfg.text_field not in ds.column_names:
+        raise InputError(f"{path}: no column {cfg.text_field!r} (columns: "
+                         f"{', '.join(ds.column_names)}); set input.text_field")
+    row = 0
+    for batch in ds.iter(batch_size=1024):
+        keys = list(batch)
+        for i in range(len(batch[cfg.text_field])):
+            row += 1
+            yield record_to_doc({k: batch[k][i] for k in keys}, cfg, f"{src.label}:{row}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the Parquet layout between stages
+def docs_to_table(docs: list[Document]) -> pa.Table:
+    return pa.table({
+        "id": pa.array([d.id for d in docs], pa.string()),
+        "text": pa.array([d.text for d in docs], pa.string()),
+        "url": pa.array([d.url for d in docs], pa.string()),
+        "meta": pa.array([json.dumps(d.meta, sort_keys=True, ensure_ascii=False) for d in docs],
+                         pa.string()),
+    }, schema=DOC_SCHEMA)
+
+
+def table_to_docs(table: pa.Table) -> list[Document]:
+    cols = table.to_pydict()
+    return [Document(i, t, u or "", json.loads(m) if m else {})
+            for i, t, u, m in zip(cols["id"], cols["text"], cols["url"], cols["meta"])]
+
+
+def read_part(path: str | Path) -> list[Document]:
+    return table_to_docs(pq.read_table(path, schema=DOC_SCHEMA))
+
+
+def drops_to_table(rows: list[dict[str, str]]) -> pa.Table:
+    return pa.table({k: pa.array([r[k] for r in rows], pa.string()) for k in DROP_SCHEMA.names},
+                    schema=DROP_SCHEMA)

@@ -1,0 +1,293 @@
+"""Config -> stages -> executor: a resumable, streaming run.
+
+Layout of a run's output folder (every file written atomically):
+
+    run.json                 the config as read, and its hash
+    00_read/                 raw input as Parquet parts (the unit of parallelism and resume)
+      part-SSSSS-CCCCC.parquet  kept documents      (source S, chunk C)
+      drops.parquet          records that could not be read, with the reason
+      stats.json             counts; _done/ holds one marker per finished source or part
+    01_<stage>/ ...          one folder per stage, parts aligned 1:1 with the previous stage
+    report.json              RunReport: config, every stage's counts, timings, versions
+
+A part is finished when its marker exists; `--resume` skips finished parts and sources, so a
+killed run completes without redoing work and without duplicating or losing documents.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from pipeline import atomic
+from pipeline.config import InputConfig, RunConfig, StageSpec
+from pipeline.executor import Executor, LocalExecutor
+from pipeline.io import (DROP_SCHEMA, InputError, Skip, Source, docs_to_table, drops_to_table,
+                         list_sources, read_part, read_source)
+from pipeline.stage import Stage, StageStats
+from pipeline.stages import get_stage
+
+DONE = "_done"
+SOURCES_DONE = "_sources"
+DROPS = "_drops"
+
+
+class RunError(RuntimeError):
+    """A run cannot go on (e.g. resuming a different config into the same folder)."""
+
+
+def part_files(stage_dir: Path) -> list[Path]:
+    """The kept-document parts of a finished stage, in run order."""
+    return sorted(p for p in stage_dir.glob("part-*.parquet"))
+
+
+def _stats_of(stage_dir: Path) -> StageStats:
+    total = StageStats()
+    for m in sorted((stage_dir / DONE).glob("*.json")):
+        total.merge(StageStats.from_dict(json.loads(m.read_text())["stats"]))
+    return total
+
+
+def _write_part(out_dir: Path, name: str, docs: list, drops: list[dict[str, str]],
+                stats: StageStats, extra: dict[str, Any] | None = None) -> None:
+    """Kept docs, then drops, then the marker: a marker only ever points at whole files."""
+    atomic.write_parquet(out_dir / f"{name}.parquet", docs_to_table(docs))
+    atomic.write_parquet(out_dir / DROPS / f"{name}.parquet", drops_to_table(drops))
+    atomic.write_json(out_dir / DONE / f"{name}.json", {"stats": stats.to_dict(), **(extra or {})})
+
+
+def _finalize(stage_dir: Path, name: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge per-part drops and stats into drops.parquet and stats.json."""
+    tables = [pq.read_table(p) for p in sorted((stage_dir / DROPS).glob("*.parquet"))]
+    drops = pa.concat_tables(tables) if tables else DROP_SCHEMA.empty_table()
+    atomic.write_parquet(stage_dir / "drops.parquet", drops)
+    stats = _stats_of(stage_dir)
+    prep = stage_dir / "_state" / "prepare_stats.json"
+    if prep.exists():
+        stats.seconds += json.loads(prep.read_text())["seconds"]
+    out = {"stage": name, **stats.to_dict(), **(extra or {})}
+    if out["docs_in"] != out["docs_out"] + out["docs_dropped"]:
+        raise RunError(f"{stage_dir}: accounting broken: {out['docs_in']} in != "
+                       f"{out['docs_out']} kept + {out['docs_dropped']} dropped")
+    atomic.write_json(stage_dir / "stats.json", out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# read: raw sources -> Parquet parts
+def _read_task(task: tuple[Source, InputConfig, str, int, int, bool]) -> dict[str, Any]:
+    src, cfg, out, index, part_docs, keep_text = task
+    out_dir = Path(out)
+    t0 = time.perf_counter()
+    chunk = 0
+    docs: list = []
+    drops: list[dict[str, str]] = []
+    stats = StageStats()
+    names: list[str] = []
+
+    def flush() -> None:
+        nonlocal chunk, docs, drops, stats, t0
+        name = f"part-{index:05d}-{chunk:05d}"
+        stats.docs_out = len(docs)
+        stats.bytes_out = sum(d.nbytes for d in docs)
+        stats.seconds = time.perf_counter() - t0
+        _write_part(out_dir, name, docs, drops, stats)
+        names.append(name)
+        chunk += 1
+        docs, drops, stats, t0 = [], [], StageStats(), time.perf_counter()
+
+    for item in read_source(src, cfg):
+        stats.docs_in += 1
+        if isinstance(item, Skip):
+            code = f"read.{item.reason}"
+            stats.drops[code] += 1
+            drops.append({"id": item.id, "stage": "read", "reason": code, "detail": item.detail,
+                          "url": "", "text": ""})
+            continue
+        size = item.nbytes
+        stats.bytes_in += size
+        docs.append(item)
+        if len(docs) >= part_docs:
+            flush()
+    if docs or drops or chunk == 0:
+        flush()
+    atomic.write_json(out_dir / SOURCES_DONE / f"source-{index:05d}.json",
+                      {"source": src.label, "parts": names})
+    return {"source": src.label, "parts": names}
+
+
+def _check_unique_ids(stage_dir: Path) -> None:
+    parts = part_files(stage_dir)
+    if not parts:
+        return
+    ids = pa.concat_arrays([pq.read_table(p, columns=["id"])["id"].combine_chunks() for p in parts])
+    counts = pc.value_counts(ids)
+    dup = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(dup):
+        first = dup[0]["values"].as_py()
+        where = []
+        for p in parts:
+            t = pq.read_table(p, columns=["id", "meta"])
+            for i, m in zip(t["id"].to_pylist(), t["meta"].to_pylist()):
+                if i == first:
+                    where.append(json.loads(m).get("source", p.name))
+        raise InputError(f"input ids are not unique: {len(dup)} id(s) repeat, e.g. {first!r} at "
+                         f"{', '.join(where[:3])}; fix the input or set input.id_field to a "
+                         "field that does not exist so ids are derived from file and record")
+
+
+def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int,
+             keep_text: bool = True, progress: bool = True) -> dict[str, Any]:
+    if (out_dir / "stats.json").exists():
+        return json.loads((out_dir / "stats.json").read_text())
+    sources = list_sources(cfg, html_group=part_docs)
+    todo = [(s, cfg, str(out_dir), i, part_docs, keep_text) for i, s in enumerate(sources)
+            if not (out_dir / SOURCES_DONE / f"source-{i:05d}.json").exists()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc="read",
+               unit="file", disable=not progress, leave=False)
+    for _ in executor.map_unordered(_read_task, todo):
+        bar.update()
+    bar.close()
+    _check_unique_ids(out_dir)
+    return _finalize(out_dir, "read", {"sources": [s.label for s in sources]})
+
+
+# ---------------------------------------------------------------------------------------------
+# stages: parts -> parts
+_STAGE_CACHE: dict[tuple[str, str, str], Stage] = {}
+
+
+def make_stage(spec: StageSpec, state_dir: Path | None) -> Stage:
+    """A set-up stage; cached per process so each worker loads models and lists once."""
+    key = (spec.name, repr(spec.config), str(state_dir))
+    if key not in _STAGE_CACHE:
+        stage = get_stage(spec.name)(spec.config, state_dir)
+        stage.setup()
+        if stage.needs_prepare:
+            stage.load_state()
+        _STAGE_CACHE[key] = stage
+    return _STAGE_CACHE[key]
+
+
+def _stage_task(task: tuple[StageSpec, str, str, str, bool]) -> str:
+    spec, state_dir, in_path, out, keep_text = task
+    stage = make_stage(spec, Path(state_dir))
+    docs = read_part(in_path)
+    res = stage.apply(docs, keep_dropped_text=keep_text)
+    drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
+              "url": d.url, "text": d.text} for d in res.dropped]
+    name = Path(in_path).stem
+    _write_part(Path(out), name, res.kept, drops, res.stats)
+    return name
+
+
+def run_stage(spec: StageSpec, in_dir: Path, out_dir: Path, executor: Executor,
+              keep_text: bool = True, progress: bool = True) -> dict[str, Any]:
+    if (out_dir / "stats.json").exists():
+        return json.loads((out_dir / "stats.json").read_text())
+    cls = get_stage(spec.name)
+    state_dir = out_dir / "_state"
+    parts = part_files(in_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cls.needs_prepare and not (state_dir / "_SUCCESS").exists():
+        stage = cls(spec.config, state_dir)
+        stage.setup()
+        t0 = time.perf_counter()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        prep = stage.prepare(parts, executor)
+        prep.seconds = time.perf_counter() - t0
+        atomic.write_json(state_dir / "prepare_stats.json", prep.to_dict())
+        atomic.write_text(state_dir / "_SUCCESS", "")
+    todo = [(spec, str(state_dir), str(p), str(out_dir), keep_text) for p in parts
+            if not (out_dir / DONE / f"{p.stem}.json").exists()]
+    bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc=spec.name, unit="part",
+               disable=not progress, leave=False)
+    for _ in executor.map_unordered(_stage_task, todo):
+        bar.update()
+    bar.close()
+    extra = get_stage(spec.name)(spec.config, state_dir).summarize(out_dir)
+    return _finalize(out_dir, spec.name, extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# a whole run
+@dataclass
+class RunResult:
+    out_dir: Path
+    report: dict[str, Any]
+    card_path: Path | None
+
+
+def stage_dirs(cfg: RunConfig) -> list[Path]:
+    out = Path(cfg.run.output)
+    return [out / "00_read"] + [out / f"{i + 1:02d}_{s.name}" for i, s in enumerate(cfg.stages)]
+
+
+def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
+        progress: bool = True, executor: Executor | None = None) -> RunResult:
+    """Run every stage of `cfg`; with `resume`, continue a killed run of the same config."""
+    from pipeline.card import write_card  # card imports runner helpers
+
+    out = Path(cfg.run.output)
+    run_json = out / "run.json"
+    if out.exists() and any(out.iterdir()):
+        if not resume:
+            raise RunError(f"output folder {out} is not empty; pass --resume to continue that "
+                           "run, or choose another run.output")
+        if run_json.exists() and json.loads(run_json.read_text())["config_hash"] != cfg.config_hash():
+            raise RunError(f"{out} holds a run of a different config; resuming would mix "
+                           "outputs. Choose another run.output or delete the folder")
+    for spec in cfg.stages:  # fail on bad lists/models before any data is read
+        get_stage(spec.name)(spec.config).setup()
+    atomic.write_json(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source})
+    executor = executor or LocalExecutor(workers or cfg.run.workers)
+    t0 = time.perf_counter()
+    dirs = stage_dirs(cfg)
+    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, cfg.run.keep_dropped_text,
+                      progress)]
+    for spec, prev, cur in zip(cfg.stages, dirs, dirs[1:]):
+        stats.append(run_stage(spec, prev, cur, executor, cfg.run.keep_dropped_text, progress))
+    report = build_report(cfg, stats, time.perf_counter() - t0)
+    atomic.write_json(out / "report.json", report)
+    card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)
+    return RunResult(out, report, card)
+
+
+def build_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ("corpusprep", "pyarrow", "datasketch", "tokenizers", "fasttext-community",
+                "beautifulsoup4", "lxml", "warcio", "datasets", "numpy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    final = stats[-1]
+    return {
+        "name": cfg.run.name,
+        "config": cfg.source,
+        "config_hash": cfg.config_hash(),
+        "input": {"path": cfg.source.get("input", {}).get("path", cfg.input.path),
+                  "format": cfg.input.format,
+                  "sources": stats[0].get("sources", [])},
+        "stages": stats,
+        "docs_in": stats[0]["docs_in"],
+        "docs_kept": final["docs_out"],
+        "docs_dropped": sum(s["docs_dropped"] for s in stats),
+        "seconds": round(seconds, 3),
+        "versions": versions,
+    }
+
+
+def clear(out_dir: Path) -> None:
+    shutil.rmtree(out_dir, ignore_errors=True)

@@ -1,0 +1,190 @@
+"""Stage base class and the statistics every stage reports.
+
+Why counting lives here: if subclasses counted, the funnel in a data card would only be as right
+as the least careful stage. Here `Stage.apply` is the only place a document is judged, so
+"docs in = kept + dropped" holds by construction and is still re-checked in tests.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable, Iterator
+
+from pipeline.document import Document, Drop
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; raised before any data is read."""
+
+
+@dataclass
+class StageStats:
+    """Counts for one stage (or one part of one stage): mergeable, JSON-serialisable."""
+
+    docs_in: int = 0
+    docs_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    drops: Counter = field(default_factory=Counter)
+    dropped_bytes: Counter = field(default_factory=Counter)
+    counters: Counter = field(default_factory=Counter)  # stage-specific (e.g. pii.email)
+    seconds: float = 0.0
+
+    @property
+    def docs_dropped(self) -> int:
+        return sum(self.drops.values())
+
+    def merge(self, other: "StageStats") -> "StageStats":
+        self.docs_in += other.docs_in
+        self.docs_out += other.docs_out
+        self.bytes_in += other.bytes_in
+        self.bytes_out += other.bytes_out
+        self.drops.update(other.drops)
+        self.dropped_bytes.update(other.dropped_bytes)
+        self.counters.update(other.counters)
+        self.seconds += other.seconds
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "docs_in": self.docs_in,
+            "docs_out": self.docs_out,
+            "docs_dropped": self.docs_dropped,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "drops": dict(sorted(self.drops.items())),
+            "dropped_bytes": dict(sorted(self.dropped_bytes.items())),
+            "counters": dict(sorted(self.counters.items())),
+            "seconds": round(self.seconds, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StageStats":
+        return cls(
+            docs_in=d["docs_in"], docs_out=d["docs_out"], bytes_in=d["bytes_in"],
+            bytes_out=d["bytes_out"], drops=Counter(d["drops"]),
+            dropped_bytes=Counter(d.get("dropped_bytes", {})),
+            counters=Counter(d.get("counters", {})), seconds=d.get("seconds", 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class DroppedDoc:
+    """A drop as stored in drops.parquet: enough to inspect or re-run it."""
+
+    id: str
+    stage: str
+    reason: str  # full code: <stage>.<reason>
+    detail: str
+    url: str
+    text: str
+
+
+@dataclass
+class BatchResult:
+    kept: list[Document]
+    dropped: list[DroppedDoc]
+    stats: StageStats
+
+
+class Stage:
+    """One step of a run: `process(doc) -> Document | Drop`.
+
+    Subclasses set `name`, a nested frozen dataclass `Config` (defaults documented, ranges checked
+    in `__post_init__`), and override `process` — or `process_batch` when vectorising pays.
+    A stage that must see the whole stream before deciding (dedup, common n-grams in decontam)
+    sets `needs_prepare = True` and implements `prepare`, which the runner calls once over all
+    input parts and whose result the stage persists under `state_dir` so workers can load it.
+    """
+
+    name: ClassVar[str]
+    needs_prepare: ClassVar[bool] = False
+
+    @dataclass(frozen=True)
+    class Config:
+        pass
+
+    def __init__(self, config: Any = None, state_dir: Path | None = None):
+        self.config = config if config is not None else self.Config()
+        self.state_dir = state_dir
+        self._counters: Counter = Counter()
+
+    # -- to override -----------------------------------------------------------------------
+    def setup(self) -> None:
+        """Load models and lists. Called once per worker, and once at start-up to fail fast."""
+
+    def process(self, doc: Document) -> Document | Drop:
+        raise NotImplementedError
+
+    def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
+        return [self.process(d) for d in docs]
+
+    def prepare(self, parts: list[Path], executor: Any) -> StageStats:
+        """Whole-stream pass for stages with `needs_prepare`: writes its result under
+        `state_dir` and returns the pass's stats."""
+        raise NotImplementedError
+
+    def load_state(self) -> None:
+        """Load what `prepare` wrote under `state_dir` (in each worker)."""
+
+    def summarize(self, stage_dir: Path) -> dict[str, Any]:
+        """Stage-specific report (clusters, contamination...) added to stats.json and the card."""
+        return {}
+
+    # -- shared machinery ------------------------------------------------------------------
+    def count(self, key: str, n: int = 1) -> None:
+        """Stage-specific counters (e.g. PII masks by type), merged into the stage's stats."""
+        self._counters[key] += n
+
+    def apply(self, docs: list[Document], keep_dropped_text: bool = True) -> BatchResult:
+        """Run one batch and account for every document in it."""
+        t0 = time.perf_counter()
+        stats = StageStats(docs_in=len(docs))
+        sizes = [d.nbytes for d in docs]
+        stats.bytes_in = sum(sizes)
+        self._counters = Counter()
+        results = self.process_batch(docs)
+        if len(results) != len(docs):
+            raise RuntimeError(f"stage {self.name}: process_batch returned {len(results)} "
+                               f"results for {len(docs)} documents")
+        kept: list[Document] = []
+        dropped: list[DroppedDoc] = []
+        for doc, size, res in zip(docs, sizes, results):
+            if isinstance(res, Drop):
+                code = f"{self.name}.{res.reason}"
+                stats.drops[code] += 1
+                stats.dropped_bytes[code] += size
+                dropped.append(DroppedDoc(doc.id, self.name, code, res.detail, doc.url,
+                                          doc.text if keep_dropped_text else ""))
+            else:
+                kept.append(res)
+        stats.docs_out = len(kept)
+        stats.bytes_out = sum(d.nbytes for d in kept)
+        stats.counters.update(self._counters)
+        stats.seconds = time.perf_counter() - t0
+        return BatchResult(kept, dropped, stats)
+
+
+def config_fields(config_cls: type) -> list[dict[str, Any]]:
+    """Describe a stage config for `corpusprep stages`: name, type, default, help."""
+    out = []
+    for f in dataclasses.fields(config_cls):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        out.append({"name": f.name, "type": str(f.type), "default": default,
+                    "help": f.metadata.get("help", "")})
+    return out
+
+
+def iter_batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for it in items:
+        batch.append(it)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,18 @@
+"""The stage registry, written out: names users put in configs -> the class that runs them."""
+from __future__ import annotations
+
+from importlib import import_module
+
+from pipeline.stage import ConfigError, Stage
+
+# name -> "module:Class"; imported on first use so `corpusprep --help` stays fast.
+STAGES: dict[str, str] = {
+    "html": "pipeline.stages.html:HtmlStage",
+}
+
+
+def get_stage(name: str) -> type[Stage]:
+    if name not in STAGES:
+        raise ConfigError(f"unknown stage {name!r}; available: {', '.join(STAGES)}")
+    module, cls = STAGES[name].split(":")
+    return getattr(import_module(module), cls)

@@ -1,0 +1,57 @@
+"""Pure text helpers shared by stages: normalisation, words, n-grams, stable hashing.
+
+One place for these so that dedup, decontamination and quality agree on what a "word" is.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_WS = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
+_DIGITS = re.compile(r"\d")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalize(text: str, *, lowercase: bool = True, punctuation: bool = True,
+              digits: bool = False, nfkc: bool = True, whitespace: bool = True) -> str:
+    """Canonical form for comparing texts: each flag removes one kind of difference."""
+    if nfkc:
+        text = unicodedata.normalize("NFKC", text)
+    if lowercase:
+        text = text.lower()
+    if punctuation:
+        text = _PUNCT.sub(" ", text)
+    if digits:
+        text = _DIGITS.sub("0", text)
+    if whitespace:
+        text = _WS.sub(" ", text).strip()
+    return text
+
+
+def words(text: str) -> list[str]:
+    """Unicode word tokens (letters, digits, underscore runs)."""
+    return _WORD.findall(text)
+
+
+def word_ngrams(tokens: list[str], n: int) -> list[str]:
+    """Space-joined word n-grams; a text shorter than n gives itself as one gram (if non-empty)."""
+    if len(tokens) < n:
+        return [" ".join(tokens)] if tokens else []
+    return [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def hash64(data: str | bytes) -> int:
+    """Stable 64-bit hash (blake2b): identical across processes and machines, unlike hash()."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

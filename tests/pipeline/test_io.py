@@ -1,0 +1,171 @@
+"""Readers: each format on files the test writes, and bad input as clear errors or counted skips."""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import InputConfig
+from pipeline.io import InputError, Skip, list_sources, read_source
+from pipeline.document import Document
+
+
+def read_all(path, **kw) -> list:
+    cfg = InputConfig(path=str(path), **kw)
+    return [x for s in list_sources(cfg) for x in read_source(s, cfg)]
+
+
+RECORDS = [{"id": "a", "text": "first doc", "url": "http://a"}, {"id": "b", "text": "second", "meta": {"k": 1}},
+           {"text": "no id here"}]
+
+
+def _jsonl(recs) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in recs).encode()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".jsonl.zst"])
+def test_jsonl_plain_gzip_zstd(tmp_path, suffix):
+    data = _jsonl(RECORDS)
+    p = tmp_path / f"in{suffix}"
+    if suffix.endswith(".gz"):
+        data = gzip.compress(data)
+    elif suffix.endswith(".zst"):
+        import zstandard
+        data = zstandard.ZstdCompressor().compress(data)
+    p.write_bytes(data)
+    docs = read_all(p)
+    assert [d.text for d in docs] == ["first doc", "second", "no id here"]
+    assert [d.id for d in docs] == ["a", "b", f"in{suffix}:3"]  # derived: file + record
+    assert docs[0].url == "http://a" and docs[1].meta["k"] == 1
+
+
+def test_custom_field_names(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text(json.dumps({"doc_id": 7, "content": "hello", "link": "u"}) + "\n")
+    (d,) = read_all(p, text_field="content", id_field="doc_id", url_field="link")
+    assert (d.id, d.text, d.url) == ("7", "hello", "u")
+
+
+def test_parquet_file_and_folder(tmp_path):
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    pq.write_table(pa.table({"id": ["x", "y"], "text": ["one", "two"]}), folder / "a.parquet")
+    pq.write_table(pa.table({"id": ["z"], "text": ["three"]}), folder / "b.parquet")
+    assert [d.text for d in read_all(folder / "a.parquet")] == ["one", "two"]
+    assert [d.id for d in read_all(folder)] == ["x", "y", "z"]
+
+
+def test_parquet_wrong_schema_is_clear_error(tmp_path):
+    p = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"body": ["x"]}), p)
+    with pytest.raises(InputError, match=r"bad.parquet: no column 'text' \(columns: body\)"):
+        read_all(p)
+
+
+def test_html_folder(tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "a.html").write_text("<html><body><p>Alpha</p></body></html>")
+    (tmp_path / "site" / "b.htm").write_bytes("<html><head><meta charset='latin-1'></head><body>caf\xe9</body></html>".encode("latin-1"))
+    (tmp_path / "site" / "notes.txt").write_text("not an input")
+    docs = read_all(tmp_path / "site")
+    assert [d.id for d in docs] == ["a.html", "b.htm"]
+    assert "café" in docs[1].text and docs[1].meta["encoding"] in ("iso-8859-1", "latin-1", "windows-1252")
+
+
+def _warc(path: Path, pages: list[tuple[str, bytes, str]], truncate: int = 0, gz: bool = True) -> None:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=gz)
+    w.write_record(w.create_warcinfo_record("x.warc.gz", {"software": "test"}))
+    for i, (url, body, ctype) in enumerate(pages):
+        http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+        w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http,
+                                            warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:0000-{i}>",
+                                                               "WARC-Date": "2024-01-02T03:04:05Z"}))
+    data = buf.getvalue()
+    path.write_bytes(data[:-truncate] if truncate else data)
+
+
+def test_warc_gz_several_records(tmp_path):
+    p = tmp_path / "crawl.warc.gz"
+    _warc(p, [("http://e.com/1", b"<p>one</p>", "text/html; charset=utf-8"),
+              ("http://e.com/img", b"\x89PNG", "image/png"),
+              ("http://e.com/2", "<p>d\xe9j\xe0</p>".encode("cp1252"), "text/html; charset=windows-1252")])
+    items = read_all(p)
+    docs = [d for d in items if isinstance(d, Document)]
+    skips = [d for d in items if isinstance(d, Skip)]
+    assert [d.url for d in docs] == ["http://e.com/1", "http://e.com/2"]
+    assert docs[0].id == "0000-0" and docs[0].meta["date"] == "2024-01-02T03:04:05Z"
+    assert "déjà" in docs[1].text and docs[1].meta["encoding"] == "windows-1252"
+    assert [s.reason for s in skips] == ["not_html"]
+
+
+@pytest.mark.parametrize("name", ["cut.warc.gz", "cut.warc"])
+def test_truncated_warc_is_counted_skip(tmp_path, name):
+    p = tmp_path / name
+    _warc(p, [(f"http://e.com/{i}", b"<p>page %d</p>" % i + b"x" * 100, "text/html") for i in range(5)],
+          truncate=40, gz=name.endswith(".gz"))
+    items = read_all(p)
+    docs = [d for d in items if isinstance(d, Document)]
+    skips = [d for d in items if isinstance(d, Skip)]
+    assert len(docs) == 4 and [s.reason for s in skips] == ["truncated_input"]
+    assert name in skips[0].detail
+
+
+def test_saved_datasets_dataset_and_data_files(tmp_path):
+    import datasets
+
+    ds = datasets.Dataset.from_dict({"id": ["p", "q"], "text": ["alpha", "beta"]})
+    ds.save_to_disk(str(tmp_path / "saved"))
+    assert [d.text for d in read_all(tmp_path / "saved")] == ["alpha", "beta"]
+    datasets.DatasetDict({"train": ds}).save_to_disk(str(tmp_path / "dd"))
+    assert [d.id for d in read_all(tmp_path / "dd", format="datasets")] == ["p", "q"]
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "x.jsonl").write_bytes(_jsonl(RECORDS[:2]))
+    docs = read_all(tmp_path / "files", format="datasets", datasets_builder="json")
+    assert [d.text for d in docs] == ["first doc", "second"]
+
+
+def test_unknown_format_and_missing_file_are_clear_errors(tmp_path):
+    p = tmp_path / "data.xyz"
+    p.write_text("x")
+    with pytest.raises(InputError, match="cannot tell the format.*set input.format"):
+        read_all(p)
+    with pytest.raises(InputError, match="does not exist"):
+        read_all(tmp_path / "nope.jsonl")
+
+
+def test_bad_records_are_counted_skips_naming_file_and_line(tmp_path):
+    p = tmp_path / "mixed.jsonl"
+    p.write_bytes(b'{"id": "ok", "text": "fine"}\n'
+                  b'{"id": "broken", "text": \n'
+                  b'{"id": "latin", "text": "caf\xe9"}\n'
+                  b'{"id": "notext", "body": "x"}\n'
+                  b'{"id": "num", "text": 5}\n'
+                  b'[1, 2]\n')
+    items = read_all(p)
+    assert [type(i).__name__ for i in items] == ["Document", "Skip", "Skip", "Skip", "Skip", "Skip"]
+    reasons = [(i.id, i.reason) for i in items if isinstance(i, Skip)]
+    assert reasons == [("mixed.jsonl:2", "invalid_json"), ("mixed.jsonl:3", "invalid_utf8"),
+                       ("mixed.jsonl:4", "missing_text"), ("mixed.jsonl:5", "invalid_text"),
+                       ("mixed.jsonl:6", "invalid_record")]
+    assert "line 3" in items[2].detail and "UTF-8" in items[2].detail
+    assert "set input.text_field" in items[3].detail
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path):
+    p = tmp_path / "cut.jsonl.gz"
+    data = gzip.compress(_jsonl([{"id": str(i), "text": "x" * 50} for i in range(2000)]))
+    p.write_bytes(data[: len(data) // 2])
+    items = read_all(p)
+    docs = [i for i in items if isinstance(i, Document)]
+    skips = [i for i in items if isinstance(i, Skip)]
+    assert 0 < len(docs) < 2000
+    assert skips[-1].reason == "truncated_input" and "cut.jsonl.gz" in skips[-1].detail

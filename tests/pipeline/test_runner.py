@@ -1,0 +1,153 @@
+"""Runs: accounting, determinism across runs and worker counts, resume after SIGKILL, CLI errors."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import load_run_config
+from pipeline.runner import RunError, run
+from tests.conftest import REPO, run_cli, write_config
+
+
+def data_files(out: Path) -> dict[str, str]:
+    """sha256 of every Parquet file of a run (what must be byte-identical)."""
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*.parquet"))}
+
+
+@pytest.fixture(scope="module")
+def small_input(tmp_path_factory, sample_corpus) -> Path:
+    return sample_corpus["dir"] / "warc"
+
+
+def test_accounting_every_stage_and_run(tmp_path, small_input):
+    cfg = load_run_config(write_config(tmp_path / "acc.toml", small_input, tmp_path / "out",
+                                       extra_run="part_docs = 400"))
+    res = run(cfg, progress=False)
+    total_dropped = 0
+    for s in res.report["stages"]:
+        assert s["docs_in"] == s["docs_out"] + s["docs_dropped"], s["stage"]
+        assert s["docs_dropped"] == sum(s["drops"].values())
+        total_dropped += s["docs_dropped"]
+    stages = res.report["stages"]
+    for a, b in zip(stages, stages[1:]):
+        assert a["docs_out"] == b["docs_in"]
+    assert res.report["docs_in"] == res.report["docs_kept"] + total_dropped
+    # counts equal what is on disk
+    kept = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "out" / "01_html").glob("part-*.parquet"))
+    drops = pq.read_table(tmp_path / "out" / "01_html" / "drops.parquet")
+    assert kept == stages[-1]["docs_out"] and drops.num_rows == stages[-1]["docs_dropped"]
+    assert set(drops.column("reason").to_pylist()) <= set(stages[-1]["drops"])
+    assert res.card_path.exists()
+
+
+def test_same_input_and_config_give_identical_outputs(tmp_path, small_input):
+    outs = []
+    for name, workers in (("a", 1), ("b", 2)):
+        cfg = load_run_config(write_config(tmp_path / f"{name}.toml", small_input, tmp_path / name,
+                                           extra_run=f"workers = {workers}\npart_docs = 300"))
+        run(cfg, progress=False)
+        outs.append(data_files(tmp_path / name))
+    assert outs[0] == outs[1] and len(outs[0]) > 10
+
+
+def test_output_folder_is_not_silently_mixed(tmp_path, small_input):
+    cfg = load_run_config(write_config(tmp_path / "m.toml", small_input, tmp_path / "o",
+                                       extra_run="part_docs = 1000"))
+    run(cfg, progress=False)
+    with pytest.raises(RunError, match="not empty; pass --resume"):
+        run(cfg, progress=False)
+    other = load_run_config(tmp_path / "m.toml", ["stages.html.parser=bs4"])
+    with pytest.raises(RunError, match="different config"):
+        run(other, resume=True, progress=False)
+
+
+def test_resume_after_sigkill_three_times_is_byte_identical(tmp_path, small_input):
+    ref_cfg = write_config(tmp_path / "ref.toml", small_input, tmp_path / "ref", extra_run="part_docs = 60")
+    run(load_run_config(ref_cfg), progress=False)
+    cfg = write_config(tmp_path / "k.toml", small_input, tmp_path / "k", extra_run="part_docs = 60")
+    out = tmp_path / "k"
+    kills = 0
+    markers_seen = 0
+    for _ in range(6):
+        if kills == 3:
+            break
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--resume",
+                                 "--no-progress"], cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            n = len(list(out.glob("*/_done/*.json")))
+            if n >= markers_seen + 8:  # some new work finished: kill mid-way through the rest
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                markers_seen = n
+                break
+            time.sleep(0.01)
+        else:
+            proc.wait()
+    assert kills == 3, "the run finished before it could be killed three times"
+    assert not (out / "report.json").exists()
+    run_cli("run", str(cfg), "--resume", "--no-progress")
+    assert data_files(out) == data_files(tmp_path / "ref")
+    ref_stats = json.loads((tmp_path / "ref" / "01_html" / "stats.json").read_text())
+    got_stats = json.loads((out / "01_html" / "stats.json").read_text())
+    for key in ("docs_in", "docs_out", "drops", "bytes_in", "bytes_out"):
+        assert got_stats[key] == ref_stats[key]
+
+
+def test_cli_errors_are_clear_and_exit_2(tmp_path, small_input):
+    bad = write_config(tmp_path / "bad.toml", small_input, tmp_path / "o",
+                       stages='[[stages]]\nname = "html"\nparsr = "bs4"\n')
+    res = run_cli("run", str(bad), check=False)
+    assert res.returncode == 2 and "unknown key(s) parsr; available: parser" in res.stderr
+    assert "Traceback" not in res.stderr
+    res = run_cli("run", str(write_config(tmp_path / "u.toml", small_input, tmp_path / "o2",
+                                          stages='[[stages]]\nname = "nope"\n')), check=False)
+    assert res.returncode == 2 and "unknown stage 'nope'; available: html" in res.stderr
+    res = run_cli("stage", "html", "--input", str(tmp_path / "missing.jsonl"), "--output",
+                  str(tmp_path / "x"), check=False)
+    assert res.returncode == 2 and "does not exist" in res.stderr
+    res = run_cli("run", str(write_config(tmp_path / "w.toml", small_input, tmp_path / "o3",
+                                          extra_run="workers = 0")), check=False)
+    assert res.returncode == 2 and "run.workers = 0: must be >= 1" in res.stderr
+
+
+def test_stage_command_contract(tmp_path):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps({"id": f"d{i}", "text": f"<html><body><main><p>Document number {i} "
+                                       "has a paragraph of text that is long enough.</p></main></body></html>",
+                                       "url": f"http://x/{i}"}) + "\n" for i in range(5))
+                   + '{"id": "bad", "text": \n' + json.dumps({"id": "e", "text": "  "}) + "\n")
+    run_cli("stage", "html", "--input", str(inp), "--output", str(tmp_path / "out"), "--no-progress")
+    out = tmp_path / "out"
+    kept = pq.read_table(next(out.glob("part-*.parquet")))
+    assert {"id", "text", "url"} <= set(kept.column_names)
+    assert kept.column("id").to_pylist() == [f"d{i}" for i in range(5)]
+    assert kept.column("text")[0].as_py() == "Document number 0 has a paragraph of text that is long enough."
+    drops = pq.read_table(out / "drops.parquet").to_pylist()
+    assert [(d["id"], d["reason"]) for d in drops] == [("e", "html.empty")]
+    read_drops = pq.read_table(out / "_read" / "drops.parquet").to_pylist()
+    assert [(d["id"], d["reason"]) for d in read_drops] == [("in.jsonl:6", "read.invalid_json")]
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["docs_in"] == 6 and stats["docs_out"] == 5 and stats["drops"] == {"html.empty": 1}
+    # a stage's output folder is a valid input for the next stage
+    run_cli("stage", "html", "--input", str(out), "--output", str(tmp_path / "again"), "--no-progress")
+    assert json.loads((tmp_path / "again" / "stats.json").read_text())["docs_in"] == 5
+
+
+def test_duplicate_input_ids_are_a_clear_error(tmp_path):
+    inp = tmp_path / "dup.jsonl"
+    inp.write_text('{"id": "same", "text": "a"}\n{"id": "same", "text": "b"}\n')
+    res = run_cli("stage", "html", "--input", str(inp), "--output", str(tmp_path / "o"), check=False)
+    assert res.returncode == 2 and "ids are not unique" in res.stderr and "dup.jsonl:1" in res.stderr
