@@ -19,16 +19,18 @@ import re
 from dataclasses import dataclass, field
 
 import lxml.etree as etree
-import lxml.html
 
 from pipeline.document import Document, Drop
 from pipeline.stage import ConfigError, Stage
 from pipeline.stopwords import ALL_STOPWORDS
 
+# Plain lxml elements (no lxml.html element classes: their per-element lookup costs ~10%);
+# comments and processing instructions are dropped while parsing.
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
 REMOVE_TAGS = ("script", "style", "noscript", "iframe", "svg", "canvas", "form", "template",
                "object", "embed", "button", "select", "textarea", "input", "head", "map", "math")
 BLOCK_TAGS = frozenset("p h1 h2 h3 h4 h5 h6 li dt dd pre blockquote tr caption figcaption "
-                       "div section article main aside nav header footer ul ol dl table td th "
+                       "div section article main aside nav header footer ul ol dl table "
                        "address details summary center body hr br".split())
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 BAD_TAGS = {"nav", "aside", "footer"}
@@ -86,7 +88,7 @@ class Block:
 
 
 class TooDeep(Exception):
-    pass
+    """The page nests deeper than `max_depth`."""
 
 
 def _hint(el: etree._Element) -> int:
@@ -104,70 +106,75 @@ def _hint(el: etree._Element) -> int:
     return 0
 
 
-class _Segmenter:
-    """Walks the tree once, cutting text into blocks at block-level tags."""
+# block tag -> the kind of block it starts
+BLOCK_KIND = {t: ("h" if t in HEADINGS else "li" if t in ("li", "dt", "dd") else "row" if t == "tr"
+                  else "pre" if t == "pre" else "p") for t in BLOCK_TAGS}
 
-    def __init__(self, use_hints: bool, max_depth: int):
-        self.blocks: list[Block] = []
-        self.parts: list[str] = []
-        self.link_chars = 0
-        self.kind = "p"
-        self.use_hints = use_hints
-        self.max_depth = max_depth
 
-    def flush(self, hint: int, pre: bool) -> None:
-        if self.parts:
-            raw = "".join(self.parts)
-            text = raw.strip("\n") if pre else _WS.sub(" ", raw.replace("\n", " ")).strip()
-            if text.strip():
-                self.blocks.append(Block("pre" if pre else self.kind, text, self.link_chars, hint))
-        self.parts = []
-        self.link_chars = 0
+def segment(root: etree._Element, use_hints: bool, max_depth: int) -> list[Block]:
+    """Walk the tree once, cutting its text into blocks at block-level tags.
 
-    def run(self, root: etree._Element) -> list[Block]:
-        # Stack frames: (element, hint in force, inside <a>, inside <pre>)
-        hints = [0]
-        in_link = [False]
-        in_pre = [False]
-        depth = 0
-        for event, el in etree.iterwalk(root, events=("start", "end")):
-            tag = el.tag if isinstance(el.tag, str) else ""
-            if event == "start":
-                depth += 1
-                if depth > self.max_depth:
-                    raise TooDeep(depth)
-                h = _hint(el) if self.use_hints else 0
+    The hot loop of the stage: one pass of `iterwalk` events with a stack of (hint, in link,
+    in pre) frames; text goes to the current block, which is flushed at every block boundary.
+    """
+    blocks: list[Block] = []
+    parts: list[str] = []
+    link_chars = 0
+    kind = "p"
+    stack: list[tuple[int, bool, bool]] = [(0, False, False)]
+    ws_sub = _WS.sub
+
+    def flush(hint: int, pre: bool) -> None:
+        raw = "".join(parts)
+        text = raw.strip("\n") if pre else ws_sub(" ", raw.replace("\n", " ")).strip()
+        if text.strip():
+            blocks.append(Block("pre" if pre else kind, text, link_chars, hint))
+
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag
+        if event == "start":
+            if len(stack) > max_depth:
+                raise TooDeep(len(stack))
+            hint, in_link, in_pre = stack[-1]
+            if use_hints:
+                h = _hint(el)
                 # a <header> inside an article is its title block, not site chrome
-                if tag == "header" and self.use_hints and hints[-1] <= 0:
+                if tag == "header" and hint <= 0:
                     h = -1
-                hint = h if h else hints[-1]
-                if tag in BLOCK_TAGS:
-                    self.flush(hints[-1], in_pre[-1])
-                    self.kind = ("h" if tag in HEADINGS else "li" if tag in ("li", "dt", "dd")
-                                 else "row" if tag == "tr" else "pre" if tag == "pre" else "p")
-                elif tag in ("td", "th") and self.parts:
-                    self.parts.append(" | ")
-                hints.append(hint)
-                in_link.append(in_link[-1] or tag == "a")
-                in_pre.append(in_pre[-1] or tag == "pre")
-                if el.text:
-                    self.parts.append(el.text)
-                    if in_link[-1]:
-                        self.link_chars += len(el.text.strip())
-            else:
-                depth -= 1
-                if tag in BLOCK_TAGS:
-                    self.flush(hints[-1], in_pre[-1])
-                    self.kind = "p"
-                hints.pop()
-                in_link.pop()
-                in_pre.pop()
-                if el.tail and el is not root:
-                    self.parts.append(el.tail)
-                    if in_link[-1]:
-                        self.link_chars += len(el.tail.strip())
-        self.flush(0, False)
-        return self.blocks
+                if h:
+                    hint = h
+            bk = BLOCK_KIND.get(tag)
+            if bk is not None:
+                if parts:
+                    flush(stack[-1][0], stack[-1][2])
+                    parts.clear()
+                    link_chars = 0
+                kind = bk
+            elif (tag == "td" or tag == "th") and parts:
+                parts.append(" | ")
+            in_link = in_link or tag == "a"
+            stack.append((hint, in_link, in_pre or tag == "pre"))
+            text = el.text
+            if text:
+                parts.append(text)
+                if in_link:
+                    link_chars += len(text.strip())
+        else:
+            if tag in BLOCK_KIND:
+                if parts:
+                    flush(stack[-1][0], stack[-1][2])
+                    parts.clear()
+                    link_chars = 0
+                kind = "p"
+            stack.pop()
+            tail = el.tail
+            if tail and el is not root:
+                parts.append(tail)
+                if stack[-1][1]:
+                    link_chars += len(tail.strip())
+    if parts:
+        flush(0, False)
+    return blocks
 
 
 def _stopword_share(text: str) -> float:
@@ -200,29 +207,42 @@ def classify(blocks: list[Block], cfg: Config) -> None:
                 b.cls = "neargood"
             else:
                 b.cls = "bad"
+    # A page of only medium-length prose has no "good" anchor: its best blocks are the content.
+    if not any(b.cls == "good" for b in blocks):
+        for b in blocks:
+            if b.cls == "neargood":
+                b.cls = "good"
     # neargood: good when a good block is the nearest decided neighbour on either side
-    decided = [b.cls for b in blocks]
-
-    def nearest(i: int, step: int, skip: tuple[str, ...]) -> str:
-        j = i + step
-        while 0 <= j < len(blocks):
-            if decided[j] not in skip:
-                return decided[j]
-            j += step
-        return "bad"
-
+    classes = [b.cls for b in blocks]
+    before, after = _neighbours(classes, ("short", "neargood"))
     for i, b in enumerate(blocks):
         if b.cls == "neargood":
-            b.cls = "good" if "good" in (nearest(i, -1, ("short", "neargood")),
-                                         nearest(i, 1, ("short", "neargood"))) else "bad"
-    decided = [b.cls for b in blocks]
+            b.cls = "good" if "good" in (before[i], after[i]) else "bad"
+    classes = [b.cls for b in blocks]
+    before, after = _neighbours(classes, ("short",))
     for i, b in enumerate(blocks):
         if b.cls == "short":
-            prev, nxt = nearest(i, -1, ("short",)), nearest(i, 1, ("short",))
             if b.kind == "h":  # a heading belongs to what follows it
-                b.cls = "good" if nxt == "good" else "bad"
+                b.cls = "good" if after[i] == "good" else "bad"
             else:
-                b.cls = "good" if prev == "good" and nxt == "good" else "bad"
+                b.cls = "good" if before[i] == "good" and after[i] == "good" else "bad"
+
+
+def _neighbours(classes: list[str], skip: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """For each block, the class of the nearest block before/after it whose class is not in
+    `skip` ("bad" at the page edges). Two linear passes: pages with 10^5 blocks stay fast."""
+    before, after = [""] * len(classes), [""] * len(classes)
+    last = "bad"
+    for i, c in enumerate(classes):
+        before[i] = last
+        if c not in skip:
+            last = c
+    last = "bad"
+    for i in range(len(classes) - 1, -1, -1):
+        after[i] = last
+        if classes[i] not in skip:
+            last = classes[i]
+    return before, after
 
 
 def join_blocks(blocks: list[Block]) -> str:
@@ -245,22 +265,43 @@ def parse(html: str, parser: str) -> tuple[etree._Element, str]:
     """Build the tree; returns (root, parser used). Raises ValueError if nothing parses."""
     if parser in ("auto", "lxml"):
         try:
-            root = lxml.html.document_fromstring(html)
-            if parser == "lxml" or not _mangled(root, html):
+            root = etree.fromstring(html, _PARSER)
+            if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in _PARSER.error_log):
+                raise TooDeep("libxml2's depth limit (256)")  # the tree it returns is cut off
+            if root is not None and (parser == "lxml" or not _mangled(root, html)):
                 return root, "lxml"
+            if root is None and parser == "lxml":
+                raise ValueError("lxml found no document")
         except (etree.ParserError, ValueError) as e:
             if parser == "lxml":
                 raise ValueError(str(e)) from None
     from lxml.html import soupparser
 
-    root = soupparser.fromstring(html)
+    try:
+        root = soupparser.fromstring(html)
+    except RecursionError:  # soupparser converts the tree recursively
+        raise TooDeep("too deep for the bs4 tree converter") from None
     return root, "bs4"
 
 
 def _mangled(root: etree._Element, html: str) -> bool:
     """libxml2 sometimes returns a near-empty tree for broken markup that has plenty of text."""
-    body_text = len(root.text_content()) if root is not None else 0
+    body_text = len(etree.tostring(root, method="text", encoding=str))
     return len(html) > 2000 and body_text < 0.01 * len(html) and "<p" in html[:200000].lower()
+
+
+def _drop_keep_tail(el: etree._Element) -> None:
+    """Remove an element and its children but keep the text that follows it."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
 
 
 def extract(html: str, cfg: Config) -> tuple[str, dict]:
@@ -268,8 +309,10 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
     root, used = parse(html, cfg.parser)
     meta: dict = {"parser": used}
     title = root.find(".//title")
-    if title is not None and title.text_content().strip():
-        meta["title"] = _WS.sub(" ", title.text_content()).strip()
+    if title is not None:
+        title_text = _WS.sub(" ", "".join(title.itertext())).strip()
+        if title_text:
+            meta["title"] = title_text
     lang = root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
     if lang:
         meta["lang"] = lang.strip()
@@ -284,10 +327,9 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, *REMOVE_TAGS,
                          with_tail=False)
     for el in HIDDEN_XPATH(root):
-        if el.getparent() is not None:
-            el.drop_tree()
+        _drop_keep_tail(el)
     body = root.find("body")
-    blocks = _Segmenter(cfg.use_hints, cfg.max_depth).run(body if body is not None else root)
+    blocks = segment(body if body is not None else root, cfg.use_hints, cfg.max_depth)
     classify(blocks, cfg)
     return join_blocks(blocks), meta
 

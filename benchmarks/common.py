@@ -1,0 +1,51 @@
+"""Helpers shared by the benchmark scripts (not tests): the default corpus and a timer."""
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # for tests/pipeline/html_labelled.py and friends
+
+SAMPLE = REPO / "out" / "sample"
+
+
+def default_corpus_dir() -> Path:
+    from pipeline.sample.build import build_sample
+
+    if not (SAMPLE / "manifest.json").exists():
+        build_sample(SAMPLE, seed=0)
+    return SAMPLE
+
+
+def raw_pages():
+    """The default corpus's pages as Documents (HTML text), read once."""
+    from pipeline.config import InputConfig
+    from pipeline.io import Skip, list_sources, read_source
+
+    cfg = InputConfig(path=str(default_corpus_dir() / "warc"))
+    return [d for s in list_sources(cfg) for d in read_source(s, cfg) if not isinstance(d, Skip)]
+
+
+@contextmanager
+def timed() -> Iterator[dict]:
+    out: dict = {}
+    t0 = time.perf_counter()
+    yield out
+    out["seconds"] = time.perf_counter() - t0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def have(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
