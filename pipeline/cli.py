@@ -40,6 +40,7 @@ def _add_stage(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--url-field", default="url", help="input field holding the URL")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--part-docs", type=int, default=2000, help="documents per part file")
+    p.add_argument("--labels", default="", help="ground-truth labels (JSONL id, kind): report recall/precision")
     p.add_argument("--resume", action="store_true", help="continue into an existing --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -68,19 +69,34 @@ def cmd_stage(args: argparse.Namespace) -> int:
     config = build(cls.Config, values, f"stages.{args.name}")
     cls(config).setup()
     inp = InputConfig(path=args.input, format=args.format, text_field=args.text_field,
-                      id_field=args.id_field, url_field=args.url_field)
+                      id_field=args.id_field, url_field=args.url_field, labels=args.labels)
     out = Path(args.output)
     if out.exists() and any(out.iterdir()) and not args.resume:
         raise RunError(f"output folder {out} is not empty; pass --resume or choose another")
     ex = LocalExecutor(args.workers)
     read = run_read(inp, out / "_read", ex, args.part_docs, progress=not args.no_progress)
     stats = run_stage(StageSpec(args.name, config), out / "_read", out, ex,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, labels=args.labels)
     print(f"read: {read['docs_in']:,} records, {read['docs_out']:,} documents"
           + (f", skipped {read['drops']}" if read["drops"] else ""))
     print(f"{args.name}: {stats['docs_in']:,} in, {stats['docs_out']:,} kept, "
           f"{stats['docs_dropped']:,} dropped {stats['drops'] or ''}")
+    if "ground_truth" in stats:
+        g = stats["ground_truth"]
+        print(f"ground truth ({', '.join(g['kinds'])}): recall {g['recall']}, precision "
+              f"{g['precision']}, clean dropped {g['clean_dropped']}/{g['clean_in']}")
     print(f"output: {out}")
+    return 0
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from pipeline.classifier import read_texts, train_classifier
+
+    res = train_classifier(read_texts(args.pos, args.text_field), read_texts(args.neg, args.text_field),
+                           args.out, epoch=args.epoch, lr=args.lr, word_ngrams=args.word_ngrams,
+                           dim=args.dim, seed=args.seed)
+    print(f"trained on {res['pos']:,} positive and {res['neg']:,} negative documents; training "
+          f"accuracy {res['train_accuracy']:.3f}; model: {res['model']}")
     return 0
 
 
@@ -131,6 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_stage(sub)
     sub.add_parser("stages", help="list stages with their config fields and defaults")
+    p = sub.add_parser("train-classifier", help="train a fastText classifier (pos vs neg documents)",
+                       description="Train a supervised fastText model: __label__pos vs __label__neg. "
+                                   "Safety uses pos = unsafe; quality uses pos = reference quality.")
+    p.add_argument("--pos", required=True, help="positive documents: JSONL (text field) or text (one a line)")
+    p.add_argument("--neg", required=True, help="negative documents: JSONL or text")
+    p.add_argument("--out", required=True, help="model file to write (.bin)")
+    p.add_argument("--text-field", default="text", help="JSONL field holding the text")
+    p.add_argument("--epoch", type=int, default=10, help="training epochs")
+    p.add_argument("--lr", type=float, default=0.5, help="learning rate")
+    p.add_argument("--word-ngrams", type=int, default=2, help="word n-gram features")
+    p.add_argument("--dim", type=int, default=64, help="embedding size")
+    p.add_argument("--seed", type=int, default=0, help="seed")
     p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
     p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
@@ -144,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
-            "demo": cmd_demo}
+            "demo": cmd_demo, "train-classifier": cmd_train_classifier}
 
 
 def main(argv: list[str] | None = None) -> int:

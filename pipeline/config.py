@@ -32,6 +32,9 @@ class InputConfig:
                                                   "empty ids are derived from source + offset"})
     url_field: str = field(default="url", metadata={"help": "field holding the URL"})
     split: str = field(default="train", metadata={"help": "split of a saved DatasetDict"})
+    labels: str = field(default="", metadata={
+        "help": "ground-truth labels (JSONL: id, kind), e.g. the default corpus's labels.jsonl; "
+                "stages then report recall and precision against them"})
     datasets_builder: str = field(default="", metadata={
         "help": "with format=datasets and data files: the datasets builder (json, csv, parquet, text)"})
 
@@ -176,9 +179,11 @@ def apply_overrides(doc: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 
 def resolve_path(base: Path, value: str) -> str:
-    """Paths in a config are relative to the config file's folder."""
+    """Paths in a config are relative to the config file's folder ("default" is a name)."""
+    if value == "default":
+        return value
     p = Path(value).expanduser()
-    return str(p if p.is_absolute() else (base / p))
+    return str(p if p.is_absolute() else (base / p).resolve())
 
 
 def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -203,8 +208,9 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
             run_vals[key] = resolve_path(base, run_vals[key])
     run = build(RunSettings, run_vals, "run")
     inp_vals = dict(doc.get("input", {}))
-    if "path" in inp_vals:
-        inp_vals["path"] = resolve_path(base, inp_vals["path"])
+    for key in ("path", "labels"):
+        if inp_vals.get(key):
+            inp_vals[key] = resolve_path(base, inp_vals[key])
     inp = build(InputConfig, inp_vals, "input")
     stages = []
     for i, s in enumerate(doc.get("stages", [])):

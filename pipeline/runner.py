@@ -30,6 +30,7 @@ from tqdm import tqdm
 from pipeline import atomic
 from pipeline.config import InputConfig, RunConfig, StageSpec
 from pipeline.executor import Executor, LocalExecutor
+from pipeline.groundtruth import evaluate
 from pipeline.io import (DROP_SCHEMA, InputError, Skip, Source, docs_to_table, drops_to_table,
                          list_sources, read_part, read_source)
 from pipeline.stage import Stage, StageStats
@@ -64,11 +65,16 @@ def _write_part(out_dir: Path, name: str, docs: list, drops: list[dict[str, str]
     atomic.write_json(out_dir / DONE / f"{name}.json", {"stats": stats.to_dict(), **(extra or {})})
 
 
-def _finalize(stage_dir: Path, name: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Merge per-part drops and stats into drops.parquet and stats.json."""
+def _merge_drops(stage_dir: Path) -> Path:
+    """Merge per-part drops into drops.parquet (in part order)."""
     tables = [pq.read_table(p) for p in sorted((stage_dir / DROPS).glob("*.parquet"))]
     drops = pa.concat_tables(tables) if tables else DROP_SCHEMA.empty_table()
     atomic.write_parquet(stage_dir / "drops.parquet", drops)
+    return stage_dir / "drops.parquet"
+
+
+def _finalize(stage_dir: Path, name: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Sum per-part stats into stats.json, checking that every document is accounted for."""
     stats = _stats_of(stage_dir)
     prep = stage_dir / "_state" / "prepare_stats.json"
     if prep.exists():
@@ -158,6 +164,7 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
         bar.update()
     bar.close()
     _check_unique_ids(out_dir)
+    _merge_drops(out_dir)
     return _finalize(out_dir, "read", {"sources": [s.label for s in sources]})
 
 
@@ -191,7 +198,7 @@ def _stage_task(task: tuple[StageSpec, str, str, str, bool]) -> str:
 
 
 def run_stage(spec: StageSpec, in_dir: Path, out_dir: Path, executor: Executor,
-              keep_text: bool = True, progress: bool = True) -> dict[str, Any]:
+              keep_text: bool = True, progress: bool = True, labels: str = "") -> dict[str, Any]:
     if (out_dir / "stats.json").exists():
         return json.loads((out_dir / "stats.json").read_text())
     cls = get_stage(spec.name)
@@ -214,7 +221,10 @@ def run_stage(spec: StageSpec, in_dir: Path, out_dir: Path, executor: Executor,
     for _ in executor.map_unordered(_stage_task, todo):
         bar.update()
     bar.close()
-    extra = get_stage(spec.name)(spec.config, state_dir).summarize(out_dir)
+    drops = _merge_drops(out_dir)
+    extra = cls(spec.config, state_dir).summarize(out_dir)
+    if labels and cls.ground_truth_kinds:
+        extra["ground_truth"] = evaluate(labels, cls.ground_truth_kinds, parts, drops)
     return _finalize(out_dir, spec.name, extra)
 
 
@@ -255,7 +265,8 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
     stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, cfg.run.keep_dropped_text,
                       progress)]
     for spec, prev, cur in zip(cfg.stages, dirs, dirs[1:]):
-        stats.append(run_stage(spec, prev, cur, executor, cfg.run.keep_dropped_text, progress))
+        stats.append(run_stage(spec, prev, cur, executor, cfg.run.keep_dropped_text, progress,
+                               cfg.input.labels))
     report = build_report(cfg, stats, time.perf_counter() - t0)
     atomic.write_json(out / "report.json", report)
     card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)

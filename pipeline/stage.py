@@ -102,6 +102,9 @@ class Stage:
 
     name: ClassVar[str]
     needs_prepare: ClassVar[bool] = False
+    # planted-label kinds (see pipeline/sample) this stage is meant to remove: the runner
+    # reports recall and precision against them when the input has a labels file
+    ground_truth_kinds: ClassVar[tuple[str, ...]] = ()
 
     @dataclass(frozen=True)
     class Config:

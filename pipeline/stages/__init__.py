@@ -8,6 +8,7 @@ from pipeline.stage import ConfigError, Stage
 # name -> "module:Class"; imported on first use so `corpusprep --help` stays fast.
 STAGES: dict[str, str] = {
     "html": "pipeline.stages.html:HtmlStage",
+    "safety": "pipeline.stages.safety:SafetyStage",
 }
 
 

@@ -1,0 +1,186 @@
+"""Safety: URL blocklists, bad-word rules, a trainable fastText classifier, PII masking.
+
+Every filter measures first and decides second: the measures go to `meta["safety"]`, and each
+filter's mode says what to do with them: `drop` (remove, with a rule-level reason), `tag` (keep,
+scores in meta, so variants can be drawn later) or `off`.
+
+Defaults follow RefinedWeb/FineWeb for URLs (banned words, soft-banned words >= 2, substrings,
+domain lists) and use the ratio form of the bad-word rule. C4's "drop on any listed word" is one
+setting away (`words_rule = "c4"`), but on documentation text it removes pages for matplotlib's
+"butt" cap style or "xx" placeholders, so it is not the default.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.document import Document, Drop
+from pipeline.pii import PiiConfig, mask_pii
+from pipeline.stage import ConfigError, Stage
+from pipeline.wordlists import (WordMatcher, domain_in, normalize_host, read_list, resolve_lists,
+                                url_host, url_tokens)
+
+MODES = ("drop", "tag", "off")
+
+
+def _lists(help_text: str):
+    return field(default=("default",), metadata={"help": help_text, "path": True})
+
+
+@dataclass(frozen=True)
+class Config:
+    url_mode: str = field(default="drop", metadata={"help": f"URL filter: {MODES}"})
+    domain_lists: tuple[str, ...] = _lists("domain blocklists (a domain blocks its subdomains)")
+    url_banned_words: tuple[str, ...] = _lists("a URL token in these lists rejects the URL")
+    url_soft_banned_words: tuple[str, ...] = _lists("URL tokens counted against url_soft_threshold")
+    url_substrings: tuple[str, ...] = _lists("substrings matched anywhere in the URL")
+    url_soft_threshold: int = field(default=2, metadata={"help": "soft-banned URL tokens that reject a URL"})
+    words_mode: str = field(default="drop", metadata={"help": f"bad-word rule: {MODES}"})
+    words_rule: str = field(default="ratio", metadata={
+        "help": "ratio: drop when listed words / words > words_max_ratio; c4: drop on any hit"})
+    bad_words: tuple[str, ...] = _lists("bad-word lists (words and multi-word phrases)")
+    words_max_ratio: float = field(default=0.01, metadata={"help": "ratio rule threshold"})
+    c4_keep_fraction: float = field(default=0.0, metadata={
+        "help": "c4 rule: keep this fraction of hit documents (chosen by a hash of the id)"})
+    classifier_mode: str = field(default="off", metadata={"help": f"fastText classifier: {MODES}"})
+    classifier_model: str = field(default="", metadata={"help": "model from `corpusprep train-classifier` (pos = unsafe)", "path": True})
+    classifier_threshold: float = field(default=0.5, metadata={"help": "drop when P(unsafe) > threshold"})
+    pii_mode: str = field(default="mask", metadata={"help": "mask | tag | off"})
+    pii_email: bool = True
+    pii_phone: bool = True
+    pii_ip: bool = True
+    pii_public_ips_only: bool = field(default=True, metadata={"help": "leave private/reserved IPs alone"})
+
+    def __post_init__(self) -> None:
+        for name in ("url_mode", "words_mode", "classifier_mode"):
+            if getattr(self, name) not in MODES:
+                raise ConfigError(f"safety.{name} = {getattr(self, name)!r}; available: {', '.join(MODES)}")
+        if self.pii_mode not in ("mask", "tag", "off"):
+            raise ConfigError(f"safety.pii_mode = {self.pii_mode!r}; available: mask, tag, off")
+        if self.words_rule not in ("ratio", "c4"):
+            raise ConfigError(f"safety.words_rule = {self.words_rule!r}; available: ratio, c4")
+        for name in ("words_max_ratio", "c4_keep_fraction", "classifier_threshold"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"safety.{name} = {v}: must be within [0, 1]")
+        if self.url_soft_threshold < 1:
+            raise ConfigError(f"safety.url_soft_threshold = {self.url_soft_threshold}: must be >= 1")
+        if self.classifier_mode != "off" and not self.classifier_model:
+            raise ConfigError("safety.classifier_mode is on but safety.classifier_model is empty")
+
+
+def _keep_fraction(doc_id: str, fraction: float) -> bool:
+    """Deterministic per-document coin: the same documents are kept on every run."""
+    h = int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "little")
+    return h / 2**64 < fraction
+
+
+class SafetyStage(Stage):
+    """URL blocklists, bad words, fastText classifier and PII masking; each can drop or tag."""
+
+    name = "safety"
+    Config = Config
+    ground_truth_kinds = ("unsafe",)
+
+    def list_files(self) -> dict[str, list[str]]:
+        """The list files this configuration uses ("default" resolved), for the card."""
+        cfg: Config = self.config
+        kinds = {}
+        if cfg.url_mode != "off":
+            kinds |= {"domains": cfg.domain_lists, "url_banned_words": cfg.url_banned_words,
+                      "url_soft_banned_words": cfg.url_soft_banned_words,
+                      "url_substrings": cfg.url_substrings}
+        if cfg.words_mode != "off":
+            kinds["bad_words"] = cfg.bad_words
+        return {k: [str(f) for f in resolve_lists(k, v)] for k, v in kinds.items()}
+
+    def setup(self) -> None:
+        """Load and check every list and the model: bad files fail here, before any data."""
+        cfg: Config = self.config
+        files = self.list_files()
+
+        def load(kind: str) -> list[str]:
+            return [e for f in files[kind] for e in read_list(Path(f), f"safety.{kind}")]
+
+        if cfg.url_mode != "off":
+            self.domains = frozenset(normalize_host(d) for d in load("domains"))
+            self.url_banned = frozenset(w.lower() for w in load("url_banned_words"))
+            self.url_soft = frozenset(w.lower() for w in load("url_soft_banned_words"))
+            subs = sorted({s.lower() for s in load("url_substrings")}, key=len, reverse=True)
+            self.url_sub_rx = re.compile("|".join(map(re.escape, subs)))
+        if cfg.words_mode != "off":
+            self.words = WordMatcher.build(load("bad_words"))
+        self.model = None
+        if cfg.classifier_mode != "off":
+            from pipeline.classifier import load_model
+            self.model = load_model(cfg.classifier_model)
+        self.pii = PiiConfig(cfg.pii_email, cfg.pii_phone, cfg.pii_ip, cfg.pii_public_ips_only)
+
+    # -- measures --------------------------------------------------------------------------
+    def url_verdict(self, url: str) -> str | None:
+        if not url:
+            return None
+        host = url_host(url)
+        if host and domain_in(host, self.domains):
+            return "url_domain"
+        low = url.lower()
+        if self.url_sub_rx.search(low):
+            return "url_substring"
+        toks = url_tokens(low)
+        if not self.url_banned.isdisjoint(toks):
+            return "url_banned_word"
+        if sum(map(self.url_soft.__contains__, toks)) >= self.config.url_soft_threshold:
+            return "url_soft_banned"
+        return None
+
+    def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
+        cfg: Config = self.config
+        scores = None
+        if self.model is not None:
+            from pipeline.classifier import score
+            scores = score(self.model, [d.text for d in docs])
+        out: list[Document | Drop] = []
+        for i, doc in enumerate(docs):
+            info: dict = {}
+            verdict: str | None = None
+            if cfg.url_mode != "off":
+                v = self.url_verdict(doc.url)
+                if v:
+                    info["url_rule"] = v
+                    verdict = verdict or (v if cfg.url_mode == "drop" else None)
+            if cfg.words_mode != "off":
+                hits, n_words = self.words.count(doc.text)
+                ratio = hits / n_words if n_words else 0.0
+                info["bad_words"] = hits
+                info["bad_word_ratio"] = round(ratio, 5)
+                if cfg.words_rule == "c4":
+                    flagged = hits > 0 and not _keep_fraction(doc.id, cfg.c4_keep_fraction)
+                    reason = "bad_words"
+                else:
+                    flagged = ratio > cfg.words_max_ratio
+                    reason = "bad_word_ratio"
+                if flagged and cfg.words_mode == "drop":
+                    verdict = verdict or reason
+            if scores is not None:
+                info["classifier_score"] = round(scores[i], 5)
+                if scores[i] > cfg.classifier_threshold and cfg.classifier_mode == "drop":
+                    verdict = verdict or "classifier"
+            if verdict:
+                out.append(Drop(verdict))
+                continue
+            if cfg.pii_mode != "off":
+                masked, counts = mask_pii(doc.text, self.pii)
+                for k, n in counts.items():
+                    self.count(f"pii.{k}", n)
+                if counts:
+                    info["pii"] = dict(counts)
+                    if cfg.pii_mode == "mask":
+                        doc.text = masked
+            doc.meta["safety"] = info
+            out.append(doc)
+        return out
+
+    def summarize(self, stage_dir: Path) -> dict:
+        return {"lists": self.list_files()}
