@@ -9,6 +9,7 @@ from pipeline.stage import ConfigError, Stage
 STAGES: dict[str, str] = {
     "html": "pipeline.stages.html:HtmlStage",
     "safety": "pipeline.stages.safety:SafetyStage",
+    "quality": "pipeline.stages.quality:QualityStage",
 }
 
 
