@@ -29,9 +29,11 @@ def _add_stage(sub: argparse._SubParsersAction) -> None:
                        description="Run stage NAME on --input, writing *.parquet, drops.parquet "
                                    "and stats.json into --output.")
     p.add_argument("name", help="stage name (see `corpusprep stages`)")
-    p.add_argument("--input", required=True, help="JSONL(.gz/.zst), Parquet file or folder, folder "
+    p.add_argument("--input", help="JSONL(.gz/.zst), Parquet file or folder, folder "
                    "of .html files, .warc(.gz), a saved datasets folder, or a stage's output folder")
-    p.add_argument("--output", required=True, help="output folder")
+    p.add_argument("--output", help="output folder")
+    p.add_argument("--explain", action="store_true",
+                   help="print what the stage's settings mean (dedup: the LSH S-curve) and exit")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="stage config value, e.g. parser=bs4 (see `corpusprep stages`)")
     p.add_argument("--format", default="auto", help="input format (default: from the file names)")
@@ -67,6 +69,11 @@ def cmd_stage(args: argparse.Namespace) -> int:
     cls = get_stage(args.name)
     values = apply_overrides({}, args.overrides)
     config = build(cls.Config, values, f"stages.{args.name}")
+    if args.explain:
+        print(cls(config).explain())
+        return 0
+    if not args.input or not args.output:
+        raise ConfigError("corpusprep stage needs --input and --output (or --explain)")
     cls(config).setup()
     inp = InputConfig(path=args.input, format=args.format, text_field=args.text_field,
                       id_field=args.id_field, url_field=args.url_field, labels=args.labels)

@@ -15,15 +15,14 @@ import pyarrow.parquet as pq
 
 
 @lru_cache(maxsize=4)
+def load_label_records(path: str) -> dict[str, dict]:
+    with open(path, encoding="utf-8") as fh:
+        return {r["id"]: r for r in map(json.loads, filter(str.strip, fh))}
+
+
 def load_labels(path: str) -> dict[str, str]:
     """id -> kind."""
-    out = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                r = json.loads(line)
-                out[r["id"]] = r["kind"]
-    return out
+    return {i: r["kind"] for i, r in load_label_records(path).items()}
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -48,4 +47,24 @@ def evaluate(labels_path: str, kinds: tuple[str, ...], in_parts: list[Path], dro
         "clean_dropped_share": round(dropped["clean"] / seen["clean"], 4) if seen["clean"] else None,
         "dropped_by_kind": dict(sorted(dropped.items())),
     }
+    return out
+
+
+JACCARD_BINS = ((0.0, 0.6), (0.6, 0.85), (0.85, 1.01))
+
+
+def evaluate_pairs(labels_path: str, in_parts: list[Path], drops_path: Path) -> dict:
+    """Planted duplicate pairs (`of`, `jaccard` in the labels) that reach the stage: the share
+    put in one cluster (the dropped member's detail names the kept id), by true Jaccard."""
+    recs = load_label_records(labels_path)
+    present = set(_ids(in_parts))
+    drops = pq.read_table(drops_path, columns=["id", "detail"]).to_pydict()
+    rep = dict(zip(drops["id"], drops["detail"]))
+    out = {}
+    for lo, hi in JACCARD_BINS:
+        pairs = [(i, r["of"]) for i, r in recs.items() if "of" in r and lo <= r["jaccard"] < hi
+                 and i in present and r["of"] in present]
+        hit = sum(rep.get(a, a) == rep.get(b, b) for a, b in pairs)
+        out[f"jaccard_{lo:.2f}_{min(hi, 1.0):.2f}"] = {
+            "pairs": len(pairs), "removed": hit, "share": round(hit / len(pairs), 4) if pairs else None}
     return out

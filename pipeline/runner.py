@@ -30,7 +30,7 @@ from tqdm import tqdm
 from pipeline import atomic
 from pipeline.config import InputConfig, RunConfig, StageSpec
 from pipeline.executor import Executor, LocalExecutor
-from pipeline.groundtruth import evaluate
+from pipeline.groundtruth import evaluate, evaluate_pairs
 from pipeline.io import (DROP_SCHEMA, InputError, Skip, Source, docs_to_table, drops_to_table,
                          list_sources, read_part, read_source)
 from pipeline.stage import Stage, StageStats
@@ -77,8 +77,8 @@ def _finalize(stage_dir: Path, name: str, extra: dict[str, Any] | None = None) -
     """Sum per-part stats into stats.json, checking that every document is accounted for."""
     stats = _stats_of(stage_dir)
     prep = stage_dir / "_state" / "prepare_stats.json"
-    if prep.exists():
-        stats.seconds += json.loads(prep.read_text())["seconds"]
+    if prep.exists():  # the whole-stream pass: its time and counters (no documents)
+        stats.merge(StageStats.from_dict(json.loads(prep.read_text())))
     out = {"stage": name, **stats.to_dict(), **(extra or {})}
     if out["docs_in"] != out["docs_out"] + out["docs_dropped"]:
         raise RunError(f"{stage_dir}: accounting broken: {out['docs_in']} in != "
@@ -225,6 +225,8 @@ def run_stage(spec: StageSpec, in_dir: Path, out_dir: Path, executor: Executor,
     extra = cls(spec.config, state_dir).summarize(out_dir)
     if labels and cls.ground_truth_kinds:
         extra["ground_truth"] = evaluate(labels, cls.ground_truth_kinds, parts, drops)
+        if cls.ground_truth_pairs:
+            extra["ground_truth"]["pairs_by_jaccard"] = evaluate_pairs(labels, parts, drops)
     return _finalize(out_dir, spec.name, extra)
 
 

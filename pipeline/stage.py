@@ -105,6 +105,7 @@ class Stage:
     # planted-label kinds (see pipeline/sample) this stage is meant to remove: the runner
     # reports recall and precision against them when the input has a labels file
     ground_truth_kinds: ClassVar[tuple[str, ...]] = ()
+    ground_truth_pairs: ClassVar[bool] = False  # labels carry duplicate pairs (of, jaccard)
 
     @dataclass(frozen=True)
     class Config:
@@ -132,6 +133,12 @@ class Stage:
 
     def load_state(self) -> None:
         """Load what `prepare` wrote under `state_dir` (in each worker)."""
+
+    def explain(self) -> str:
+        """What the settings mean, for `corpusprep stage NAME --explain`."""
+        from pipeline.stage import config_fields
+        return "\n".join(f"{f['name']} = {getattr(self.config, f['name'])!r}  {f['help']}"
+                         for f in config_fields(type(self.config)))
 
     def summarize(self, stage_dir: Path) -> dict[str, Any]:
         """Stage-specific report (clusters, contamination...) added to stats.json and the card."""

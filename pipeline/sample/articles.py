@@ -150,8 +150,13 @@ def _article(qualname: str, module: str, obj: object) -> Article | None:
             if isinstance(mdoc, str) and mdoc.strip():
                 blocks.append(Block("h", f"{mname}"))
                 blocks += docstring_blocks(inspect.cleandoc(mdoc))
-    seen: set[str] = set()  # a docs page shows a repeated paragraph (inherited notes) once
-    unique = [b for b in blocks if not (b.text in seen or seen.add(b.text)) and not _generated(b.text)]
+    # A docs page shows a repeated paragraph or parameter entry (shared by several methods) once.
+    seen: set[str] = set()
+    unique = []
+    for b in blocks:
+        lines = [l for l in b.text.split("\n") if b.kind == "h" or not (l in seen or seen.add(l))]
+        if lines and not _generated(b.text):
+            unique.append(Block(b.kind, "\n".join(lines)))
     return Article(qualname, module, qualname.rsplit(".", 1)[-1], tuple(unique))
 
 

@@ -10,6 +10,7 @@ STAGES: dict[str, str] = {
     "html": "pipeline.stages.html:HtmlStage",
     "safety": "pipeline.stages.safety:SafetyStage",
     "quality": "pipeline.stages.quality:QualityStage",
+    "dedup": "pipeline.stages.dedup:DedupStage",
 }
 
 
