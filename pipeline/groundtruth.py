@@ -29,10 +29,13 @@ def _ids(paths: list[Path]) -> list[str]:
     return [i for p in paths for i in pq.read_table(p, columns=["id"]).column("id").to_pylist()]
 
 
-def evaluate(labels_path: str, kinds: tuple[str, ...], in_parts: list[Path], drops_path: Path) -> dict:
+def evaluate(labels_path: str, kinds: tuple[str, ...], in_parts: list[Path], drops_path: Path,
+             breakdown: str = "") -> dict:
     labels = load_labels(labels_path)
-    seen = Counter(labels.get(i, "unlabelled") for i in _ids(in_parts))
-    dropped = Counter(labels.get(i, "unlabelled") for i in _ids([drops_path]))
+    in_ids = _ids(in_parts)
+    drop_ids = _ids([drops_path])
+    seen = Counter(labels.get(i, "unlabelled") for i in in_ids)
+    dropped = Counter(labels.get(i, "unlabelled") for i in drop_ids)
     targets_in = sum(seen[k] for k in kinds)
     targets_dropped = sum(dropped[k] for k in kinds)
     total_dropped = sum(dropped.values())
@@ -47,6 +50,11 @@ def evaluate(labels_path: str, kinds: tuple[str, ...], in_parts: list[Path], dro
         "clean_dropped_share": round(dropped["clean"] / seen["clean"], 4) if seen["clean"] else None,
         "dropped_by_kind": dict(sorted(dropped.items())),
     }
+    if breakdown:
+        recs = load_label_records(labels_path)
+        by_in = Counter(recs[i].get(breakdown) for i in in_ids if labels.get(i) in kinds)
+        by_drop = Counter(recs[i].get(breakdown) for i in drop_ids if labels.get(i) in kinds)
+        out[f"recall_by_{breakdown}"] = {str(k): round(by_drop[k] / n, 4) for k, n in sorted(by_in.items(), key=str)}
     return out
 
 

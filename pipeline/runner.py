@@ -224,7 +224,8 @@ def run_stage(spec: StageSpec, in_dir: Path, out_dir: Path, executor: Executor,
     drops = _merge_drops(out_dir)
     extra = cls(spec.config, state_dir).summarize(out_dir)
     if labels and cls.ground_truth_kinds:
-        extra["ground_truth"] = evaluate(labels, cls.ground_truth_kinds, parts, drops)
+        extra["ground_truth"] = evaluate(labels, cls.ground_truth_kinds, parts, drops,
+                                         cls.ground_truth_breakdown)
         if cls.ground_truth_pairs:
             extra["ground_truth"]["pairs_by_jaccard"] = evaluate_pairs(labels, parts, drops)
     return _finalize(out_dir, spec.name, extra)

@@ -106,6 +106,7 @@ class Stage:
     # reports recall and precision against them when the input has a labels file
     ground_truth_kinds: ClassVar[tuple[str, ...]] = ()
     ground_truth_pairs: ClassVar[bool] = False  # labels carry duplicate pairs (of, jaccard)
+    ground_truth_breakdown: ClassVar[str] = ""  # a label field to report recall by (e.g. variant)
 
     @dataclass(frozen=True)
     class Config:

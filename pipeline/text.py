@@ -8,6 +8,8 @@ import hashlib
 import re
 import unicodedata
 
+import numpy as np
+
 _WS = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
 _DIGITS = re.compile(r"\d")
@@ -55,3 +57,36 @@ def sha256_file(path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, vectorised (uint64 arithmetic wraps, as intended)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def word_hashes(words: list[str], cache: dict[str, int] | None = None) -> np.ndarray:
+    """hash64 of each word (uint64), each distinct word hashed once (cached across calls)."""
+    cache = {} if cache is None else cache
+    return np.fromiter((cache[w] if w in cache else cache.setdefault(w, hash64(w)) for w in words),
+                       dtype=np.uint64, count=len(words))
+
+
+def ngram_hashes(words: list[str], n: int, cache: dict[str, int] | None = None) -> np.ndarray:
+    """64-bit hashes of the word n-grams of `words` (one hash of the whole list if it is shorter).
+
+    Each distinct word is hashed once (cached across calls); the n-gram hashes are combined with
+    numpy over the n positions, so there is no Python loop per n-gram.
+    """
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    wh = word_hashes(words, cache)
+    k = min(n, len(words))
+    m = len(words) - k + 1
+    h = np.zeros(m, dtype=np.uint64)
+    for j in range(k):
+        h = mix64(h ^ wh[j:j + m])
+    return h

@@ -11,6 +11,7 @@ STAGES: dict[str, str] = {
     "safety": "pipeline.stages.safety:SafetyStage",
     "quality": "pipeline.stages.quality:QualityStage",
     "dedup": "pipeline.stages.dedup:DedupStage",
+    "decontam": "pipeline.stages.decontam:DecontamStage",
 }
 
 

@@ -19,7 +19,6 @@ across runs.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import Counter
@@ -29,13 +28,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import atomic
 from pipeline.document import Document, Drop
 from pipeline.io import read_part
 from pipeline.stage import ConfigError, Stage, StageStats
-from pipeline.text import normalize
+from pipeline.text import hash64, mix64, ngram_hashes, normalize
 
 MAX_HASH = np.uint32((1 << 32) - 1)
 PRESETS = {"fineweb": (14, 8), "t80": (10, 11)}  # (bands, rows): threshold ~0.72 and ~0.81
@@ -88,19 +88,6 @@ def explain(cfg: Config) -> str:
 
 
 # --- hashing ------------------------------------------------------------------------------------
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser, vectorised (uint64 arithmetic wraps, as intended)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def _word_hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
-
-
 class Shingler:
     """Shingle hashes (32-bit) of normalised texts; each distinct word is hashed once."""
 
@@ -114,17 +101,7 @@ class Shingler:
 
     def hashes(self, words: list[str]) -> np.ndarray:
         """32-bit shingle hashes (uint32) of a list of words."""
-        n = self.cfg.ngram
-        if not words:
-            return np.empty(0, dtype=np.uint32)
-        cache = self.cache
-        wh = np.fromiter((cache[w] if w in cache else cache.setdefault(w, _word_hash(w)) for w in words),
-                         dtype=np.uint64, count=len(words))
-        k = min(n, len(words))
-        m = len(words) - k + 1
-        h = np.zeros(m, dtype=np.uint64)
-        for j in range(k):  # a loop over the n positions of a shingle, not over shingles
-            h = _mix64(h ^ wh[j:j + m])
+        h = ngram_hashes(words, self.cfg.ngram, self.cache)
         return (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
@@ -169,7 +146,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     keys = np.zeros((sig.shape[0], bands), dtype=np.uint64)
     first = np.arange(bands) * rows  # band i holds permutations i*rows .. i*rows+rows-1, as datasketch's LSH
     for r in range(rows):
-        keys = _mix64(keys ^ sig[:, first + r].astype(np.uint64))
+        keys = mix64(keys ^ sig[:, first + r].astype(np.uint64))
     return keys
 
 
@@ -193,7 +170,7 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> int:
     sh = Shingler(cfg)
     normals = [sh.normal(d.text) for d in docs]
     order = np.arange(offset, offset + len(docs), dtype=np.int64)
-    exact = np.array([_word_hash(t) for t in normals], dtype=np.uint64)
+    exact = np.array([hash64(t) for t in normals], dtype=np.uint64)
     tables: list[pa.Table] = []
     if cfg.exact:
         tables.append(pa.table({"band": pa.array(np.full(len(docs), -1, np.int16)), "key": exact,
@@ -280,25 +257,32 @@ class DedupStage(Stage):
         list(executor.map_unordered(_sign_part, [(cfg, str(p), str(state), o, buckets)
                                                  for p, o in zip(parts, offsets)]))
         edge_files = sorted(executor.map_unordered(_group_bucket, [(str(state), k) for k in range(buckets)]))
-        docs = pa.concat_tables([pq.read_table(state / "docs" / f"{p.stem}.parquet") for p in parts]) if parts else None
-        removals, report = self._cluster(edge_files, docs, parts)
+        removals, report = self._cluster(edge_files, [state / "docs" / f"{p.stem}.parquet" for p in parts], parts)
         atomic.write_parquet(state / "removals.parquet", removals)
         atomic.write_json(state / "report.json", report)
         stats = StageStats()
         stats.counters.update({"buckets": buckets, "candidate_edges": report["candidate_edges"]})
         return stats
 
-    def _cluster(self, edge_files: list[str], docs: pa.Table | None, parts: list[Path]) -> tuple[pa.Table, dict]:
+    def _cluster(self, edge_files: list[str], doc_files: list[Path], parts: list[Path]) -> tuple[pa.Table, dict]:
+        """Union-find over the candidate edges. Memory follows the number of edges: only the
+        documents that appear in an edge are looked up (file by file) for id, hash and size."""
         cfg: Config = self.config
         empty = pa.table({"id": pa.array([], pa.string()), "kept_id": pa.array([], pa.string()),
                           "reason": pa.array([], pa.string())})
-        if docs is None or docs.num_rows == 0:
-            return empty, {"candidate_edges": 0, "clusters": 0}
-        edges = pa.concat_tables([pq.read_table(f) for f in edge_files])
+        edges = pa.concat_tables([pq.read_table(f) for f in edge_files]) if edge_files else None
+        if edges is None or edges.num_rows == 0:
+            return empty, {"candidate_edges": 0, "verified_edges": 0, "clusters": 0}
         src, dst, exact = (edges[c].to_numpy(zero_copy_only=False) for c in ("src", "dst", "exact"))
-        ids = docs["id"].to_pylist()
-        exact_hash = docs["exact"].to_numpy()
-        nbytes = docs["bytes"].to_numpy()
+        involved = pa.array(np.unique(np.concatenate([src, dst])))
+        ids: dict[int, str] = {}
+        exact_hash: dict[int, int] = {}
+        nbytes: dict[int, int] = {}
+        for f in doc_files:
+            t = pq.read_table(f)
+            t = t.filter(pc.is_in(t["order"], value_set=involved))
+            for o, i, h, b in zip(*(t[c].to_pylist() for c in ("order", "id", "exact", "bytes"))):
+                ids[o], exact_hash[o], nbytes[o] = i, h, b
         # dedupe edges and verify near-duplicate candidates by true Jaccard
         pairs = sorted(set(zip(src.tolist(), dst.tolist(), exact.tolist())))
         verified: list[tuple[int, int, float | None]] = []
@@ -342,7 +326,7 @@ class DedupStage(Stage):
             "clusters": len(sizes),
             "cluster_size_histogram": {str(k): v for k, v in sorted(hist.items())},
             "docs_removed": {"exact": rows["reason"].count("exact"), "minhash": rows["reason"].count("minhash")},
-            "bytes_removed": int(sum(int(nbytes[m]) for m in members)),
+            "bytes_removed": int(sum(nbytes[m] for m in members)),
             "example_pairs": examples,
             "bands": b, "rows": r, "ngram": cfg.ngram,
             "threshold": round((1 / b) ** (1 / r), 4),

@@ -1,0 +1,337 @@
+"""Benchmark decontamination: word n-gram overlap with test sets, GPT-3 style redaction, a report.
+
+Index: every item of every configured benchmark is normalised as lm-eval-harness's decontamination
+does (lowercase, ASCII punctuation deleted, split on whitespace) and cut into word n-grams
+(default 13; an item shorter than n is one gram of its own length, if it has `min_words`);
+their 64-bit hashes go into one sorted numpy array, with the (benchmark, item) of each.
+
+Prepare pass: every document's n-gram hashes are looked up (`np.searchsorted`); n-grams found in
+more than `max_docs_per_ngram` documents are common phrases, not leaks, and are ignored (and
+listed in the report). Then each document is handled by `policy`:
+- drop: remove a document with any match;
+- redact: as GPT-3 did, cut each match plus `redact_margin` characters on both sides, keep the
+  pieces of at least `min_piece_chars`, and drop the document if it was split more than
+  `max_splits` times (pieces are joined by blank lines);
+- tag: keep it; matches go to `meta["decontam"]`.
+"""
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import atomic
+from pipeline.benchmarks import BenchmarkSpec, default_benchmarks, load_benchmark
+from pipeline.document import Document, Drop
+from pipeline.io import read_part
+from pipeline.stage import ConfigError, Stage, StageStats
+from pipeline.text import mix64, ngram_hashes, word_hashes
+
+_DELETE_PUNCT = str.maketrans("", "", string.punctuation)
+_TOKEN = re.compile(r"\S+")
+
+
+def lm_eval_words(text: str) -> list[str]:
+    """lm-eval-harness normalisation: lowercase, ASCII punctuation deleted, whitespace split."""
+    return text.lower().translate(_DELETE_PUNCT).split()
+
+
+def words_with_spans(text: str) -> tuple[list[str], list[int], list[int]]:
+    """The same words, with the character span of the token each came from."""
+    words, starts, ends = [], [], []
+    for m in _TOKEN.finditer(text):
+        for w in m.group().lower().translate(_DELETE_PUNCT).split():
+            words.append(w)
+            starts.append(m.start())
+            ends.append(m.end())
+    return words, starts, ends
+
+
+@dataclass(frozen=True)
+class Config:
+    benchmarks: tuple[dict[str, Any], ...] = field(default=({"name": "default"},), metadata={
+        "help": 'benchmarks: {name, path, fields = [...], format, split}; {name = "default"} = '
+                "GSM8K + HumanEval + MMLU-Redux from ../shared/data (else a built-in sample)"})
+    ngram: int = field(default=13, metadata={"help": "words per n-gram (GPT-3, lm-eval-harness: 13)"})
+    min_words: int = field(default=8, metadata={"help": "items shorter than ngram are matched whole if they have this many words"})
+    max_docs_per_ngram: int = field(default=10, metadata={"help": "n-grams in more documents are common phrases and ignored"})
+    policy: str = field(default="drop", metadata={"help": "drop | redact | tag"})
+    redact_margin: int = field(default=200, metadata={"help": "redact: characters removed on each side of a match"})
+    min_piece_chars: int = field(default=200, metadata={"help": "redact: shorter pieces are dropped"})
+    max_splits: int = field(default=10, metadata={"help": "redact: documents split more often are dropped"})
+    examples: int = field(default=3, metadata={"help": "examples per benchmark in the report"})
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("drop", "redact", "tag"):
+            raise ConfigError(f"decontam.policy = {self.policy!r}; available: drop, redact, tag")
+        if self.ngram < 1 or self.min_words < 1 or self.max_docs_per_ngram < 1:
+            raise ConfigError("decontam.ngram, min_words and max_docs_per_ngram must be >= 1")
+        for b in self.benchmarks:
+            if not isinstance(b, dict) or "name" not in b:
+                raise ConfigError(f"decontam.benchmarks: each entry needs a name, got {b!r}")
+            if b["name"] != "default" and not {"path", "fields"} <= set(b):
+                raise ConfigError(f"decontam.benchmarks {b['name']!r}: needs path and fields "
+                                  "(the fields that make an item's text)")
+
+    def specs(self) -> list[BenchmarkSpec]:
+        out: list[BenchmarkSpec] = []
+        for b in self.benchmarks:
+            if b["name"] == "default":
+                out += default_benchmarks()
+            else:
+                extra = set(b) - {"name", "path", "fields", "format", "split"}
+                if extra:
+                    raise ConfigError(f"decontam.benchmarks {b['name']!r}: unknown key(s) {', '.join(sorted(extra))}")
+                out.append(BenchmarkSpec(b["name"], b["path"], tuple(b["fields"]),
+                                         b.get("format", "auto"), b.get("split", "test")))
+        return out
+
+
+@dataclass
+class Index:
+    """Sorted n-gram hashes with the (benchmark, item) each came from."""
+
+    hashes: np.ndarray        # uint64, sorted
+    bench: np.ndarray         # int32, benchmark index per hash
+    item: np.ndarray          # int32, item index per hash
+    names: list[str]
+    items: list[int]          # items per benchmark
+    lengths: list[int]        # gram lengths present (n, and shorter whole items)
+    notes: list[str]
+
+    @classmethod
+    def build(cls, cfg: Config) -> "Index":
+        hs, bs, its, lengths, names, counts, notes = [], [], [], {cfg.ngram}, [], [], []
+        cache: dict[str, int] = {}
+        for bi, spec in enumerate(cfg.specs()):
+            bench = load_benchmark(spec)
+            names.append(bench.name)
+            counts.append(len(bench.items))
+            notes += [f"{bench.name}: {n}" for n in bench.notes]
+            for ii, text in enumerate(bench.items):
+                words = lm_eval_words(text)
+                if len(words) < min(cfg.ngram, cfg.min_words):
+                    continue
+                h = np.unique(ngram_hashes(words, cfg.ngram, cache))
+                lengths.add(min(cfg.ngram, len(words)))
+                hs.append(h)
+                bs.append(np.full(len(h), bi, np.int32))
+                its.append(np.full(len(h), ii, np.int32))
+        if not hs:
+            raise ConfigError("decontam: the benchmarks have no item long enough to index")
+        h, b, i = np.concatenate(hs), np.concatenate(bs), np.concatenate(its)
+        order = np.argsort(h, kind="stable")
+        return cls(h[order], b[order], i[order], names, counts, sorted(lengths), notes)
+
+    def __post_init__(self) -> None:
+        # A 16 M-bit filter on the low hash bits: most document n-grams are rejected by one
+        # gather instead of a binary search (the index holds ~0.4 M n-grams: ~2 % pass).
+        self.filter = np.zeros(1 << 24, dtype=bool)
+        self.filter[(self.hashes & np.uint64((1 << 24) - 1)).astype(np.int64)] = True
+        self.length_set = set(self.lengths)
+
+    def lookup(self, words: list[str], cache: dict[str, int]) -> list[tuple[int, int, int, int]]:
+        """Matches in a document: (start word, gram length, index position of first hit, hash).
+
+        One sweep over the gram positions gives the hashes of every gram length at once (the
+        hash of a k-gram extends that of its (k-1)-gram prefix, as `ngram_hashes` builds it).
+        """
+        out: list[tuple[int, int, int, int]] = []
+        n_words = len(words)
+        if n_words < self.lengths[0]:
+            return out
+        wh = word_hashes(words, cache)
+        h = np.zeros(n_words, dtype=np.uint64)
+        mask = np.uint64((1 << 24) - 1)
+        for j in range(self.lengths[-1]):
+            m = n_words - j
+            if m <= 0:
+                break
+            h = mix64(h[:m] ^ wh[j:j + m])
+            if j + 1 in self.length_set:
+                cand = np.flatnonzero(self.filter[(h & mask).astype(np.int64)])
+                if len(cand):
+                    hc = h[cand]
+                    pos = np.searchsorted(self.hashes, hc)
+                    pos[pos == len(self.hashes)] = 0
+                    for t in np.flatnonzero(self.hashes[pos] == hc):
+                        out.append((int(cand[t]), j + 1, int(pos[t]), int(hc[t])))
+        return out
+
+    def owners(self, pos: int, h: int) -> list[tuple[int, int]]:
+        """All (benchmark, item) pairs that contain the n-gram with hash h (starting at pos)."""
+        out = []
+        while pos < len(self.hashes) and self.hashes[pos] == h:
+            out.append((int(self.bench[pos]), int(self.item[pos])))
+            pos += 1
+        return out
+
+
+def _scan_part(task: tuple[Config, str, str]) -> str:
+    """Prepare: record every (document, n-gram, benchmark, item) match of one part."""
+    cfg, part, state = task
+    index = _index_for(cfg, state)
+    cache: dict[str, int] = {}
+    rows: dict[str, list] = {"id": [], "hash": [], "bench": [], "item": [], "gram": []}
+    for doc in read_part(part):
+        words = lm_eval_words(doc.text)
+        for start, n, pos, h in index.lookup(words, cache):
+            for b, i in index.owners(pos, h):
+                rows["id"].append(doc.id)
+                rows["hash"].append(h)
+                rows["bench"].append(b)
+                rows["item"].append(i)
+                rows["gram"].append(" ".join(words[start:start + n]))
+    out = Path(state) / "matches" / f"{Path(part).stem}.parquet"
+    atomic.write_parquet(out, pa.table({"id": pa.array(rows["id"], pa.string()),
+                                        "hash": pa.array(rows["hash"], pa.uint64()),
+                                        "bench": pa.array(rows["bench"], pa.int32()),
+                                        "item": pa.array(rows["item"], pa.int32()),
+                                        "gram": pa.array(rows["gram"], pa.string())}))
+    return str(out)
+
+
+_INDEX_CACHE: dict[str, Index] = {}
+
+
+def _index_for(cfg: Config, key: str) -> Index:
+    """One index per worker process (building it takes a few seconds)."""
+    k = f"{key}:{cfg!r}"
+    if k not in _INDEX_CACHE:
+        _INDEX_CACHE[k] = Index.build(cfg)
+    return _INDEX_CACHE[k]
+
+
+def redact(text: str, spans: list[tuple[int, int]], margin: int, min_piece: int) -> tuple[list[str], int]:
+    """Cut each span plus `margin` chars each side; return the kept pieces and the cut count."""
+    cuts = sorted((max(0, s - margin), min(len(text), e + margin)) for s, e in spans)
+    merged: list[list[int]] = []
+    for s, e in cuts:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    pieces, pos = [], 0
+    for s, e in merged:
+        pieces.append(text[pos:s])
+        pos = e
+    pieces.append(text[pos:])
+    return [p.strip() for p in pieces if len(p.strip()) >= min_piece], len(merged)
+
+
+class DecontamStage(Stage):
+    """Benchmark n-gram overlap: drop, redact (GPT-3) or tag; per-benchmark contamination report."""
+
+    name = "decontam"
+    Config = Config
+    needs_prepare = True
+    ground_truth_kinds = ("leak",)
+    ground_truth_breakdown = "variant"
+
+    def setup(self) -> None:
+        self.config.specs()  # bad paths or field mappings fail here, before data is read
+        for spec in self.config.specs():
+            load_benchmark(spec)
+
+    def prepare(self, parts: list[Path], executor: Any) -> StageStats:
+        cfg: Config = self.config
+        state = self.state_dir
+        assert state is not None
+        import time
+        t0 = time.perf_counter()
+        index = _index_for(cfg, str(state))
+        build_s = time.perf_counter() - t0
+        files = sorted(executor.map_unordered(_scan_part, [(cfg, str(p), str(state)) for p in parts]))
+        tables = [pq.read_table(f) for f in files]
+        m = pa.concat_tables(tables) if tables else None
+        common: dict[str, int] = {}
+        if m is not None and m.num_rows:
+            pairs = sorted(set(zip(m["hash"].to_pylist(), m["id"].to_pylist())))
+            docs_per = Counter(h for h, _ in pairs)
+            grams = dict(zip(m["hash"].to_pylist(), m["gram"].to_pylist()))
+            common = {grams[h]: n for h, n in docs_per.items() if n > cfg.max_docs_per_ngram}
+            common_h = {h for h, n in docs_per.items() if n > cfg.max_docs_per_ngram}
+        else:
+            common_h = set()
+        atomic.write_json(state / "common.json", {"hashes": sorted(common_h), "grams": common,
+                                                  "index_build_seconds": round(build_s, 3),
+                                                  "index_ngrams": int(len(index.hashes)),
+                                                  "index_mb": round(index.hashes.nbytes * 2 / 1e6, 2)})
+        return StageStats()
+
+    def load_state(self) -> None:
+        self.common = set(json.loads((self.state_dir / "common.json").read_text())["hashes"])
+        self.index = _index_for(self.config, str(self.state_dir))
+        self.cache: dict[str, int] = {}
+
+    def process(self, doc: Document) -> Document | Drop:
+        cfg: Config = self.config
+        hits = [(s, n, pos, h) for s, n, pos, h in self.index.lookup(lm_eval_words(doc.text), self.cache)
+                if h not in self.common]
+        if not hits:
+            return doc
+        owners = sorted({o for _, _, pos, h in hits for o in self.index.owners(pos, h)})
+        info = {"matches": len(hits), "items": [[self.index.names[b], i] for b, i in owners]}
+        for b in sorted({b for b, _ in owners}):
+            self.count(f"docs_contaminated.{self.index.names[b]}")
+        if cfg.policy == "drop":
+            return Drop("contaminated", ", ".join(f"{self.index.names[b]}#{i}" for b, i in owners[:5]))
+        if cfg.policy == "tag":
+            doc.meta["decontam"] = info
+            return doc
+        _, starts, ends = words_with_spans(doc.text)  # the same words, with character spans
+        spans = [(starts[s], ends[s + n - 1]) for s, n, _, _ in hits]
+        pieces, cuts = redact(doc.text, spans, cfg.redact_margin, cfg.min_piece_chars)
+        if cuts > cfg.max_splits:
+            return Drop("too_many_splits", f"{cuts} matches")
+        if not pieces:
+            return Drop("nothing_left")
+        new = "\n\n".join(pieces)
+        self.count("chars_removed", len(doc.text) - len(new))
+        doc.text = new
+        doc.meta["decontam"] = dict(info, redacted=cuts)
+        return doc
+
+    def summarize(self, stage_dir: Path) -> dict:
+        """Per benchmark: items, items contaminated, documents affected, n-grams, examples."""
+        cfg: Config = self.config
+        state = stage_dir / "_state"
+        if not (state / "common.json").exists():
+            return {}
+        common = json.loads((state / "common.json").read_text())
+        files = sorted((state / "matches").glob("*.parquet"))
+        index_names = [s.name for s in cfg.specs()]
+        from pipeline.benchmarks import load_benchmark as lb
+        sizes = [len(lb(s).items) for s in cfg.specs()]
+        m = pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
+        common_h = set(common["hashes"])
+        per: dict[int, dict] = defaultdict(lambda: {"items": set(), "docs": set(), "grams": Counter(), "examples": []})
+        for r in m:
+            if r["hash"] in common_h:
+                continue
+            p = per[r["bench"]]
+            p["items"].add(r["item"])
+            p["docs"].add(r["id"])
+            p["grams"][r["gram"]] += 1
+            if len(p["examples"]) < cfg.examples and all(e["doc"] != r["id"] for e in p["examples"]):
+                p["examples"].append({"doc": r["id"], "item": r["item"], "ngram": r["gram"]})
+        report = {}
+        for b, name in enumerate(index_names):
+            p = per.get(b, {"items": set(), "docs": set(), "grams": Counter(), "examples": []})
+            report[name] = {"items": sizes[b], "items_contaminated": len(p["items"]),
+                            "items_contaminated_pct": round(100 * len(p["items"]) / sizes[b], 3) if sizes[b] else 0.0,
+                            "docs_affected": len(p["docs"]),
+                            "top_ngrams": p["grams"].most_common(10), "examples": p["examples"]}
+        return {"decontam": {"benchmarks": report, "common_ngrams_ignored": common["grams"],
+                             "index_build_seconds": common["index_build_seconds"],
+                             "index_ngrams": common["index_ngrams"], "index_mb": common["index_mb"],
+                             "config": {k: v for k, v in cfg.__dict__.items() if k != "benchmarks"}
+                             | {"benchmarks": [s.__dict__ for s in cfg.specs()]}}}

@@ -1,0 +1,104 @@
+"""Decontamination: planted leaks on the default corpus, config-only benchmarks, redaction."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_run_config
+from pipeline.document import Document, Drop
+from pipeline.runner import run
+from pipeline.stage import ConfigError
+from pipeline.stages.decontam import Config, DecontamStage, lm_eval_words, redact
+from tests.conftest import write_config
+
+
+def stage(tmp_path: Path, cfg: Config) -> DecontamStage:
+    st = DecontamStage(cfg, tmp_path)
+    st.setup()
+    (tmp_path / "common.json").write_text(json.dumps({"hashes": []}))
+    st.load_state()
+    return st
+
+
+def test_planted_leaks_on_default_corpus(tmp_path, sample_corpus, shared_data):
+    cfg = write_config(tmp_path / "d.toml", sample_corpus["dir"] / "warc", tmp_path / "out",
+                       stages='[[stages]]\nname = "html"\n[[stages]]\nname = "decontam"\n',
+                       input_extra=f'format = "warc"\nlabels = "{sample_corpus["dir"] / "labels.jsonl"}"\n')
+    st = run(load_run_config(cfg), progress=False).report["stages"][-1]
+    gt = st["ground_truth"]
+    clean_fp = gt["clean_dropped"] / gt["clean_in"]
+    print(f"\n[decontam on planted leaks] recall by variant {gt['recall_by_variant']}, "
+          f"false positives on clean {clean_fp:.4f}")
+    assert gt["recall_by_variant"]["verbatim"] >= 0.98
+    assert gt["recall_by_variant"]["edited"] >= 0.9
+    assert gt["recall_by_variant"]["split"] >= 0.9
+    assert clean_fp <= 0.005
+    rep = st["decontam"]["benchmarks"]
+    assert set(rep) == {"gsm8k", "humaneval", "mmlu_redux"}
+    assert rep["gsm8k"]["items"] == 1319 and rep["gsm8k"]["docs_affected"] > 10 and rep["gsm8k"]["examples"]
+
+
+def test_new_benchmark_from_field_mapping_only(tmp_path):
+    """A TSV file (a format the shipped benchmarks don't use), described only in config."""
+    bench = tmp_path / "trivia.tsv"
+    bench.write_text("id\tprompt\tgold\n"
+                     "1\tWhich river flows through the ancient city of Thebes in Upper Egypt\tThe Nile river\n"
+                     "2\tWhat is the name of the longest bone in the human body\tThe femur\n")
+    inp = tmp_path / "in.jsonl"
+    docs = [{"id": "leak", "text": "Quiz night! which river flows through the ancient city of Thebes in "
+                                   "upper Egypt? The Nile river, of course."},
+            {"id": "clean", "text": "The river was quiet and the city slept under the stars of the valley."}]
+    inp.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    cfg = write_config(tmp_path / "c.toml", inp, tmp_path / "out", input_extra="",
+                       stages='[[stages]]\nname = "decontam"\n'
+                              f'benchmarks = [{{name = "trivia", path = "{bench}", fields = ["prompt", "gold"]}}]\n')
+    st = run(load_run_config(cfg), progress=False).report["stages"][-1]
+    assert st["drops"] == {"decontam.contaminated": 1}
+    assert st["decontam"]["benchmarks"]["trivia"]["items_contaminated"] == 1
+    assert st["decontam"]["benchmarks"]["trivia"]["items"] == 2
+
+
+def test_redaction_exact_output(tmp_path):
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(json.dumps({"q": "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu"}) + "\n")
+    cfg = Config(benchmarks=({"name": "b", "path": str(bench), "fields": ["q"]},), policy="redact",
+                 redact_margin=10, min_piece_chars=20)
+    st = stage(tmp_path, cfg)
+    head = "This opening part of the document is long enough to keep."
+    tail = "And this closing part is also long enough to stay here."
+    text = f"{head} xxxxxxxx Alpha, beta gamma DELTA epsilon zeta eta theta iota kappa lambda mu nu! yyyyyyyy {tail}"
+    out = st.process(Document("d", text))
+    assert isinstance(out, Document)
+    assert out.text == f"{head}\n\n{tail}"
+    assert out.meta["decontam"]["redacted"] == 1
+    pieces, cuts = redact("a" * 50 + "MATCH" + "b" * 50, [(50, 55)], 10, 30)
+    assert pieces == ["a" * 40, "b" * 40] and cuts == 1
+
+
+def test_redaction_drops_documents_split_too_often(tmp_path):
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(json.dumps({"q": "one two three four five six seven eight nine ten eleven twelve thirteen"}) + "\n")
+    cfg = Config(benchmarks=({"name": "b", "path": str(bench), "fields": ["q"]},), policy="redact",
+                 redact_margin=5, min_piece_chars=10, max_splits=2)
+    st = stage(tmp_path, cfg)
+    leak = "one two three four five six seven eight nine ten eleven twelve thirteen"
+    text = " filler text between matches here ".join([leak] * 3)
+    out = st.process(Document("d", text))
+    assert isinstance(out, Drop) and out.reason == "too_many_splits"
+
+
+def test_normalisation_as_lm_eval_harness():
+    assert lm_eval_words("Don't STOP, it's 3.5!\nNew-line") == ["dont", "stop", "its", "35", "newline"]
+
+
+def test_bad_benchmark_config_fails_at_startup(tmp_path):
+    with pytest.raises(ConfigError, match="needs path and fields"):
+        Config(benchmarks=({"name": "x"},))
+    with pytest.raises(ConfigError, match="not found"):
+        DecontamStage(Config(benchmarks=({"name": "x", "path": str(tmp_path / "no.jsonl"), "fields": ["q"]},))).setup()
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(json.dumps({"question": "a"}) + "\n")
+    with pytest.raises(ConfigError, match="has no field"):
+        DecontamStage(Config(benchmarks=({"name": "x", "path": str(bench), "fields": ["q"]},))).setup()
