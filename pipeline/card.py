@@ -1,5 +1,9 @@
-"""Data cards: `render_card(report)` is pure (report -> Markdown), so a committed card can be
-re-rendered from its report.json in a test and never drift from the numbers behind it."""
+"""Data cards: Markdown for people, JSON for programs, a funnel chart, and show/diff/verify.
+
+`render_card(report)` is pure (report -> Markdown), so a committed card can be re-rendered from
+its report.json in a test and cannot drift from the numbers behind it. Every number in a card
+comes from the run's own stats files; nothing is recomputed or estimated here.
+"""
 from __future__ import annotations
 
 import json
@@ -9,51 +13,135 @@ from typing import Any
 from pipeline import atomic
 
 
-def _fmt_bytes(n: int) -> str:
+def _b(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if abs(n) < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000  # type: ignore[assignment]
+        n /= 1000
     return str(n)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
 def render_card(report: dict[str, Any]) -> str:
     """Markdown with Hugging Face dataset-card front matter."""
-    lines = [
-        "---",
-        f"pretty_name: {report['name']}",
-        "language: [en]",
-        "tags: [corpusprep, pretraining-data]",
-        f"config_hash: {report['config_hash']}",
-        "---",
-        f"# Data card: {report['name']}",
-        "",
-        f"Input: `{report['input']['path']}` ({report['input']['format']}, "
-        f"{len(report['input']['sources'])} source files). Config hash `{report['config_hash'][:16]}`.",
-        "",
-        f"**{report['docs_in']:,} documents in, {report['docs_kept']:,} kept, "
-        f"{report['docs_dropped']:,} dropped** (in = kept + dropped).",
-        "",
-        "## Funnel",
-        "",
-        "| stage | docs in | docs out | dropped | bytes in | bytes out | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    shards = report.get("shards")
+    L = ["---", f"pretty_name: {report['name']}", "language:", "- en", "tags:", "- corpusprep",
+         "- pretraining-data", f"config_hash: {report['config_hash']}"]
+    if shards:
+        L += ["configs:"] + [f"- config_name: {v}" for v in shards["variants"]]
+    L += ["---", f"# Data card: {report['name']}", ""]
+    L += [f"Input `{report['input']['path']}` ({report['input']['format']}, {len(report['input']['sources'])} "
+          f"source file(s)); config hash `{report['config_hash'][:16]}`; wall time {report['seconds']:.1f} s.", "",
+          f"**{report['docs_in']:,} documents in, {report['docs_kept']:,} kept, {report['docs_dropped']:,} "
+          f"dropped** (in = kept + dropped, checked for every stage).", ""]
+    if report.get("licences"):
+        L += ["## Sources and licences", ""] + [f"- {n}" for n in report["licences"]] + [""]
+    L += ["## Funnel", "", "![funnel](funnel.png)", "",
+          "| stage | docs in | docs out | dropped | bytes in | bytes out | seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
     for s in report["stages"]:
-        lines.append(f"| {s['stage']} | {s['docs_in']:,} | {s['docs_out']:,} | {s['docs_dropped']:,} "
-                     f"| {_fmt_bytes(s['bytes_in'])} | {_fmt_bytes(s['bytes_out'])} | {s['seconds']:.1f} |")
-    lines += ["", "## Drops by reason", "", "| reason | docs | bytes |", "|---|---:|---:|"]
+        L.append(f"| {s['stage']} | {s['docs_in']:,} | {s['docs_out']:,} | {s['docs_dropped']:,} | "
+                 f"{_b(s['bytes_in'])} | {_b(s['bytes_out'])} | {s['seconds']:.1f} |")
+    L += ["", "## Drops by reason", "", "| reason | docs | bytes |", "|---|---:|---:|"]
     for s in report["stages"]:
         for reason, n in s["drops"].items():
-            lines.append(f"| `{reason}` | {n:,} | {_fmt_bytes(s['dropped_bytes'].get(reason, 0))} |")
-    lines += ["", "## Versions", ""]
-    lines += [f"- {k} {v}" for k, v in sorted(report["versions"].items())]
-    return "\n".join(lines) + "\n"
+            L.append(f"| `{reason}` | {n:,} | {_b(s['dropped_bytes'].get(reason, 0))} |")
+    counters = [(s["stage"], k, v) for s in report["stages"] for k, v in s.get("counters", {}).items()]
+    if counters:
+        L += ["", "Other counts: " + "; ".join(f"{st}.{k} = {v:,}" for st, k, v in counters) + "."]
+    gts = [s for s in report["stages"] if s.get("ground_truth")]
+    if gts:
+        L += ["", "## Planted ground truth (default corpus)", "",
+              "| stage | targets | reached it | removed | recall | precision | clean removed |", "|---|---|---:|---:|---:|---:|---:|"]
+        for s in gts:
+            g = s["ground_truth"]
+            L.append(f"| {s['stage']} | {', '.join(g['kinds'])} | {g['targets_in']} | {g['targets_dropped']} | "
+                     f"{_pct(g['recall'])} | {_pct(g['precision'])} | {g['clean_dropped']} of {g['clean_in']} |")
+        for s in gts:
+            g = s["ground_truth"]
+            for key in [k for k in g if k.startswith("recall_by_")]:
+                L.append(f"\n{s['stage']} recall by {key[10:]}: " + ", ".join(f"{k} {_pct(v)}" for k, v in g[key].items()))
+            if "pairs_by_jaccard" in g:
+                L.append(f"\n{s['stage']} planted pairs removed, by true Jaccard: " + ", ".join(
+                    f"[{k[8:12]}, {k[13:]}): {v['removed']}/{v['pairs']}" for k, v in g["pairs_by_jaccard"].items()))
+    for s in report["stages"]:
+        if "dedup" in s:
+            d = s["dedup"]
+            L += ["", "## Duplicates", "",
+                  f"{d.get('bands')} bands x {d.get('rows')} rows over word {d.get('ngram')}-grams (threshold ~{d.get('threshold')}); "
+                  f"{d['candidate_edges']:,} candidate pairs, {d.get('rejected_by_verification', 0):,} rejected by true Jaccard; "
+                  f"{d['clusters']:,} clusters; removed {d.get('docs_removed', {})}, {_b(d.get('bytes_removed', 0))}.", "",
+                  "Cluster sizes: " + ", ".join(f"{k}: {v}" for k, v in d.get("cluster_size_histogram", {}).items()), "",
+                  "S-curve (Jaccard: P(candidate)): " + ", ".join(f"{j:.1f}: {p:.3f}" for j, p in d.get("s_curve", [])), ""]
+            if d.get("example_pairs"):
+                L += ["| kept | removed | Jaccard |", "|---|---|---:|"]
+                L += [f"| `{e['kept']}` | `{e['removed']}` | {e['jaccard']} |" for e in d["example_pairs"]]
+        if "decontam" in s:
+            c = s["decontam"]
+            L += ["", "## Benchmark contamination", "",
+                  f"Index of {c['index_ngrams']:,} n-grams ({c['index_mb']} MB, built in {c['index_build_seconds']} s); "
+                  f"policy `{c['config']['policy']}`, n = {c['config']['ngram']}; "
+                  f"{len(c['common_ngrams_ignored'])} common n-gram(s) ignored.", "",
+                  "| benchmark | items | items contaminated | docs affected | top n-gram |", "|---|---:|---:|---:|---|"]
+            for name, b in c["benchmarks"].items():
+                top = f"`{b['top_ngrams'][0][0]}` x{b['top_ngrams'][0][1]}" if b["top_ngrams"] else ""
+                L.append(f"| {name} | {b['items']:,} | {b['items_contaminated']:,} ({b['items_contaminated_pct']} %) | "
+                         f"{b['docs_affected']:,} | {top} |")
+    if shards:
+        t = shards["tokenizer"]
+        L += ["", "## Tokens", "",
+              f"Tokenizer: byte-level BPE, vocabulary {t['vocab_size']:,} ({'trained on this run' if t['trained'] else 'given'}), "
+              f"EOS id {t['eos_id']}, sha256 `{t['sha256'][:16]}`; tokens as {shards['dtype']}; "
+              f"{shards['tokens_per_shard']:,} tokens per shard.", "",
+              f"Validation: {shards['validation']['tokens']:,} tokens ({shards['validation']['docs']:,} documents) from "
+              f"`{shards['validation']['variant']}`, held out of every budget of every variant.", ""]
+        budgets = list(next(iter(shards["variants"].values()))["budgets"])
+        L += ["| variant | documents | tokens | " + " | ".join(budgets) + " |", "|---|---:|---:|" + "---:|" * len(budgets)]
+        for v, x in shards["variants"].items():
+            L.append(f"| {v} | {x['docs']:,} | {x['tokens']:,} | " + " | ".join(
+                f"{x['budgets'][b]['tokens']:,} ({x['budgets'][b]['docs']} docs)" for b in budgets) + " |")
+        L += ["", "<details><summary>Shards and sha256</summary>", "", "| shard | tokens | docs | sha256 |", "|---|---:|---:|---|"]
+        from pipeline.stages.shards import iter_manifest_shards
+        L += [f"| {s['path']} | {s['tokens']:,} | {s['docs']} | `{s['sha256']}` |" for s in iter_manifest_shards(shards)]
+        L += ["", "</details>"]
+    L += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=2, sort_keys=True), "```",
+          "", "## Versions", ""] + [f"- {k} {v}" for k, v in sorted(report["versions"].items())]
+    return "\n".join(L) + "\n"
+
+
+def funnel_png(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = report["stages"]
+    names = [s["stage"] for s in stages]
+    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(stages)))
+    kept = [s["docs_out"] for s in stages]
+    dropped = [s["docs_dropped"] for s in stages]
+    ax.barh(names, kept, color="#4c72b0", label="kept")
+    ax.barh(names, dropped, left=kept, color="#dd8452", label="dropped")
+    for i, s in enumerate(stages):
+        ax.text(s["docs_in"], i, f" {s['docs_in']:,} -> {s['docs_out']:,}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("documents")
+    ax.set_title(f"{report['name']}: documents through the stages")
+    ax.set_xlim(0, max(s["docs_in"] for s in stages) * 1.35)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
 
 
 def write_card(report: dict[str, Any], card_dir: str | Path) -> Path:
     card_dir = Path(card_dir)
+    report = json.loads(json.dumps(report, sort_keys=True, default=str))  # as report.json reads back
     atomic.write_json(card_dir / "report.json", report)
+    funnel_png(report, card_dir / "funnel.png")
     path = card_dir / "README.md"
     atomic.write_text(path, render_card(report))
     return path
@@ -65,4 +153,46 @@ def load_report(run: str | Path) -> dict[str, Any]:
     for cand in (p / "report.json", p):
         if cand.is_file():
             return json.loads(cand.read_text(encoding="utf-8"))
-    raise FileNotFoundError(f"no report.json in {run}")
+    raise FileNotFoundError(f"no report.json in {run}; give a card folder (data_cards/<run>) or a run output folder")
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def diff_reports(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """What changed between two runs: config values, and the funnel stage by stage."""
+    lines = []
+    fa, fb = _flatten(a["config"]), _flatten(b["config"])
+    for k in sorted(set(fa) | set(fb)):
+        if fa.get(k) != fb.get(k):
+            lines.append(f"config {k}: {fa.get(k)!r} -> {fb.get(k)!r}")
+    sa = {s["stage"]: s for s in a["stages"]}
+    sb = {s["stage"]: s for s in b["stages"]}
+    for name in list(dict.fromkeys(list(sa) + list(sb))):
+        x, y = sa.get(name), sb.get(name)
+        if x is None or y is None:
+            lines.append(f"stage {name}: only in {'B' if x is None else 'A'}")
+            continue
+        for key in ("docs_in", "docs_out", "docs_dropped", "bytes_out"):
+            if x[key] != y[key]:
+                lines.append(f"{name}.{key}: {x[key]:,} -> {y[key]:,} ({y[key] - x[key]:+,})")
+        for r in sorted(set(x["drops"]) | set(y["drops"])):
+            if x["drops"].get(r, 0) != y["drops"].get(r, 0):
+                lines.append(f"{name} {r}: {x['drops'].get(r, 0):,} -> {y['drops'].get(r, 0):,}")
+    return lines or ["no differences in config or funnel"]
+
+
+def verify(run: str | Path) -> list[str]:
+    """Re-check every shard of a run against its manifest (sha256 and token counts)."""
+    from pipeline.stages.shards import verify_shards
+
+    report = load_report(run)
+    if not report.get("shards"):
+        return ["this run has no shards"]
+    return verify_shards(report["shards"]["folder"])

@@ -107,6 +107,44 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shards(args: argparse.Namespace) -> int:
+    from pipeline.stages.shards import ShardsConfig, build_shards
+
+    variants: dict[str, Path] = {}
+    for v in args.variant:
+        if "=" not in v:
+            raise ConfigError(f"--variant {v!r}: expected NAME=FOLDER")
+        name, folder = v.split("=", 1)
+        variants[name] = Path(folder)
+    if args.input:
+        variants = {"default": Path(args.input), **variants}
+    cfg = ShardsConfig(budgets=tuple(args.budgets.split(",")), tokens_per_shard=args.tokens_per_shard,
+                       validation_tokens=args.validation_tokens, vocab_size=args.vocab_size,
+                       tokenizer=args.tokenizer or "", seed=args.seed)
+    man = build_shards(variants, Path(args.output), cfg, progress=not args.no_progress)
+    for v, x in man["variants"].items():
+        print(f"{v}: " + ", ".join(f"{b} = {y['tokens']:,} tokens in {len(y['shards'])} shard(s)"
+                                   for b, y in x["budgets"].items()))
+    print(f"validation: {man['validation']['tokens']:,} tokens; manifest: {Path(args.output) / 'manifest.json'}")
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from pipeline.card import diff_reports, load_report, render_card, verify
+
+    if args.action == "show":
+        print(render_card(load_report(args.runs[0])))
+        return 0
+    if args.action == "diff":
+        if len(args.runs) != 2:
+            raise ConfigError("corpusprep card diff needs two runs")
+        print("\n".join(diff_reports(load_report(args.runs[0]), load_report(args.runs[1]))))
+        return 0
+    problems = verify(args.runs[0])
+    print("\n".join(problems) if problems else "all shards match the manifest (sha256 and token counts)")
+    return 1 if problems else 0
+
+
 def cmd_stages(args: argparse.Namespace) -> int:
     from pipeline.stage import config_fields
     from pipeline.stages import STAGES, get_stage
@@ -166,6 +204,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--word-ngrams", type=int, default=2, help="word n-gram features")
     p.add_argument("--dim", type=int, default=64, help="embedding size")
     p.add_argument("--seed", type=int, default=0, help="seed")
+    p = sub.add_parser("shards", help="tokenize stage outputs into Arrow shards at token budgets",
+                       description="Nested token budgets of one or more quality variants, one shared "
+                                   "validation split (from the last variant), a manifest with sha256s.")
+    p.add_argument("--input", help="a stage output folder (variant 'default')")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME=FOLDER",
+                   help="a quality variant from a stage output folder; repeat; the last is the cleanest")
+    p.add_argument("--output", required=True, help="shard folder")
+    p.add_argument("--budgets", default="1M,2M,4M", help="nested token budgets, e.g. 1M,2M,4M,8M")
+    p.add_argument("--tokens-per-shard", type=int, default=1 << 20, help="tokens in every shard but the last")
+    p.add_argument("--validation-tokens", default="100K", help="size of the shared validation split")
+    p.add_argument("--vocab-size", type=int, default=8192, help="BPE vocabulary when training")
+    p.add_argument("--tokenizer", help="a local tokenizer.json instead of training one")
+    p.add_argument("--seed", type=int, default=0, help="seed of the document shuffle")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p = sub.add_parser("card", help="show, diff or verify data cards",
+                       description="show RUN | diff RUN_A RUN_B | verify RUN; RUN is a card folder "
+                                   "(data_cards/<name>) or a run output folder")
+    p.add_argument("action", choices=["show", "diff", "verify"])
+    p.add_argument("runs", nargs="+", help="card or run folder(s)")
     p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
     p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
@@ -179,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
-            "demo": cmd_demo, "train-classifier": cmd_train_classifier}
+            "demo": cmd_demo, "train-classifier": cmd_train_classifier, "shards": cmd_shards,
+            "card": cmd_card}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, InputError, RunError) as e:
+    except (ConfigError, InputError, RunError, FileNotFoundError) as e:
         print(f"corpusprep {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -81,6 +81,7 @@ class RunConfig:
     input: InputConfig
     stages: tuple[StageSpec, ...]
     source: dict[str, Any]  # the TOML as read (after overrides), for hashing and the card
+    shards: Any = None      # ShardsConfig when the run ends with token shards
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the config: what a card and a manifest point back to."""
@@ -221,7 +222,21 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
         cls = get_stage(name)
         stages.append(StageSpec(name, build(cls.Config, resolve_stage_paths(cls, s, base),
                                             f"stages.{name}")))
-    return RunConfig(run, inp, tuple(stages), doc)
+    shards = None
+    if "shards" in doc:
+        from pipeline.stages.shards import ShardsConfig
+        sv = dict(doc["shards"])
+        if sv.get("tokenizer"):
+            sv["tokenizer"] = resolve_path(base, sv["tokenizer"])
+        shards = build(ShardsConfig, sv, "shards")
+        names = [s.name for s in stages]
+        for variant, stage in shards.variants.items():
+            if stage not in names:
+                raise ConfigError(f"[shards] variant {variant!r} names stage {stage!r}, which is not in "
+                                  f"this run; stages: {', '.join(names)}")
+        if not shards.variants:
+            raise ConfigError("[shards] variants is empty; e.g. variants = {raw = \"html\", clean = \"decontam\"}")
+    return RunConfig(run, inp, tuple(stages), doc, shards)
 
 
 def resolve_stage_paths(cls: type, values: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -16,7 +16,6 @@ killed run completes without redoing work and without duplicating or losing docu
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,13 +269,32 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
     for spec, prev, cur in zip(cfg.stages, dirs, dirs[1:]):
         stats.append(run_stage(spec, prev, cur, executor, cfg.run.keep_dropped_text, progress,
                                cfg.input.labels))
-    report = build_report(cfg, stats, time.perf_counter() - t0)
+    shards = None
+    if cfg.shards is not None:
+        shards = run_shards(cfg, dirs, progress)
+    report = build_report(cfg, stats, time.perf_counter() - t0, shards)
     atomic.write_json(out / "report.json", report)
     card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)
     return RunResult(out, report, card)
 
 
-def build_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, Any]:
+    """The run's last step: token shards from the named stages' outputs (skipped when done)."""
+    from pipeline.stages.shards import build_shards
+
+    out = Path(cfg.run.output) / "shards"
+    man = out / "manifest.json"
+    if man.exists():
+        m = json.loads(man.read_text())
+        if m.get("source_config_hash") == cfg.config_hash():
+            return m
+    by_name = {s.name: d for s, d in zip(cfg.stages, dirs[1:])}
+    variants = {v: by_name[stage] for v, stage in cfg.shards.variants.items()}
+    return build_shards(variants, out, cfg.shards, cfg.config_hash(), progress)
+
+
+def build_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float,
+                 shards: dict[str, Any] | None = None) -> dict[str, Any]:
     from importlib import metadata
 
     versions = {}
@@ -300,8 +318,25 @@ def build_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float) ->
         "docs_dropped": sum(s["docs_dropped"] for s in stats),
         "seconds": round(seconds, 3),
         "versions": versions,
+        "shards": shards and dict(shards, folder=str(Path(cfg.run.output) / "shards")),
+        "licences": licence_notes(cfg),
     }
 
 
-def clear(out_dir: Path) -> None:
-    shutil.rmtree(out_dir, ignore_errors=True)
+def licence_notes(cfg: RunConfig) -> list[str]:
+    """Where the data came from and under which terms, as far as the run knows."""
+    notes = []
+    src = Path(cfg.input.path)
+    manifest = src.parent / "manifest.json"
+    if manifest.exists() and "versions" in json.loads(manifest.read_text()):
+        notes.append("Input: the corpusprep default corpus - docstrings of the Python standard library "
+                     "(PSF licence), numpy, scipy, matplotlib, pyarrow (BSD-style/PSF-compatible "
+                     "licences), rendered as web pages, with planted test documents.")
+    for s in cfg.stages:
+        if s.name == "decontam":
+            notes.append("Decontamination index: GSM8K (MIT), HumanEval (MIT), MMLU-Redux (CC-BY-4.0, "
+                         "Gema et al. 2024) from ../shared/data/benchmarks when present.")
+        if s.name == "safety":
+            notes.append("Safety lists: LDNOOBW (CC-BY-4.0), DataTrove URL lists (Apache-2.0), "
+                         "blocklistproject (Unlicense) from ../shared/data/wordlists when present.")
+    return notes

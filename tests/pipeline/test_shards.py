@@ -1,0 +1,151 @@
+"""Token shards and data cards: budgets, nesting, validation split, round trip, card integrity."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.card import load_report, render_card, verify
+from pipeline.config import load_run_config
+from pipeline.runner import run
+from pipeline.stages.shards import iter_manifest_shards, parse_tokens, read_shard, shard_tokens
+from tests.conftest import REPO, run_cli, write_config
+
+SHARDS = """
+[shards]
+variants = {raw = "html", deduped = "dedup"}
+budgets = ["20K", "40K", "80K"]
+validation_tokens = "10K"
+tokens_per_shard = 8192
+vocab_size = 1000
+"""
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory, sample_corpus):
+    tmp = tmp_path_factory.mktemp("shards")
+    cfg = write_config(tmp / "s.toml", sample_corpus["dir"] / "warc", tmp / "out",
+                       stages='[[stages]]\nname = "html"\n[[stages]]\nname = "dedup"\n' + SHARDS,
+                       extra_run="workers = 2\npart_docs = 400")
+    res = run(load_run_config(cfg), progress=False)
+    return tmp, res
+
+
+def doc_ids(folder: Path, shards: list[dict]) -> list[str]:
+    ids: list[str] = []
+    for s in shards:
+        for i in read_shard(folder / s["path"])["doc_id"].to_pylist():
+            if not ids or ids[-1] != i:
+                ids.append(i)
+    return ids
+
+
+def test_budgets_within_one_document_nested_and_validation_disjoint(sharded):
+    tmp, res = sharded
+    folder = tmp / "out" / "shards"
+    man = json.loads((folder / "manifest.json").read_text())
+    val = set(doc_ids(folder, man["validation"]["shards"]))
+    assert man["validation"]["tokens"] >= 10_000 and man["validation"]["variant"] == "deduped"
+    for name, v in man["variants"].items():
+        previous: list[str] = []
+        for b, info in v["budgets"].items():
+            ids = doc_ids(folder, info["shards"])
+            lengths = {}
+            for s in info["shards"]:
+                t = read_shard(folder / s["path"])
+                for i, toks in zip(t["doc_id"].to_pylist(), t["tokens"].to_pylist()):
+                    lengths[i] = lengths.get(i, 0) + len(toks)
+            total = sum(lengths.values())
+            assert total == info["tokens"] >= info["target"]
+            assert total - lengths[ids[-1]] < info["target"]  # within one document of the target
+            assert ids[:len(previous)] == previous             # nested: a prefix of the next budget
+            assert not val & set(ids)                          # disjoint from validation
+            previous = ids
+            assert all(s["tokens"] == 8192 for s in info["shards"][:-1])
+
+
+def test_round_trip_decodes_to_the_documents(sharded):
+    from tokenizers import Tokenizer
+
+    tmp, _ = sharded
+    folder = tmp / "out" / "shards"
+    man = json.loads((folder / "manifest.json").read_text())
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    texts = {}
+    for p in (tmp / "out" / "02_dedup").glob("part-*.parquet"):
+        t = pq.read_table(p)
+        texts.update(zip(t["id"].to_pylist(), t["text"].to_pylist()))
+    stream = np.concatenate([shard_tokens(folder / s["path"]) for s in man["variants"]["deduped"]["budgets"]["20K"]["shards"]])
+    eos = man["tokenizer"]["eos_id"]
+    ends = np.flatnonzero(stream == eos)
+    ids = doc_ids(folder, man["variants"]["deduped"]["budgets"]["20K"]["shards"])
+    start = 0
+    for doc_id, end in zip(ids, ends):
+        assert tok.decode(stream[start:end].tolist()) == texts[doc_id]
+        start = end + 1
+    assert stream.dtype == np.uint16
+
+
+def test_loadable_by_pyarrow_and_datasets(sharded):
+    import datasets
+
+    tmp, _ = sharded
+    folder = tmp / "out" / "shards"
+    man = json.loads((folder / "manifest.json").read_text())
+    first = folder / man["variants"]["raw"]["budgets"]["20K"]["shards"][0]["path"]
+    ds = datasets.Dataset.from_file(str(first))
+    assert ds.column_names == ["doc_id", "doc_offset", "tokens"]
+    assert sum(len(t) for t in ds["tokens"]) == 8192
+
+
+def test_card_funnel_equals_stage_outputs_and_rerenders(sharded):
+    tmp, res = sharded
+    report = load_report(tmp / "cards" / "s")
+    for s, d in zip(report["stages"], ["00_read", "01_html", "02_dedup"]):
+        kept = sum(pq.read_metadata(p).num_rows for p in (tmp / "out" / d).glob("part-*.parquet"))
+        dropped = pq.read_metadata(tmp / "out" / d / "drops.parquet").num_rows
+        assert (s["docs_out"], s["docs_dropped"]) == (kept, dropped)
+        assert s["docs_in"] == kept + dropped
+    assert (tmp / "cards" / "s" / "README.md").read_text() == render_card(report)
+    assert (tmp / "cards" / "s" / "funnel.png").stat().st_size > 1000
+
+
+def test_card_verify_catches_a_flipped_byte(sharded, tmp_path):
+    tmp, _ = sharded
+    assert verify(tmp / "cards" / "s") == []
+    man = json.loads((tmp / "out" / "shards" / "manifest.json").read_text())
+    shard = tmp / "out" / "shards" / next(iter_manifest_shards(man))["path"]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    original = shard.read_bytes()
+    shard.write_bytes(bytes(data))
+    try:
+        res = run_cli("card", "verify", str(tmp / "cards" / "s"), check=False)
+        assert res.returncode == 1 and "sha256 differs" in res.stdout
+    finally:
+        shard.write_bytes(original)
+
+
+def test_card_diff_and_show(sharded):
+    tmp, _ = sharded
+    a = load_report(tmp / "cards" / "s")
+    b = json.loads(json.dumps(a))
+    b["config"]["stages"][1]["bands"] = 20
+    b["stages"][2]["docs_out"] -= 3
+    from pipeline.card import diff_reports
+    lines = diff_reports(a, b)
+    assert "config stages: " in lines[0] or any("bands" in l or "stages" in l for l in lines)
+    assert any(l.startswith("dedup.docs_out") for l in lines)
+    assert "# Data card: s" in run_cli("card", "show", str(tmp / "cards" / "s")).stdout
+
+
+def test_committed_example_card_matches_its_report():
+    card = REPO / "data_cards" / "default"
+    assert (card / "README.md").read_text() == render_card(json.loads((card / "report.json").read_text()))
+
+
+def test_parse_tokens():
+    assert [parse_tokens(x) for x in ("1M", "250K", "2.5M", "1000", 7)] == [1_000_000, 250_000, 2_500_000, 1000, 7]
