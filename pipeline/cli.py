@@ -145,6 +145,20 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.config import load_run_spec
+    from training.train import train
+
+    spec = load_run_spec(args.config, args.overrides)
+    out = Path(args.out or f"out/train/{spec.name}")
+    r = train(spec, out, progress=not args.no_progress)
+    print(f"{spec.name}: N = {r['N']:,} (non-embedding), D = {r['D']:,} tokens ({r['epochs']:.2f} epochs); "
+          f"val loss {r['val_loss']:.4f} (ppl {r['val_ppl']:.1f}), ECE {r['ece']:.4f}; "
+          f"{r['tokens_per_s']:,.0f} tokens/s, MFU {r['mfu']:.1%} of {r['peak_flops'] / 1e9:.0f} GFLOP/s")
+    print(f"result: {out / 'result.json'}")
+    return 0
+
+
 def cmd_stages(args: argparse.Namespace) -> int:
     from pipeline.stage import config_fields
     from pipeline.stages import STAGES, get_stage
@@ -223,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(data_cards/<name>) or a run output folder")
     p.add_argument("action", choices=["show", "diff", "verify"])
     p.add_argument("runs", nargs="+", help="card or run folder(s)")
+    p = sub.add_parser("train", help="train a GPT on token shards (resumes from a checkpoint)",
+                       description="Train one model from a TOML file with [model] and [train] sections; "
+                                   "writes checkpoint.pt and result.json.")
+    p.add_argument("config", help="training config (TOML); see configs/train_tiny.toml")
+    p.add_argument("--out", help="output folder (default out/train/<name>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value, e.g. train.lr=1e-3 or model.n_layer=4")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
     p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
@@ -237,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
             "demo": cmd_demo, "train-classifier": cmd_train_classifier, "shards": cmd_shards,
-            "card": cmd_card}
+            "card": cmd_card, "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,50 @@
+"""Trainer throughput: tokens/s and MFU for three model sizes (CPU fp32; GPU bf16 if present).
+
+    python benchmarks/bench_train.py [--device cuda]
+
+MFU = achieved training FLOP/s (6N + attention, per token) / the matmul peak measured at start-up
+(fp32 1024^3 matmuls on CPU, bf16 8192^3 on GPU). Target: >= 30 % for the largest CPU size,
+>= 35 % bf16 on a GPU. Uses a small synthetic shard folder made here (vocabulary 8192).
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.training.conftest import make_shards  # noqa: E402
+from training.config import ModelConfig, RunSpec, TrainConfig  # noqa: E402
+from training.train import pick_device, train  # noqa: E402
+
+SIZES = {
+    "cpu": [ModelConfig(n_layer=2, d_model=128, n_head=4, context=128),
+            ModelConfig(n_layer=4, d_model=256, n_head=4, context=256),
+            ModelConfig(n_layer=6, d_model=512, n_head=8, context=256)],
+    "cuda": [ModelConfig(n_layer=6, d_model=512, n_head=8, context=512),
+             ModelConfig(n_layer=12, d_model=768, n_head=12, context=1024),
+             ModelConfig(n_layer=24, d_model=1024, n_head=16, context=1024)],
+}
+
+
+def main() -> None:
+    device = pick_device(sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "auto")
+    with tempfile.TemporaryDirectory() as tmp:
+        shards = make_shards(Path(tmp), 3000, 400, ("200K",), vocab=8192, validation="2K")
+        print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+        print(f"{'model':28s} {'N':>11s} {'tokens/s':>10s} {'GFLOP/s':>9s} {'peak':>9s} {'MFU':>6s}")
+        for m in SIZES[device]:
+            batch = 16 if device == "cpu" else 32
+            steps = 12 if device == "cpu" else 30
+            cfg = TrainConfig(shards=str(shards), variant="v", budget="200K", batch_size=batch,
+                              tokens=batch * m.context * steps, eval_every=10**9, eval_tokens=m.context * 2,
+                              memorization_windows=0, device=device, compile=device == "cuda")
+            r = train(RunSpec(m, cfg, "bench"), Path(tmp) / f"r{m.d_model}")
+            print(f"L{m.n_layer} d{m.d_model} ctx{m.context:<12d} {r['N']:11,d} {r['tokens_per_s']:10,.0f} "
+                  f"{r['flops_per_s'] / 1e9:9.1f} {r['peak_flops'] / 1e9:9.1f} {r['mfu']:6.1%}")
+
+
+if __name__ == "__main__":
+    main()

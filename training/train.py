@@ -1,0 +1,238 @@
+"""`train(spec, out_dir) -> result`: one training run on token shards, resumable exactly.
+
+Small and readable like nanoGPT, but a function with no globals: the LR schedule is pure, the
+optimizer and loss are chosen by config, and everything needed to continue exactly (model,
+optimizer, step, sampler and torch RNG states) is in one checkpoint loaded with
+`torch.load(weights_only=True)`. The result is one JSON file: what fit and report read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pipeline import atomic
+from training.config import RunSpec, TrainConfig
+from training.data import TokenData
+from training.model import GPT
+
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Learning rate at a step: linear warmup, then the schedule down to min_lr_ratio x lr."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    lo = cfg.lr * cfg.min_lr_ratio
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    if cfg.schedule == "cosine":
+        return lo + (cfg.lr - lo) * 0.5 * (1 + math.cos(math.pi * frac))
+    if cfg.schedule == "linear":
+        return cfg.lr - (cfg.lr - lo) * frac
+    if cfg.schedule == "inverse_sqrt":
+        return cfg.lr * math.sqrt(max(1, cfg.warmup_steps) / (step + 1))
+    return cfg.lr
+
+
+def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Weight decay on matrices only (not on norms, biases or embeddings' gains)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=cfg.lr, momentum=cfg.momentum, eps=cfg.eps)
+    return torch.optim.Adagrad(groups, lr=cfg.lr, eps=cfg.eps)
+
+
+def training_loss(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """The loss optimised: cross-entropy (label smoothing, temperature) or focal loss."""
+    z = logits.float().view(-1, logits.size(-1)) / cfg.temperature
+    y = targets.reshape(-1)
+    if cfg.loss == "focal":
+        logp = F.log_softmax(z, dim=-1).gather(1, y[:, None]).squeeze(1)
+        return (-cfg.focal_alpha * (1 - logp.exp()) ** cfg.focal_gamma * logp).mean()
+    return F.cross_entropy(z, y, label_smoothing=cfg.label_smoothing)
+
+
+def measure_peak_flops(device: str, seconds: float = 0.3) -> float:
+    """The device's matmul peak, measured (fp32 on CPU, bf16 on CUDA): the denominator of MFU."""
+    n = 1024 if device == "cpu" else 8192
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    a = torch.randn(n, n, device=device, dtype=dtype, generator=None)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    if device != "cpu":
+        torch.cuda.synchronize()
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    if device != "cpu":
+        torch.cuda.synchronize()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0)
+
+
+@torch.no_grad()
+def evaluate(model: GPT, tokens: np.ndarray, context: int, max_tokens: int, device: str,
+             batch: int = 16, bins: int = 15) -> dict[str, float]:
+    """Plain cross-entropy, perplexity and expected calibration error of next-token predictions."""
+    model.eval()
+    wins = TokenData.windows(tokens, context, max_tokens)
+    if not wins:
+        model.train()
+        return {"loss": float("nan"), "ppl": float("nan"), "ece": float("nan")}
+    total, count = 0.0, 0
+    conf_sum, acc_sum, n_bin = np.zeros(bins), np.zeros(bins), np.zeros(bins)
+    for i in range(0, len(wins), batch):
+        w = torch.from_numpy(np.stack(wins[i:i + batch])).to(device)
+        logits, _ = model(w[:, :-1])
+        logits = logits.float()
+        y = w[:, 1:]
+        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
+        count += y.numel()
+        p = logits.softmax(-1)
+        conf, pred = p.max(-1)
+        conf, correct = conf.reshape(-1).cpu().numpy(), (pred == y).reshape(-1).cpu().numpy()
+        idx = np.minimum((conf * bins).astype(int), bins - 1)
+        np.add.at(conf_sum, idx, conf)
+        np.add.at(acc_sum, idx, correct)
+        np.add.at(n_bin, idx, 1)
+    model.train()
+    loss = total / count
+    ece = float(np.sum(np.abs(acc_sum - conf_sum)) / count)
+    return {"loss": loss, "ppl": math.exp(min(loss, 50)), "ece": ece}
+
+
+@torch.no_grad()
+def memorized_share(model: GPT, data: TokenData, cfg: TrainConfig, device: str, suffix: int = 16) -> float:
+    """Share of training windows whose next `suffix` tokens greedy decoding reproduces exactly."""
+    ctx = model.cfg.context
+    need = cfg.memorization_prefix + suffix
+    if len(data.train) <= need or cfg.memorization_windows < 1:
+        return float("nan")
+    rng = np.random.default_rng(cfg.seed + 1)
+    starts = rng.integers(0, len(data.train) - need, size=cfg.memorization_windows)
+    model.eval()
+    hits = 0
+    for s in starts:
+        w = torch.from_numpy(data.train[s:s + need].astype(np.int64)).to(device)[None]
+        prefix = w[:, :min(cfg.memorization_prefix, ctx)]
+        out = model.generate_greedy(prefix, suffix)
+        hits += bool(torch.equal(out[0, prefix.size(1):], w[0, prefix.size(1):prefix.size(1) + suffix]))
+    model.train()
+    return hits / len(starts)
+
+
+def pick_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train; resume from out_dir/checkpoint.pt when it exists. `stop_after` ends early (tests)."""
+    from tqdm import tqdm
+
+    cfg, out = spec.train, Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = TokenData(cfg.shards, cfg.variant, cfg.budget)  # checks every shard before any step
+    mcfg = dataclasses.replace(spec.model, vocab_size=spec.model.vocab_size or data.vocab_size)
+    device = pick_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model = GPT(mcfg).to(device)
+    opt = make_optimizer(model, cfg)
+    rng = np.random.default_rng(cfg.seed)
+    per_step = cfg.batch_size * cfg.grad_accum * mcfg.context
+    target = cfg.tokens or int((cfg.epochs or 1.0) * data.unique_tokens)
+    total_steps = max(1, math.ceil(target / per_step))
+    step, curves, train_time = 0, {"train": [], "val": []}, 0.0
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=True, map_location=device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, curves, train_time = state["step"], state["curves"], state["train_time"]
+        rng.bit_generator.state = json.loads(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+    runner = torch.compile(model) if cfg.compile else model
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (device == "cuda" and cfg.bf16) else None
+    peak = measure_peak_flops(device)
+
+    def save() -> None:
+        with atomic.atomic_path(ckpt) as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                        "curves": curves, "train_time": train_time, "sampler": json.dumps(rng.bit_generator.state),
+                        "torch_rng": torch.get_rng_state()}, tmp)
+
+    bar = tqdm(total=total_steps, initial=step, desc=spec.name, disable=not progress, leave=False)
+    while step < total_steps:
+        if stop_after is not None and step >= stop_after:
+            save()
+            return {"stopped_at": step}
+        t0 = time.perf_counter()
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total_steps, cfg)
+        plain = 0.0
+        for _ in range(cfg.grad_accum):
+            x, y = data.batch(rng, cfg.batch_size, mcfg.context, device)
+            if autocast:
+                with autocast:
+                    logits, ce = runner(x, y)
+            else:
+                logits, ce = runner(x, y)
+            loss = training_loss(logits, y, cfg)
+            if cfg.l1 or cfg.l2:
+                mats = [p for p in model.parameters() if p.dim() >= 2]
+                loss = loss + cfg.l1 * sum(p.abs().sum() for p in mats) + cfg.l2 * sum(p.pow(2).sum() for p in mats)
+            (loss / cfg.grad_accum).backward()
+            plain += ce.item() / cfg.grad_accum
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        train_time += time.perf_counter() - t0
+        step += 1
+        curves["train"].append([step * per_step, plain])
+        if step % cfg.eval_every == 0 or step == total_steps:
+            ev = evaluate(model, data.val, mcfg.context, cfg.eval_tokens, device)
+            curves["val"].append([step * per_step, ev["loss"]])
+        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            save()
+        bar.update()
+    bar.close()
+    save()
+    val = evaluate(model, data.val, mcfg.context, cfg.eval_tokens, device)
+    train_eval = evaluate(model, data.train, mcfg.context, cfg.eval_tokens, device)
+    tokens_seen = step * per_step
+    tps = tokens_seen / train_time if train_time else float("nan")
+    fpt = model.flops_per_token()
+    result = {
+        "name": spec.name,
+        "config": {"model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(cfg)},
+        "variant": cfg.variant, "budget": cfg.budget,
+        "N": model.n_params(), "N_total": model.n_params(embeddings=True),
+        "D": tokens_seen, "unique_tokens": data.unique_tokens, "epochs": tokens_seen / data.unique_tokens,
+        "C": 6 * model.n_params() * tokens_seen, "flops_per_token": fpt,
+        "curves": curves, "final_train_loss": curves["train"][-1][1],
+        "train_eval_loss": train_eval["loss"], "val_loss": val["loss"], "val_ppl": val["ppl"], "ece": val["ece"],
+        "train_val_gap": val["loss"] - train_eval["loss"],
+        "memorized_share": memorized_share(model, data, cfg, device),
+        "tokens_per_s": tps, "flops_per_s": fpt * tps, "peak_flops": peak, "mfu": fpt * tps / peak,
+        "device": device, "wall_time": train_time, "steps": step,
+    }
+    atomic.write_json(out / "result.json", result)
+    return result
