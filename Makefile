@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/corpusprep demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'

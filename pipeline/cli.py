@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pipeline.stage import ConfigError
 
 DEFAULT_CONFIG = "configs/default.toml"
 DEFAULT_SAMPLE = "out/sample"
+DEFAULT_SWEEP = "configs/sweep_default.toml"
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -159,6 +161,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from training.report import build_report, table_from_results
+    from training.sweep import load_results, load_sweep, run_sweep
+
+    cfg = load_sweep(args.config, args.overrides)
+    out = run_sweep(cfg, args.workers, progress=not args.no_progress)
+    path = build_report(table_from_results(load_results(out)), out / "report")
+    print(f"sweep results in {out}; report: {path}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from training.report import by_variant, fit_rows, plot_fit, table_from_csv, table_from_results
+    from training.sweep import load_results
+
+    if bool(args.table) == bool(args.results):
+        raise ConfigError("corpusprep fit needs RESULTS_DIR or --table CSV")
+    rows = table_from_csv(args.table) if args.table else table_from_results(load_results(args.results))
+    out = Path(args.out or (Path(args.table).parent if args.table else Path(args.results)))
+    for v, rs in by_variant(rows).items():
+        f = fit_rows(rs, args.bootstrap)
+        a3 = f["approach3"]
+        print(f"[{v}] L(N, D) = E + A/N^alpha + B/D^beta on {a3['n_points']} points "
+              f"(95 % bootstrap CI, {a3['bootstrap']} resamples):")
+        for k, val in a3["params"].items():
+            lo, hi = a3["ci95"][k]
+            print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]")
+        plot_fit(rs, f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
+        print(f"  plot: {out / f'fit_{v}.png'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from training.report import build_report, table_from_results
+    from training.sweep import load_results
+
+    path = build_report(table_from_results(load_results(args.sweep)), Path(args.sweep) / "report")
+    print(f"report: {path}")
+    return 0
+
+
 def cmd_stages(args: argparse.Namespace) -> int:
     from pipeline.stage import config_fields
     from pipeline.stages import STAGES, get_stage
@@ -181,20 +224,37 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the built-in corpus: sample -> pipeline -> card."""
+    """The main job on the built-in corpus: sample -> pipeline -> shards -> card -> sweep -> report."""
+    import time
+
     from pipeline.config import load_run_config
     from pipeline.runner import run
     from pipeline.sample.build import build_sample
+    from training.report import build_report, table_from_results
+    from training.sweep import load_results, load_sweep, run_sweep
 
+    t0 = time.perf_counter()
     sample = Path(args.sample)
     if not (sample / "manifest.json").exists():
         print(f"building the default corpus in {sample} ...")
         build_sample(sample, seed=args.seed)
     cfg = load_run_config(args.config, [f"run.workers={args.workers}"])
+    sweep = None if args.no_sweep else load_sweep(args.sweep)
+    stamp = Path(cfg.run.output) / "run.json"
+    if stamp.exists() and json.loads(stamp.read_text())["config_hash"] != cfg.config_hash():
+        # the demo owns its output folders: a changed config starts them afresh
+        print(f"{args.config} changed since the last demo: rebuilding {cfg.run.output}")
+        shutil.rmtree(cfg.run.output)
+        if sweep is not None:
+            shutil.rmtree(sweep.output, ignore_errors=True)
     res = run(cfg, resume=True, progress=not args.no_progress)
     r = res.report
-    print(f"{r['docs_in']:,} documents in, {r['docs_kept']:,} kept; output in {res.out_dir}")
-    print(f"data card: {res.card_path}")
+    print(f"pipeline: {r['docs_in']:,} documents in, {r['docs_kept']:,} kept; data card: {res.card_path}")
+    if sweep is None:
+        return 0
+    out = run_sweep(sweep, args.workers, progress=not args.no_progress)
+    path = build_report(table_from_results(load_results(out)), out / "report")
+    print(f"done in {time.perf_counter() - t0:.0f} s; data card: {res.card_path}; report: {path}")
     return 0
 
 
@@ -245,6 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value, e.g. train.lr=1e-3 or model.n_layer=4")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("sweep", help="train a grid of model size x budget x variant, then report",
+                       description="Resumable: finished points (result.json) are skipped.")
+    p.add_argument("config", help="sweep config (TOML); see configs/sweep_default.toml")
+    p.add_argument("--workers", type=int, help="runs in parallel (default: the config's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("fit", help="fit L(N, D) with bootstrap CIs to run results or a CSV table")
+    p.add_argument("results", nargs="?", help="a folder with result.json files (e.g. a sweep)")
+    p.add_argument("--table", help="a CSV with columns N, D, loss (and optionally variant)")
+    p.add_argument("--out", help="where to write the plot (default: beside the input)")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples")
+    p = sub.add_parser("report", help="rebuild a sweep's report and plots from its results (no training)")
+    p.add_argument("sweep", help="sweep output folder")
     p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
     p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
@@ -253,13 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", default=DEFAULT_SAMPLE, help="where the default corpus is built")
     p.add_argument("--seed", type=int, default=0, help="corpus seed")
     p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--sweep", default=DEFAULT_SWEEP, help=f"sweep config (default {DEFAULT_SWEEP})")
+    p.add_argument("--no-sweep", action="store_true", help="stop after the pipeline and its card")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
 COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
             "demo": cmd_demo, "train-classifier": cmd_train_classifier, "shards": cmd_shards,
-            "card": cmd_card, "train": cmd_train}
+            "card": cmd_card, "train": cmd_train, "sweep": cmd_sweep, "fit": cmd_fit,
+            "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, InputError, RunError, FileNotFoundError) as e:
+    except (ConfigError, InputError, RunError, FileNotFoundError, ValueError) as e:
         print(f"corpusprep {args.command}: error: {e}", file=sys.stderr)
         return 2
 

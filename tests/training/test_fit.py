@@ -1,0 +1,75 @@
+"""Scaling-law fits: parameters recovered from synthetic points; degenerate tables are refused."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.fit import FitError, approach1, effective_data, fit_all, fit_chinchilla, kaplan
+
+TRUE = [dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28),   # Hoffmann et al. 2022
+        dict(E=1.82, A=482.0, B=2085.4, alpha=0.35, beta=0.37),  # Besiroglu et al. 2024
+        dict(E=2.0, A=1500.0, B=5000.0, alpha=0.45, beta=0.40)]
+
+
+def synthetic(p, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    N = np.repeat(np.geomspace(1e6, 3e8, 7), 6)
+    D = np.tile(np.geomspace(2e8, 2e10, 6), 7)
+    L = (p["E"] + p["A"] / N ** p["alpha"] + p["B"] / D ** p["beta"]) * np.exp(rng.normal(0, noise, len(N)))
+    return N, D, L
+
+
+@pytest.mark.parametrize("true", TRUE)
+def test_parameters_recovered_within_cis(true):
+    """95 % intervals should hold the truth most of the time: here in at least 2 of 3 noise draws
+    for each of E, alpha and beta, with every point estimate within 15 %."""
+    inside = {k: 0 for k in ("E", "alpha", "beta")}
+    for seed in range(3):
+        N, D, L = synthetic(true, seed=seed)
+        fit = fit_chinchilla(N, D, L, bootstrap=100, seed=seed)
+        for k in inside:
+            lo, hi = fit.ci[k]
+            inside[k] += lo <= true[k] <= hi
+            assert abs(fit.params[k] - true[k]) / true[k] < 0.15, (k, fit.params[k], true[k])
+        assert np.max(np.abs(np.log(fit.predict(N, D)) - np.log(L))) < 0.05
+    assert all(v >= 2 for v in inside.values()), inside
+
+
+def test_exact_points_give_exact_parameters():
+    N, D, L = synthetic(TRUE[0], noise=0.0)
+    fit = fit_chinchilla(N, D, L, bootstrap=10)
+    for k, v in TRUE[0].items():
+        assert fit.params[k] == pytest.approx(v, rel=1e-3)
+    n_opt, d_opt = fit.optimum(1e21)
+    assert n_opt * d_opt * 6 == pytest.approx(1e21)
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (dict(n=3), "needs at least 5"),
+    (dict(one_n=True), "same N"),
+    (dict(nan=True), "NaN"),
+])
+def test_degenerate_inputs_give_clear_errors(bad, msg):
+    N, D, L = synthetic(TRUE[0])
+    if "n" in bad:
+        N, D, L = N[:3], D[:3], L[:3]
+    if bad.get("one_n"):
+        N = np.full_like(N, 1e7)
+    if bad.get("nan"):
+        L = L.copy()
+        L[4] = np.nan
+    with pytest.raises(FitError, match=msg):
+        fit_chinchilla(N, D, L, bootstrap=5)
+
+
+def test_other_approaches_and_effective_data():
+    N, D, L = synthetic(TRUE[0], noise=0.0)
+    a1 = approach1(N, D, L)
+    assert a1 is not None and 0.2 < a1["N_opt"]["exponent"] < 0.9
+    k = kaplan(N, D, L)
+    assert k["L_of_N"]["exponent"] < 0 and k["L_of_D"]["exponent"] < 0
+    U = np.array([1e9, 1e9, 1e9])
+    De = effective_data(np.array([1e9, 4e9, 1e12]), U)
+    assert De[0] == 1e9 and 1e9 < De[1] < 4e9 and De[2] == pytest.approx(1e9 * (1 + 15.4), rel=1e-3)
+    out = fit_all(N, D, L, unique=D / 2, bootstrap=5)
+    assert "approach3_effective_data" in out
