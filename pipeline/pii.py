@@ -82,39 +82,26 @@ def _valid_ip(s: str, text: str, start: int, public_only: bool) -> bool:
     return (ip.is_global and not ip.is_multicast) if public_only else True
 
 
+def _mask(rx: re.Pattern, text: str, kind: str, placeholder: str, valid, counts: Counter) -> str:
+    """Replace the matches of rx that `valid(match, text)` accepts, counting them under kind."""
+    def repl(m: re.Match) -> str:
+        if valid(m, text):
+            counts[kind] += 1
+            return placeholder
+        return m.group(0)
+    return rx.sub(repl, text)
+
+
 def mask_pii(text: str, cfg: PiiConfig = PiiConfig()) -> tuple[str, Counter]:
     """Replace PII by placeholders; returns the new text and counts by type."""
     counts: Counter = Counter()
+    ip_ok = lambda m, t: _valid_ip(m.group(0), t, m.start(), cfg.public_ips_only)  # noqa: E731
     if cfg.email and "@" in text:
-        def email(m: re.Match) -> str:
-            if _valid_email(m):
-                counts["email"] += 1
-                return cfg.email_placeholder
-            return m.group(0)
-        text = EMAIL.sub(email, text)
-    if cfg.ip:
-        if "." in text:
-            def ip4(m: re.Match) -> str:
-                if _valid_ip(m.group(0), text4, m.start(), cfg.public_ips_only):
-                    counts["ipv4"] += 1
-                    return cfg.ip_placeholder
-                return m.group(0)
-            text4 = text
-            text = IPV4.sub(ip4, text)
-        if "::" in text or text.count(":") >= 7:
-            def ip6(m: re.Match) -> str:
-                if _valid_ip(m.group(0), text6, m.start(), cfg.public_ips_only):
-                    counts["ipv6"] += 1
-                    return cfg.ip_placeholder
-                return m.group(0)
-            text6 = text
-            text = IPV6.sub(ip6, text)
+        text = _mask(EMAIL, text, "email", cfg.email_placeholder, lambda m, t: _valid_email(m), counts)
+    if cfg.ip and "." in text:
+        text = _mask(IPV4, text, "ipv4", cfg.ip_placeholder, ip_ok, counts)
+    if cfg.ip and ("::" in text or text.count(":") >= 7):
+        text = _mask(IPV6, text, "ipv6", cfg.ip_placeholder, ip_ok, counts)
     if cfg.phone:
-        def phone(m: re.Match) -> str:
-            if _valid_phone(m, text_p):
-                counts["phone"] += 1
-                return cfg.phone_placeholder
-            return m.group(0)
-        text_p = text
-        text = PHONE.sub(phone, text)
+        text = _mask(PHONE, text, "phone", cfg.phone_placeholder, _valid_phone, counts)
     return text, counts

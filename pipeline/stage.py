@@ -137,7 +137,6 @@ class Stage:
 
     def explain(self) -> str:
         """What the settings mean, for `corpusprep stage NAME --explain`."""
-        from pipeline.stage import config_fields
         return "\n".join(f"{f['name']} = {getattr(self.config, f['name'])!r}  {f['help']}"
                          for f in config_fields(type(self.config)))
 
