@@ -32,6 +32,7 @@ def make_docs(n: int, short: bool, seed: int = 0) -> tuple[list[dict], list[tupl
     words = [t.split() for t in texts]
     vocab = sorted({w for ws in words[:300] for w in ws})
     docs, pairs = [], []
+    rates = (0.0, 0.01, 0.03, 0.1, 0.3)  # later cycles: copies with this share of words replaced
     for i in range(n):
         base = words[i % len(words)]
         if short:
@@ -39,10 +40,30 @@ def make_docs(n: int, short: bool, seed: int = 0) -> tuple[list[dict], list[tupl
             ws = base[start:start + 20]
         else:
             ws = list(base)
-        if i >= len(words):  # later cycles are mutated copies, ~10 % of words changed
-            ws = [rng.choice(vocab) if rng.random() < 0.1 else w for w in ws]
+        if i >= len(words):
+            ws = [rng.choice(vocab) if rng.random() < rates[i % len(rates)] else w for w in ws]
+            if not short:
+                pairs.append((f"d{i % len(words)}", f"d{i}"))
         docs.append({"id": f"d{i}", "text": " ".join(ws)})
     return docs, pairs
+
+
+def pair_report(docs: list[dict], pairs: list[tuple[str, str]], drops: dict[str, str], sample: int = 3000) -> str:
+    """Recall on planted pairs with true Jaccard >= 0.85, removals among pairs below 0.6 (a sample)."""
+    text = {d["id"]: d["text"] for d in docs}
+    sh = Shingler(Config())
+    rng = random.Random(1)
+    hi = lo = hi_hit = lo_hit = 0
+    for a, b in rng.sample(pairs, min(sample, len(pairs))):
+        sa, sb = (set(sh.hashes(sh.normal(text[x]).split()).tolist()) for x in (a, b))
+        j = len(sa & sb) / len(sa | sb)
+        same = drops.get(a, a) == drops.get(b, b)
+        if j >= 0.85:
+            hi, hi_hit = hi + 1, hi_hit + same
+        elif j < 0.6:
+            lo, lo_hit = lo + 1, lo_hit + same
+    return (f"planted pairs (sample): recall {hi_hit / max(1, hi):.3f} on {hi} with J >= 0.85; "
+            f"removed {lo_hit / max(1, lo):.3f} of {lo} with J < 0.6")
 
 
 def naive(docs: list[dict], cfg: Config) -> float:
@@ -82,7 +103,7 @@ def main() -> None:
     n = int(args[0]) if args else 100_000
     short = "--short" in sys.argv
     cfg = Config(memory_mb=64 if short else 512)
-    docs, _ = make_docs(n, short)
+    docs, pairs = make_docs(n, short)
     mb = sum(len(d["text"]) for d in docs) / 1e6
     print(f"{n:,} documents ({'short' if short else 'default-corpus'}), {mb:.1f} MB")
     sh = Shingler(cfg)
@@ -106,9 +127,14 @@ def main() -> None:
         t0 = time.perf_counter()
         stats = run_stage(StageSpec("dedup", cfg), Path(tmp) / "read", Path(tmp) / "dedup", ex, progress=False)
         secs = time.perf_counter() - t0
+        import pyarrow.parquet as pq
+        d = pq.read_table(Path(tmp) / "dedup" / "drops.parquet", columns=["id", "detail"]).to_pydict()
+        drops = dict(zip(d["id"], d["detail"]))
     print(f"end to end (2 workers):       {n / secs:10,.0f} docs/s ({secs:.1f} s); removed {stats['drops']}; "
           f"buckets {stats['counters'].get('buckets')}; peak RSS (main process) {peak_rss_mb():.0f} MB, "
           f"memory_mb = {cfg.memory_mb}")
+    if pairs:
+        print(pair_report(docs, pairs, drops))
 
 
 if __name__ == "__main__":
