@@ -96,7 +96,9 @@ def render_card(report: dict[str, Any]) -> str:
               f"EOS id {t['eos_id']}, sha256 `{t['sha256'][:16]}`; tokens as {shards['dtype']}; "
               f"{shards['tokens_per_shard']:,} tokens per shard.", "",
               f"Validation: {shards['validation']['tokens']:,} tokens ({shards['validation']['docs']:,} documents) from "
-              f"`{shards['validation']['variant']}`, held out of every budget of every variant.", ""]
+              f"`{shards['validation']['variant']}`, held out of every budget of every variant, with its near "
+              f"copies (word 5-gram Jaccard >= 0.5) under other ids: "
+              + ", ".join(f"{k} {v}" for k, v in shards["validation"].get("near_copies_held_out", {}).items()) + ".", ""]
         budgets = list(next(iter(shards["variants"].values()))["budgets"])
         L += ["| variant | documents | tokens | " + " | ".join(budgets) + " |", "|---|---:|---:|" + "---:|" * len(budgets)]
         for v, x in shards["variants"].items():

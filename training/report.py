@@ -134,10 +134,9 @@ def summary(variants: dict[str, list[dict[str, Any]]], fits: dict[str, dict[str,
         else:
             lines.append(f"By the fitted laws, at N = {nmax:,.0f} `{v}` does not reach `{ref}`'s loss at "
                          f"{dmax:,.0f} tokens ({l_ref:.3f}) with any number of tokens.")
-        lines.append("Note: losses are on one shared validation split drawn from the cleanest variant. It is "
-                     "held out of every variant by document id, but a less deduplicated variant can still hold "
-                     "copies of validation documents under other ids, which favours it; differences within "
-                     "the interval are noise.")
+        lines.append("Note: losses are on one shared validation split drawn from the cleanest variant and "
+                     "held out of every variant together with its near copies; differences within the "
+                     "interval are noise.")
     return lines
 
 

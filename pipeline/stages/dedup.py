@@ -150,6 +150,34 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
+def near_copies_of(reference: list[str], texts: list[str], threshold: float = 0.5) -> set[int]:
+    """Indices of `texts` with word 5-gram Jaccard >= threshold to some reference text
+    (LSH with 16 bands x 4 rows, then the true Jaccard of each candidate)."""
+    sh = Shingler(Config())
+    a_, b_ = _permutations(64, 1)
+
+    def sets_and_keys(ts: list[str]):
+        hs = [sh.hashes(sh.normal(t).split()) for t in ts]
+        return hs, band_keys(signatures(hs, a_, b_), 16, 4)
+
+    ref_h, ref_k = sets_and_keys(reference)
+    index: dict[tuple[int, int], list[int]] = {}
+    for i, row in enumerate(ref_k.tolist()):
+        for band, key in enumerate(row):
+            index.setdefault((band, key), []).append(i)
+    out: set[int] = set()
+    hs, keys = sets_and_keys(texts)
+    for i, row in enumerate(keys.tolist()):
+        cands = {j for band, key in enumerate(row) for j in index.get((band, key), ())}
+        si = set(hs[i].tolist())
+        for j in cands:
+            sj = set(ref_h[j].tolist())
+            if si | sj and len(si & sj) / len(si | sj) >= threshold:
+                out.add(i)
+                break
+    return out
+
+
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from datasketch import MinHash
 

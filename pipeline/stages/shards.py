@@ -13,7 +13,7 @@ A shard is an Arrow IPC stream (readable by pyarrow and `datasets.Dataset.from_f
 by EOS. Every shard holds exactly `tokens_per_shard` tokens but the last of a set.
 
 Budgets: the documents of a variant, in one seeded shuffle of their ids, minus the validation
-documents; a budget is the shortest prefix with at least that many tokens (so it is within one
+documents and their near copies (Jaccard >= 0.5 under other ids); a budget is the shortest prefix with at least that many tokens (so it is within one
 document of its target, and budgets are nested). Validation: a prefix of the same shuffle of the
 cleanest variant (the last one given), of `validation_tokens`.
 """
@@ -239,6 +239,16 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
         val_ids.append(i)
         got += len(encoded[cleanest][i])
     held = set(val_ids)
+    # Hold out near copies of validation documents too (other ids, same text): otherwise a less
+    # deduplicated variant trains on its own validation set and looks better than it is.
+    from pipeline.stages.dedup import near_copies_of
+    val_texts = [t for i, t in zip(*data[cleanest]) if i in held]
+    copies: dict[str, int] = {}
+    for name, (ids, texts) in data.items():
+        near = near_copies_of(val_texts, texts) if val_texts else set()
+        extra = {ids[k] for k in near} - held
+        copies[name] = len(extra)
+        encoded[name] = {i: a for i, a in encoded[name].items() if i not in extra}
     manifest: dict[str, Any] = {
         "format": "corpusprep-shards/1",
         "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(tok_path), "vocab_size": vocab,
@@ -248,6 +258,7 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
         "source_config_hash": config_hash,
         "seed": cfg.seed,
         "validation": {"variant": cleanest, "target": val_target, "tokens": got, "docs": len(val_ids),
+                       "near_copies_held_out": copies,
                        "doc_ids_sha256": hashlib.sha256("\n".join(sorted(val_ids)).encode()).hexdigest(),
                        "shards": _rel(write_shards(out / "validation", [(i, encoded[cleanest][i]) for i in val_ids],
                                                    cfg.tokens_per_shard, dtype), out)},

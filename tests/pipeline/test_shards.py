@@ -149,3 +149,11 @@ def test_committed_example_card_matches_its_report():
 
 def test_parse_tokens():
     assert [parse_tokens(x) for x in ("1M", "250K", "2.5M", "1000", 7)] == [1_000_000, 250_000, 2_500_000, 1000, 7]
+
+
+def test_near_copies_of_validation_are_held_out_of_every_variant(sharded):
+    tmp, _ = sharded
+    man = json.loads((tmp / "out" / "shards" / "manifest.json").read_text())
+    held = man["validation"]["near_copies_held_out"]
+    assert set(held) == {"raw", "deduped"}
+    assert held["raw"] >= held["deduped"]  # raw keeps the planted duplicates that dedup removed
