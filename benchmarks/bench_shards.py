@@ -14,13 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common import default_corpus_dir
 
-from pipeline.stages.shards import EOS, ShardsConfig, build_shards, train_tokenizer
+from pipeline.stages.shards import ShardsConfig, build_shards, train_tokenizer
 
 
 def main() -> None:

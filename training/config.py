@@ -4,7 +4,7 @@ Model sizes are data (`ModelConfig` fields), not code; budgets are in tokens, no
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.stage import ConfigError

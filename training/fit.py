@@ -105,7 +105,7 @@ class ChinchillaFit:
     def optimum(self, C: float) -> tuple[float, float]:
         """Compute-optimal (N, D) for C = 6ND (Hoffmann et al., eq. 4)."""
         p = self.params
-        a, b = p["beta"] / (p["alpha"] + p["beta"]), p["alpha"] / (p["alpha"] + p["beta"])
+        a = p["beta"] / (p["alpha"] + p["beta"])
         G = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1 / (p["alpha"] + p["beta"]))
         N = G * (C / 6) ** a
         return N, C / (6 * N)

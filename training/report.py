@@ -6,7 +6,6 @@ training. Every number in the report comes from the runs or from fits to them.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections import defaultdict
 from pathlib import Path

@@ -18,7 +18,7 @@ import io
 import json
 import random
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +47,15 @@ class Page:
 def distinct_articles(arts: list[Article], max_jaccard: float = 0.5) -> list[Article]:
     """Leave out articles that nearly repeat an earlier one (docstrings copied between modules),
     so that the planted duplicates are the only duplicates the ground truth must account for."""
-    from pipeline.stages.dedup import Config, Shingler, _permutations, band_keys, signatures
+    from pipeline.stages.dedup import similar_pairs
 
-    sh = Shingler(Config(ngram=SHINGLE))
-    hashes = [sh.hashes(sh.normal(main_text(a.title, a.blocks)).split()) for a in arts]
-    a_, b_ = _permutations(64, 1)
-    keys = band_keys(signatures(hashes, a_, b_), 16, 4)  # threshold (1/16)^(1/4) = 0.5
-    buckets: dict[tuple[int, int], list[int]] = {}
+    earlier: dict[int, list[int]] = {}
+    for i, j in similar_pairs([main_text(a.title, a.blocks) for a in arts], threshold=max_jaccard):
+        earlier.setdefault(i, []).append(j)
     drop: set[int] = set()
-    for i in range(len(arts)):
-        for band, key in enumerate(keys[i].tolist()):
-            for j in buckets.get((band, key), []):
-                if j in drop or i in drop:
-                    continue
-                si, sj = set(hashes[i].tolist()), set(hashes[j].tolist())
-                if len(si & sj) / max(1, len(si | sj)) >= max_jaccard:
-                    drop.add(i)
-            buckets.setdefault((band, key), []).append(i)
+    for i in sorted(earlier):  # an article goes if it repeats one that stays
+        if any(j not in drop for j in earlier[i]):
+            drop.add(i)
     return [a for i, a in enumerate(arts) if i not in drop]
 
 

@@ -237,8 +237,7 @@ class DecontamStage(Stage):
     ground_truth_breakdown = "variant"
 
     def setup(self) -> None:
-        self.config.specs()  # bad paths or field mappings fail here, before data is read
-        for spec in self.config.specs():
+        for spec in self.config.specs():  # bad paths or field mappings fail here, before data is read
             load_benchmark(spec)
 
     def prepare(self, parts: list[Path], executor: Any) -> StageStats:

@@ -150,32 +150,37 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
-def near_copies_of(reference: list[str], texts: list[str], threshold: float = 0.5) -> set[int]:
-    """Indices of `texts` with word 5-gram Jaccard >= threshold to some reference text
-    (LSH with 16 bands x 4 rows, then the true Jaccard of each candidate)."""
+def similar_pairs(texts: list[str], reference: list[str] | None = None,
+                  threshold: float = 0.5) -> list[tuple[int, int]]:
+    """Pairs (i, j) whose word 5-gram Jaccard is >= threshold: texts[i] against reference[j], or,
+    without a reference, against an earlier text (j < i). LSH with 16 bands x 4 rows (threshold
+    ~0.5), then the true Jaccard of every candidate. For small sets (the default corpus builder,
+    the shards' validation hold-out), in memory."""
     sh = Shingler(Config())
     a_, b_ = _permutations(64, 1)
 
     def sets_and_keys(ts: list[str]):
         hs = [sh.hashes(sh.normal(t).split()) for t in ts]
-        return hs, band_keys(signatures(hs, a_, b_), 16, 4)
+        return [set(h.tolist()) for h in hs], band_keys(signatures(hs, a_, b_), 16, 4).tolist()
 
-    ref_h, ref_k = sets_and_keys(reference)
+    sets, keys = sets_and_keys(texts)
+    ref_sets, ref_keys = sets_and_keys(reference) if reference is not None else (sets, keys)
     index: dict[tuple[int, int], list[int]] = {}
-    for i, row in enumerate(ref_k.tolist()):
-        for band, key in enumerate(row):
-            index.setdefault((band, key), []).append(i)
-    out: set[int] = set()
-    hs, keys = sets_and_keys(texts)
-    for i, row in enumerate(keys.tolist()):
-        cands = {j for band, key in enumerate(row) for j in index.get((band, key), ())}
-        si = set(hs[i].tolist())
+    if reference is not None:
+        for j, row in enumerate(ref_keys):
+            for band, key in enumerate(row):
+                index.setdefault((band, key), []).append(j)
+    pairs = []
+    for i, row in enumerate(keys):
+        cands = sorted({j for band, key in enumerate(row) for j in index.get((band, key), ())})
         for j in cands:
-            sj = set(ref_h[j].tolist())
-            if si | sj and len(si & sj) / len(si | sj) >= threshold:
-                out.add(i)
-                break
-    return out
+            union = sets[i] | ref_sets[j]
+            if union and len(sets[i] & ref_sets[j]) / len(union) >= threshold:
+                pairs.append((i, j))
+        if reference is None:  # later texts are compared with this one
+            for band, key in enumerate(row):
+                index.setdefault((band, key), []).append(i)
+    return pairs
 
 
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -160,15 +160,11 @@ class QualityStage(Stage):
             self.model = load_model(c.classifier_model)
 
     def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
-        c: Config = self.config
         scores = None
         if self.model is not None:
             from pipeline.classifier import score
             scores = score(self.model, [d.text for d in docs])
-        out: list[Document | Drop] = []
-        for i, doc in enumerate(docs):
-            out.append(self._one(doc, None if scores is None else scores[i]))
-        return out
+        return [self._one(doc, None if scores is None else scores[i]) for i, doc in enumerate(docs)]
 
     def _one(self, doc: Document, clf_score: float | None) -> Document | Drop:
         c: Config = self.config

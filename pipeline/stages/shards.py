@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,11 +240,11 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     held = set(val_ids)
     # Hold out near copies of validation documents too (other ids, same text): otherwise a less
     # deduplicated variant trains on its own validation set and looks better than it is.
-    from pipeline.stages.dedup import near_copies_of
+    from pipeline.stages.dedup import similar_pairs
     val_texts = [t for i, t in zip(*data[cleanest]) if i in held]
     copies: dict[str, int] = {}
     for name, (ids, texts) in data.items():
-        near = near_copies_of(val_texts, texts) if val_texts else set()
+        near = {i for i, _ in similar_pairs(texts, val_texts)} if val_texts else set()
         extra = {ids[k] for k in near} - held
         copies[name] = len(extra)
         encoded[name] = {i: a for i, a in encoded[name].items() if i not in extra}

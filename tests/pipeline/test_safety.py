@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.classifier import train_classifier
 from pipeline.config import load_run_config
 from pipeline.document import Document, Drop
 from pipeline.runner import run
