@@ -70,6 +70,8 @@ class ShardsConfig:
     seed: int = field(default=0, metadata={"help": "seed of the document shuffle"})
     batch_docs: int = field(default=1024, metadata={"help": "documents per encode_batch call"})
     train_chars: int = field(default=50_000_000, metadata={"help": "at most this much text trains the tokenizer"})
+    hold_out_near_copies: bool = field(default=True, metadata={
+        "help": "also hold out documents with word 5-gram Jaccard >= 0.5 to a validation document"})
 
     def __post_init__(self) -> None:
         b = [parse_tokens(x) for x in self.budgets]
@@ -244,7 +246,7 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     val_texts = [t for i, t in zip(*data[cleanest]) if i in held]
     copies: dict[str, int] = {}
     for name, (ids, texts) in data.items():
-        near = {i for i, _ in similar_pairs(texts, val_texts)} if val_texts else set()
+        near = {i for i, _ in similar_pairs(texts, val_texts)} if val_texts and cfg.hold_out_near_copies else set()
         extra = {ids[k] for k in near} - held
         copies[name] = len(extra)
         encoded[name] = {i: a for i, a in encoded[name].items() if i not in extra}
