@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ def _records(path: Path, fmt: str, split: str, notes: list[str]) -> list[dict[st
                       "or a saved datasets folder (set format)")
 
 
+@lru_cache(maxsize=32)  # setup, the index and the report all read the same files
 def load_benchmark(spec: BenchmarkSpec) -> Benchmark:
     paths = sorted(Path(p) for p in globmod.glob(spec.path)) if any(c in spec.path for c in "*?[") \
         else [Path(spec.path)]

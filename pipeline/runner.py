@@ -88,8 +88,8 @@ def _finalize(stage_dir: Path, name: str, extra: dict[str, Any] | None = None) -
 
 # ---------------------------------------------------------------------------------------------
 # read: raw sources -> Parquet parts
-def _read_task(task: tuple[Source, InputConfig, str, int, int, bool]) -> dict[str, Any]:
-    src, cfg, out, index, part_docs, keep_text = task
+def _read_task(task: tuple[Source, InputConfig, str, int, int]) -> dict[str, Any]:
+    src, cfg, out, index, part_docs = task
     out_dir = Path(out)
     t0 = time.perf_counter()
     chunk = 0
@@ -150,11 +150,11 @@ def _check_unique_ids(stage_dir: Path) -> None:
 
 
 def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int,
-             keep_text: bool = True, progress: bool = True) -> dict[str, Any]:
+             progress: bool = True) -> dict[str, Any]:
     if (out_dir / "stats.json").exists():
         return json.loads((out_dir / "stats.json").read_text())
     sources = list_sources(cfg, html_group=part_docs)
-    todo = [(s, cfg, str(out_dir), i, part_docs, keep_text) for i, s in enumerate(sources)
+    todo = [(s, cfg, str(out_dir), i, part_docs) for i, s in enumerate(sources)
             if not (out_dir / SOURCES_DONE / f"source-{i:05d}.json").exists()]
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc="read",
@@ -264,8 +264,7 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
     executor = executor or LocalExecutor(workers or cfg.run.workers)
     t0 = time.perf_counter()
     dirs = stage_dirs(cfg)
-    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, cfg.run.keep_dropped_text,
-                      progress)]
+    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress)]
     for spec, prev, cur in zip(cfg.stages, dirs, dirs[1:]):
         stats.append(run_stage(spec, prev, cur, executor, cfg.run.keep_dropped_text, progress,
                                cfg.input.labels))

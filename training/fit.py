@@ -112,7 +112,7 @@ class ChinchillaFit:
 
     def to_dict(self) -> dict[str, Any]:
         return {"params": self.params, "ci95": {k: list(v) for k, v in self.ci.items()},
-                "n_points": self.n_points, "bootstrap": self.bootstrap}
+                "n_points": self.n_points, "bootstrap": self.bootstrap, "samples": self.samples}
 
 
 def fit_chinchilla(N, D, L, *, delta: float = 1e-3, bootstrap: int = 200, seed: int = 0) -> ChinchillaFit:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pipeline import atomic
-from training.fit import FitError, fit_all, fit_chinchilla
+from training.fit import FitError, fit_all
 
 
 def table_from_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -139,17 +139,11 @@ def summary(variants: dict[str, list[dict[str, Any]]], fits: dict[str, dict[str,
     return lines
 
 
-def _boot_D(rows_v: list[dict[str, Any]], p_ref: dict[str, float], nmax: float, dmax: float, n: int = 100) -> tuple[float, float] | None:
-    one = [r for r in rows_v if r["epochs"] <= 1.05]
-    try:
-        fit = fit_chinchilla([r["N"] for r in one], [r["D"] for r in one], [r["loss"] for r in one], bootstrap=n)
-    except FitError:
-        return None
+def _boot_D(samples: dict[str, list[float]], p_ref: dict[str, float], nmax: float,
+            dmax: float) -> tuple[float, float] | None:
+    """95 % interval of the tokens needed to reach the reference loss, over the bootstrap fits."""
     l_ref = p_ref["E"] + p_ref["A"] / nmax ** p_ref["alpha"] + p_ref["B"] / dmax ** p_ref["beta"]
-    ds = []
-    for i in range(len(fit.samples["E"])):
-        p = {k: fit.samples[k][i] for k in fit.samples}
-        ds.append(_solve_D(p, nmax, l_ref))
+    ds = [_solve_D({k: samples[k][i] for k in samples}, nmax, l_ref) for i in range(len(samples["E"]))]
     ds = [d for d in ds if math.isfinite(d)]
     return (float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))) if len(ds) > 10 else None
 
@@ -172,7 +166,8 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 2
         dmax = max(r["D"] for r in variants[ref] if r["epochs"] <= 1.05)
         for v in fits:
             if v != ref:
-                fits[v]["_boot_D"] = _boot_D(variants[v], fits[ref]["approach3"]["params"], nmax, dmax)
+                fits[v]["_boot_D"] = _boot_D(fits[v]["approach3"]["samples"], fits[ref]["approach3"]["params"],
+                                             nmax, dmax)
     L = ["# Scaling report", "", f"{len(rows)} runs, {len(variants)} data variant(s): {', '.join(variants)}.", ""]
     if errors:
         L += [f"- fit for `{v}` failed: {e}" for v, e in errors.items()] + [""]

@@ -67,7 +67,7 @@ def measure_peak_flops(device: str, seconds: float = 0.3) -> float:
     """The device's matmul peak, measured (fp32 on CPU, bf16 on CUDA): the denominator of MFU."""
     n = 1024 if device == "cpu" else 8192
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
-    a = torch.randn(n, n, device=device, dtype=dtype, generator=None)
+    a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
         a @ b
