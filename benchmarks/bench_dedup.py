@@ -13,17 +13,18 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import default_corpus_dir, have, peak_rss_mb, timed
+import pyarrow.parquet as pq
 
-from pipeline.config import InputConfig, StageSpec
-from pipeline.executor import LocalExecutor
-from pipeline.runner import run_read, run_stage
-from pipeline.stages.dedup import Config, Shingler, _permutations, signatures
+from common import default_corpus_dir, have, timed
+
+from pipeline.procmem import run_with_peak_rss
+from pipeline.stages.dedup import Config, shingler
+from pipeline.stages.minhash import permutations, signatures
 
 
 def make_docs(n: int, short: bool, seed: int = 0) -> tuple[list[dict], list[tuple[str, str, float]]]:
@@ -51,7 +52,7 @@ def make_docs(n: int, short: bool, seed: int = 0) -> tuple[list[dict], list[tupl
 def pair_report(docs: list[dict], pairs: list[tuple[str, str]], drops: dict[str, str], sample: int = 3000) -> str:
     """Recall on planted pairs with true Jaccard >= 0.85, removals among pairs below 0.6 (a sample)."""
     text = {d["id"]: d["text"] for d in docs}
-    sh = Shingler(Config())
+    sh = shingler(Config())
     rng = random.Random(1)
     hi = lo = hi_hit = lo_hit = 0
     for a, b in rng.sample(pairs, min(sample, len(pairs))):
@@ -71,7 +72,7 @@ def naive(docs: list[dict], cfg: Config) -> float:
 
     b, r = cfg.shape
     lsh = MinHashLSH(num_perm=b * r, params=(b, r))
-    sh = Shingler(cfg)
+    sh = shingler(cfg)
     with timed() as t:
         for d in docs:
             w = sh.normal(d["text"]).split()
@@ -85,16 +86,18 @@ def naive(docs: list[dict], cfg: Config) -> float:
 def datatrove_signatures(docs: list[dict]) -> float | None:
     if not have("datatrove"):
         return None
+    import xxhash
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
-    step = MinhashDedupSignature(output_folder=tempfile.mkdtemp(), config=MinhashConfig())
+    step = MinhashDedupSignature(output_folder=tempfile.mkdtemp(), config=MinhashConfig())  # 5-grams, 14 x 8
     try:
-        with timed() as t:
-            for d in docs:
-                step.get_signature(step.get_shingles(d["text"]))  # shingling (spaCy words) + signature
-    except Exception as e:  # noqa: BLE001 - a peer's failure is reported, not fatal
-        print(f"DataTrove signature step failed here: {type(e).__name__}: {e}")
-        return None
+        step._hash_func("probe")
+    except TypeError:  # xxhash >= 4.1 takes bytes only; DataTrove passes str: encode, as older xxhash did
+        print("(DataTrove's xxhash call is given UTF-8 bytes: the installed xxhash no longer accepts str)")
+        step._hash_func = lambda s: xxhash.xxh64_intdigest(s.encode("utf-8"))
+    with timed() as t:
+        for d in docs:
+            step.get_signature(step.get_shingles(d["text"]))  # shingling (spaCy words) + signature
     return len(docs) / t["seconds"]
 
 
@@ -102,13 +105,13 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     n = int(args[0]) if args else 100_000
     short = "--short" in sys.argv
-    cfg = Config(memory_mb=64 if short else 512)
+    cfg = Config(memory_mb=256 if short else 512)
     docs, pairs = make_docs(n, short)
     mb = sum(len(d["text"]) for d in docs) / 1e6
     print(f"{n:,} documents ({'short' if short else 'default-corpus'}), {mb:.1f} MB")
-    sh = Shingler(cfg)
+    sh = shingler(cfg)
     b, r = cfg.shape
-    a_, b_ = _permutations(b * r, cfg.seed)
+    a_, b_ = permutations(b * r, cfg.seed)
     sample = docs[:5000]
     with timed() as t:
         signatures([sh.hashes(sh.normal(d["text"]).split()) for d in sample], a_, b_)
@@ -122,17 +125,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         inp = Path(tmp) / "in.jsonl"
         inp.write_text("".join(json.dumps(d) + "\n" for d in docs))
-        ex = LocalExecutor(2)
-        run_read(InputConfig(path=str(inp)), Path(tmp) / "read", ex, 5000, progress=False)
-        t0 = time.perf_counter()
-        stats = run_stage(StageSpec("dedup", cfg), Path(tmp) / "read", Path(tmp) / "dedup", ex, progress=False)
-        secs = time.perf_counter() - t0
-        import pyarrow.parquet as pq
-        d = pq.read_table(Path(tmp) / "dedup" / "drops.parquet", columns=["id", "detail"]).to_pydict()
+        out = Path(tmp) / "dedup"
+        res = run_with_peak_rss([sys.executable, "-m", "pipeline.cli", "stage", "dedup", "--input", str(inp),
+                                 "--output", str(out), "--workers", "2", "--part-docs", "20000",
+                                 "--set", f"memory_mb={cfg.memory_mb}", "--no-progress"], stdout=subprocess.DEVNULL)
+        stats = json.loads((out / "stats.json").read_text())
+        d = pq.read_table(out / "drops.parquet", columns=["id", "detail"]).to_pydict()
         drops = dict(zip(d["id"], d["detail"]))
-    print(f"end to end (2 workers):       {n / secs:10,.0f} docs/s ({secs:.1f} s); removed {stats['drops']}; "
-          f"buckets {stats['counters'].get('buckets')}; peak RSS (main process) {peak_rss_mb():.0f} MB, "
-          f"memory_mb = {cfg.memory_mb}")
+    print(f"end to end (read + dedup, 2 workers): {n / res.seconds:10,.0f} docs/s ({res.seconds:.1f} s); "
+          f"removed {stats['drops']}; buckets {stats['counters'].get('buckets')}")
+    print(f"peak RSS: {res.one_mb:.0f} MB in the largest process (memory_mb = {cfg.memory_mb:.0f}), "
+          f"{res.total_mb:.0f} MB summed over the process tree")
     if pairs:
         print(pair_report(docs, pairs, drops))
 

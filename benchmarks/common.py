@@ -49,3 +49,4 @@ def have(module: str) -> bool:
         return True
     except ImportError:
         return False
+

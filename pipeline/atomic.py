@@ -50,8 +50,11 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
 
 
+# fixed writer settings, so the same table gives the same bytes
+PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", use_dictionary=False,
+                                       write_statistics=False, store_schema=True)
+
+
 def write_parquet(path: str | Path, table: pa.Table) -> None:
-    """Parquet with fixed writer settings, so the same table gives the same bytes."""
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=False,
-                       write_statistics=False, store_schema=True)
+        pq.write_table(table, tmp, **PARQUET_OPTIONS)

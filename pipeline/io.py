@@ -351,7 +351,7 @@ def table_to_docs(table: pa.Table) -> list[Document]:
 
 
 def read_part(path: str | Path) -> list[Document]:
-    return table_to_docs(pq.read_table(path, schema=DOC_SCHEMA))
+    return table_to_docs(pq.ParquetFile(path).read().cast(DOC_SCHEMA))
 
 
 def drops_to_table(rows: list[dict[str, str]]) -> pa.Table:

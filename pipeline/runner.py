@@ -21,19 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from pipeline import atomic
 from pipeline.config import InputConfig, RunConfig, StageSpec
-from pipeline.executor import Executor, LocalExecutor
+from pipeline.executor import Executor, LocalExecutor, release_memory
 from pipeline.groundtruth import evaluate, evaluate_pairs
 from pipeline.io import (DROP_SCHEMA, InputError, Skip, Source, docs_to_table, drops_to_table,
                          list_sources, read_part, read_source)
 from pipeline.stage import Stage, StageStats
 from pipeline.stages import get_stage
+from pipeline.text import hash64
 
 DONE = "_done"
 SOURCES_DONE = "_sources"
@@ -65,10 +65,11 @@ def _write_part(out_dir: Path, name: str, docs: list, drops: list[dict[str, str]
 
 
 def _merge_drops(stage_dir: Path) -> Path:
-    """Merge per-part drops into drops.parquet (in part order)."""
-    tables = [pq.read_table(p) for p in sorted((stage_dir / DROPS).glob("*.parquet"))]
-    drops = pa.concat_tables(tables) if tables else DROP_SCHEMA.empty_table()
-    atomic.write_parquet(stage_dir / "drops.parquet", drops)
+    """Merge per-part drops into drops.parquet (in part order), one part in memory at a time."""
+    with atomic.atomic_path(stage_dir / "drops.parquet") as tmp:
+        with pq.ParquetWriter(tmp, DROP_SCHEMA, **atomic.PARQUET_OPTIONS) as writer:
+            for p in sorted((stage_dir / DROPS).glob("*.parquet")):
+                writer.write_table(pq.ParquetFile(p).read())
     return stage_dir / "drops.parquet"
 
 
@@ -129,24 +130,36 @@ def _read_task(task: tuple[Source, InputConfig, str, int, int]) -> dict[str, Any
     return {"source": src.label, "parts": names}
 
 
-def _check_unique_ids(stage_dir: Path) -> None:
+def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
+    """Input ids must be unique (drops and dedup name documents by id). Checked on 64-bit hashes
+    of the ids, a range of hash values per pass, so memory stays under ~16 bytes x ids_per_pass
+    whatever the corpus size; a repeated hash is confirmed on the ids themselves."""
     parts = part_files(stage_dir)
-    if not parts:
-        return
-    ids = pa.concat_arrays([pq.read_table(p, columns=["id"])["id"].combine_chunks() for p in parts])
-    counts = pc.value_counts(ids)
-    dup = counts.filter(pc.greater(counts.field("counts"), 1))
-    if len(dup):
-        first = dup[0]["values"].as_py()
-        where = []
+    total = sum(pq.read_metadata(p).num_rows for p in parts)
+    passes = max(1, -(-total // ids_per_pass))
+
+    def hashed(p: Path) -> tuple[list[str], np.ndarray]:
+        ids = pq.ParquetFile(p).read(columns=["id"])["id"].to_pylist()
+        return ids, np.fromiter((hash64(i) for i in ids), dtype=np.uint64, count=len(ids))
+
+    for k in range(passes):
+        h = np.concatenate([x[x % np.uint64(passes) == k] for x in (hashed(p)[1] for p in parts)] or [np.zeros(0, np.uint64)])
+        h.sort()
+        repeated = set(h[1:][h[1:] == h[:-1]].tolist())
+        if not repeated:
+            continue
+        where: dict[str, list[str]] = {}
         for p in parts:
-            t = pq.read_table(p, columns=["id", "meta"])
-            for i, m in zip(t["id"].to_pylist(), t["meta"].to_pylist()):
-                if i == first:
-                    where.append(json.loads(m).get("source", p.name))
-        raise InputError(f"input ids are not unique: {len(dup)} id(s) repeat, e.g. {first!r} at "
-                         f"{', '.join(where[:3])}; fix the input or set input.id_field to a "
-                         "field that does not exist so ids are derived from file and record")
+            ids, hs = hashed(p)
+            meta = pq.read_table(p, columns=["meta"])["meta"]
+            for row in np.flatnonzero(np.isin(hs, list(repeated))):
+                where.setdefault(ids[row], []).append(json.loads(meta[int(row)].as_py()).get("source", p.name))
+        dup = {i: w for i, w in where.items() if len(w) > 1}
+        if dup:  # otherwise two different ids shared a 64-bit hash
+            first = min(dup)
+            raise InputError(f"input ids are not unique: {len(dup)} id(s) repeat, e.g. {first!r} at "
+                             f"{', '.join(dup[first][:3])}; fix the input or set input.id_field to a "
+                             "field that does not exist so ids are derived from file and record")
 
 
 def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int,
@@ -163,6 +176,7 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
         bar.update()
     bar.close()
     _check_unique_ids(out_dir)
+    release_memory()  # workers forked later inherit this process's pages
     _merge_drops(out_dir)
     return _finalize(out_dir, "read", {"sources": [s.label for s in sources]})
 
@@ -187,11 +201,12 @@ def make_stage(spec: StageSpec, state_dir: Path | None) -> Stage:
 def _stage_task(task: tuple[StageSpec, str, str, str, bool]) -> str:
     spec, state_dir, in_path, out, keep_text = task
     stage = make_stage(spec, Path(state_dir))
+    name = Path(in_path).stem
+    stage.begin_part(name)
     docs = read_part(in_path)
     res = stage.apply(docs, keep_dropped_text=keep_text)
     drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
               "url": d.url, "text": d.text} for d in res.dropped]
-    name = Path(in_path).stem
     _write_part(Path(out), name, res.kept, drops, res.stats)
     return name
 

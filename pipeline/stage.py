@@ -135,6 +135,11 @@ class Stage:
     def load_state(self) -> None:
         """Load what `prepare` wrote under `state_dir` (in each worker)."""
 
+    def begin_part(self, name: str) -> None:
+        """Called before each part is processed. A prepared stage whose state is per document
+        (dedup's removal list) loads only this part's share here, so a worker's memory follows
+        the part size rather than the corpus size."""
+
     def explain(self) -> str:
         """What the settings mean, for `corpusprep stage NAME --explain`."""
         return "\n".join(f"{f['name']} = {getattr(self.config, f['name'])!r}  {f['help']}"

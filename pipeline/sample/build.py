@@ -47,7 +47,7 @@ class Page:
 def distinct_articles(arts: list[Article], max_jaccard: float = 0.5) -> list[Article]:
     """Leave out articles that nearly repeat an earlier one (docstrings copied between modules),
     so that the planted duplicates are the only duplicates the ground truth must account for."""
-    from pipeline.stages.dedup import similar_pairs
+    from pipeline.stages.minhash import similar_pairs
 
     earlier: dict[int, list[int]] = {}
     for i, j in similar_pairs([main_text(a.title, a.blocks) for a in arts], threshold=max_jaccard):

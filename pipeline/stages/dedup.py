@@ -1,27 +1,31 @@
 """Exact and MinHash-LSH near-duplicate removal: deterministic, parallel, memory bounded.
 
-Prepare pass (the runner calls it once, over all parts):
-1. signatures, per part in a process pool: normalise, word 5-gram shingles hashed with numpy
-   (each distinct word is hashed once, shingles are combined arithmetically: no Python loop per
-   shingle), then datasketch's default ("affine32") permutations applied as datasketch applies
-   them (MurmurHash3 finaliser, then `a*h + b` mod 2^32), the minimum taken per document with
-   `np.minimum.reduceat`; band keys (b bands of r rows) and an
-   exact hash of the normalised text are written to Parquet, partitioned by key hash into buckets;
-2. grouping, per bucket: rows sorted by (band, key, input order); every group of equal keys gives
-   candidate edges from its earliest member to the others — this is the shuffle a cluster engine
-   would do, and one bucket at a time is what bounds memory (`memory_mb` sets the bucket count);
-3. verification (optional): candidate pairs below `jaccard_threshold` by true shingle Jaccard are
-   discarded; exact-hash edges need none;
-4. union-find over the edges; every cluster keeps its member earliest in input order. The result
-   (id -> kept id, reason) is saved, and each part is then filtered against it.
-Input order, not worker count or batch size, decides every choice, so removals are identical
-across runs.
+The prepare pass (the runner calls it once, over all parts) is a chain of steps that each write
+their result to disk, so no step holds more than one part, one bucket or one chunk:
+
+1. sign (per part, process pool): normalise, word n-gram shingles, MinHash signatures with
+   numpy (`minhash.py`), b band keys per document plus one exact hash of the normalised text;
+   rows (band, key, input order) are written partitioned by key hash into `buckets`;
+2. group (per bucket, pool): rows sorted by (band, key, order); each group of equal keys gives
+   candidate edges from its earliest member to the others — the shuffle a cluster engine would
+   do. Edges are re-partitioned by a hash of the pair, so each pair is seen by one task only;
+3. verify (per edge partition, pool): pairs deduplicated; near-duplicate candidates below
+   `jaccard_threshold` by true Jaccard of their shingle sets are discarded, in chunks whose size
+   follows `memory_mb`;
+4. components (main process, vectorised): min-label propagation with pointer jumping over the
+   verified edges, streamed from disk; each document's label ends as the earliest member of its
+   cluster — the one that is kept. 4 bytes per document;
+5. resolve (per part, pool): for each removed document, the kept document's id and whether the
+   two are exact copies, written per part, so a filtering worker loads only its own part's list.
+
+`memory_mb` sets the bucket count and the chunk sizes; part-wise work is bounded by
+`run.part_docs`. Input order, not worker count, part size or bucket count, decides every choice,
+so removals are identical across runs (tested).
 """
 from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +37,16 @@ import pyarrow.parquet as pq
 
 from pipeline import atomic
 from pipeline.document import Document, Drop
-from pipeline.io import read_part
 from pipeline.stage import ConfigError, Stage, StageStats
-from pipeline.text import hash64, mix64, ngram_hashes, normalize
+from pipeline.stages.minhash import Shingler, band_keys, pair_jaccard, permutations, signatures
+from pipeline.text import hash64, mix64
 
-MAX_HASH = np.uint32((1 << 32) - 1)
 PRESETS = {"fineweb": (14, 8), "t80": (10, 11)}  # (bands, rows): threshold ~0.72 and ~0.81
+BASELINE_MB = 192    # RSS of a worker before it holds data: forked from the CLI with every stage's libraries
+                     # loaded, and after earlier tasks (what the allocator keeps): measured 140-180 MB
+ROW_BYTES = 96       # one band-key row while its bucket is sorted (arrays, sort order, copies)
+SHINGLE_BYTES = 40   # one shingle of one candidate pair while it is verified
+DOC_BYTES = 16       # one input document in the components step (label, cluster-size count)
 
 
 @dataclass(frozen=True)
@@ -56,16 +64,28 @@ class Config:
     seed: int = field(default=1, metadata={"help": "datasketch permutation seed"})
     verify: bool = field(default=True, metadata={"help": "check candidate pairs by true Jaccard"})
     jaccard_threshold: float = field(default=0.7, metadata={"help": "verified pairs below this are not duplicates"})
-    memory_mb: float = field(default=512.0, metadata={"help": "memory for one bucket of band keys (sets the bucket count)"})
+    memory_mb: float = field(default=512.0, metadata={
+        "help": f"peak memory (RSS) per process the stage plans for; {BASELINE_MB} MB of it are set aside "
+                "for the interpreter and libraries, the rest sets the bucket count and the batch and "
+                "chunk sizes. The filtering pass reads whole parts: also keep run.part_docs modest"})
+    buckets: int = field(default=0, metadata={"help": "shuffle buckets; 0 = as many as memory_mb needs"})
     examples: int = field(default=5, metadata={"help": "example pairs in the report"})
 
     def __post_init__(self) -> None:
         if self.preset and self.preset not in PRESETS:
             raise ConfigError(f"dedup.preset = {self.preset!r}; available: {', '.join(PRESETS)}")
-        if self.bands < 1 or self.rows < 1 or self.ngram < 1 or self.memory_mb <= 0:
-            raise ConfigError("dedup.bands, rows and ngram must be >= 1 and memory_mb > 0")
+        if self.bands < 1 or self.rows < 1 or self.ngram < 1 or self.buckets < 0:
+            raise ConfigError("dedup.bands, rows and ngram must be >= 1 and buckets >= 0")
+        if self.memory_mb < BASELINE_MB + 32:
+            raise ConfigError(f"dedup.memory_mb = {self.memory_mb}: a process needs about {BASELINE_MB} MB "
+                              f"for the interpreter and libraries; set at least {BASELINE_MB + 32}")
         if not 0.0 <= self.jaccard_threshold <= 1.0:
             raise ConfigError(f"dedup.jaccard_threshold = {self.jaccard_threshold}: must be within [0, 1]")
+
+    @property
+    def data_bytes(self) -> float:
+        """The share of memory_mb left for data."""
+        return (self.memory_mb - BASELINE_MB) * 1e6
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -87,186 +107,213 @@ def explain(cfg: Config) -> str:
     return "\n".join(lines)
 
 
-# --- hashing ------------------------------------------------------------------------------------
-class Shingler:
-    """Shingle hashes (32-bit) of normalised texts; each distinct word is hashed once."""
-
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self.cache: dict[str, int] = {}
-
-    def normal(self, text: str) -> str:
-        c = self.cfg
-        return normalize(text, lowercase=c.lowercase, punctuation=c.punctuation, digits=c.digits, nfkc=c.nfkc)
-
-    def hashes(self, words: list[str]) -> np.ndarray:
-        """32-bit shingle hashes (uint32) of a list of words."""
-        h = ngram_hashes(words, self.cfg.ngram, self.cache)
-        return (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+def shingler(cfg: Config) -> Shingler:
+    return Shingler(cfg.ngram, lowercase=cfg.lowercase, punctuation=cfg.punctuation,
+                    digits=cfg.digits, nfkc=cfg.nfkc)
 
 
-def fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser: datasketch's pre-mix for its affine32 scheme."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
-def signatures(hash_lists: list[np.ndarray], a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """MinHash signatures (docs x num_perm, uint32) equal to datasketch's, in batches."""
-    num_perm = len(a)
-    sig = np.full((len(hash_lists), num_perm), MAX_HASH, dtype=np.uint32)
-    lens = np.array([len(h) for h in hash_lists])
-    nonempty = np.flatnonzero(lens)
-    if not len(nonempty):
-        return sig
-    allh = np.concatenate([hash_lists[i] for i in nonempty])
-    starts = np.concatenate([[0], np.cumsum(lens[nonempty])[:-1]])
-    # process shingles in chunks aligned to document boundaries to bound memory
-    doc_pos = 0
-    while doc_pos < len(nonempty):
-        end = doc_pos
-        total = 0
-        while end < len(nonempty) and (total == 0 or total + lens[nonempty[end]] <= chunk):
-            total += lens[nonempty[end]]
-            end += 1
-        lo = starts[doc_pos]
-        hv = fmix32(allh[lo:lo + total])
-        phv = hv[:, None] * a[None, :] + b[None, :]  # uint32: wraps mod 2^32, as datasketch
-        offs = starts[doc_pos:end] - lo
-        sig[nonempty[doc_pos:end]] = np.minimum.reduceat(phv, offs, axis=0)
-        doc_pos = end
-    return sig
-
-
-def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One 64-bit key per (document, band): the band's rows folded together."""
-    keys = np.zeros((sig.shape[0], bands), dtype=np.uint64)
-    first = np.arange(bands) * rows  # band i holds permutations i*rows .. i*rows+rows-1, as datasketch's LSH
-    for r in range(rows):
-        keys = mix64(keys ^ sig[:, first + r].astype(np.uint64))
-    return keys
-
-
-def similar_pairs(texts: list[str], reference: list[str] | None = None,
-                  threshold: float = 0.5) -> list[tuple[int, int]]:
-    """Pairs (i, j) whose word 5-gram Jaccard is >= threshold: texts[i] against reference[j], or,
-    without a reference, against an earlier text (j < i). LSH with 16 bands x 4 rows (threshold
-    ~0.5), then the true Jaccard of every candidate. For small sets (the default corpus builder,
-    the shards' validation hold-out), in memory."""
-    sh = Shingler(Config())
-    a_, b_ = _permutations(64, 1)
-
-    def sets_and_keys(ts: list[str]):
-        hs = [sh.hashes(sh.normal(t).split()) for t in ts]
-        return [set(h.tolist()) for h in hs], band_keys(signatures(hs, a_, b_), 16, 4).tolist()
-
-    sets, keys = sets_and_keys(texts)
-    ref_sets, ref_keys = sets_and_keys(reference) if reference is not None else (sets, keys)
-    index: dict[tuple[int, int], list[int]] = {}
-    if reference is not None:
-        for j, row in enumerate(ref_keys):
-            for band, key in enumerate(row):
-                index.setdefault((band, key), []).append(j)
-    pairs = []
-    for i, row in enumerate(keys):
-        cands = sorted({j for band, key in enumerate(row) for j in index.get((band, key), ())})
-        for j in cands:
-            union = sets[i] | ref_sets[j]
-            if union and len(sets[i] & ref_sets[j]) / len(union) >= threshold:
-                pairs.append((i, j))
-        if reference is None:  # later texts are compared with this one
-            for band, key in enumerate(row):
-                index.setdefault((band, key), []).append(i)
-    return pairs
-
-
-def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from datasketch import MinHash
-
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return a.astype(np.uint32), b.astype(np.uint32)
-
-
-# --- the prepare pass ---------------------------------------------------------------------------
+# --- 1. sign ------------------------------------------------------------------------------------
 BAND_SCHEMA = pa.schema([("band", pa.int16()), ("key", pa.uint64()), ("order", pa.int64())])
+EDGE_SCHEMA = pa.schema([("src", pa.int64()), ("dst", pa.int64()), ("exact", pa.bool_())])
 
 
-def _sign_part(task: tuple[Config, str, str, int, int]) -> int:
-    """Signatures of one part -> bucketed band keys and per-doc records. Returns its doc count."""
+def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
+    """Band keys and exact hashes of one part, bucketed; per-document records (id, exact hash,
+    size and, for verification, the sorted distinct shingles). The part is read in batches
+    sized from the data budget, so a long part does not raise the peak."""
     cfg, part, state, offset, buckets = task
     state_dir = Path(state)
     name = Path(part).stem
-    docs = read_part(part)
-    sh = Shingler(cfg)
-    normals = [sh.normal(d.text) for d in docs]
-    order = np.arange(offset, offset + len(docs), dtype=np.int64)
-    exact = np.array([hash64(t) for t in normals], dtype=np.uint64)
-    tables: list[pa.Table] = []
-    if cfg.exact:
-        tables.append(pa.table({"band": pa.array(np.full(len(docs), -1, np.int16)), "key": exact,
-                                "order": order}, schema=BAND_SCHEMA))
-    if cfg.minhash:
-        b, r = cfg.shape
-        a_, b_ = _permutations(b * r, cfg.seed)
-        sig = signatures([sh.hashes(t.split()) for t in normals], a_, b_)
-        keys = band_keys(sig, b, r)
-        has = np.array([bool(t) for t in normals])
-        keys, ords = keys[has], order[has]
-        tables.append(pa.table({"band": pa.array(np.repeat(np.arange(b, dtype=np.int16)[None, :], len(ords), 0).ravel()),
-                                "key": keys.ravel(), "order": np.repeat(ords, b)}, schema=BAND_SCHEMA))
-    table = pa.concat_tables(tables) if tables else BAND_SCHEMA.empty_table()
+    data = cfg.data_bytes
+    pf = pq.ParquetFile(part)
+    text_col = pf.schema_arrow.get_field_index("text")
+    text_bytes = sum(pf.metadata.row_group(g).column(text_col).total_uncompressed_size
+                     for g in range(pf.metadata.num_row_groups))
+    per_doc = 24 * text_bytes / max(1, pf.metadata.num_rows) + 2000  # texts, words, hashes, sets
+    batch_docs = max(16, int(data / 2 / per_doc))
+    sh = shingler(cfg)
+    b, r = cfg.shape
+    a_, b_ = permutations(b * r, cfg.seed)
+    sig_chunk = max(1024, int(data / 2 / (8 * b * r)))
+    bands: list[pa.Table] = []
+    with atomic.atomic_path(state_dir / "docs" / f"{name}.parquet") as tmp:
+        writer = None
+        for rb in pf.iter_batches(batch_size=batch_docs, columns=["id", "text"]):
+            normals = [sh.normal(t) for t in rb.column(1).to_pylist()]
+            order = np.arange(offset, offset + len(normals), dtype=np.int64)
+            offset += len(normals)
+            exact = np.array([hash64(t) for t in normals], dtype=np.uint64)
+            if cfg.exact:
+                bands.append(pa.table({"band": pa.array(np.full(len(order), -1, np.int16)), "key": exact,
+                                       "order": order}, schema=BAND_SCHEMA))
+            columns: dict[str, Any] = {"order": order, "id": rb.column(0), "exact": exact,
+                                       "bytes": pc.binary_length(rb.column(1)).cast(pa.int64())}
+            if cfg.minhash:
+                hashes = [sh.hashes(t.split()) for t in normals]
+                keys = band_keys(signatures(hashes, a_, b_, sig_chunk), b, r)
+                has = np.array([len(h) > 0 for h in hashes], dtype=bool)
+                keys, ords = keys[has], order[has]
+                bands.append(pa.table({"band": pa.array(np.tile(np.arange(b, dtype=np.int16), len(ords))),
+                                       "key": keys.ravel(), "order": np.repeat(ords, b)}, schema=BAND_SCHEMA))
+                if cfg.verify:
+                    sets = [np.unique(h) for h in hashes]
+                    columns["shingles"] = pa.array(sets, pa.list_(pa.uint32()))
+                    columns["n_shingles"] = np.array([len(x) for x in sets], dtype=np.int64)
+            table = pa.table(columns)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, **atomic.PARQUET_OPTIONS)
+            writer.write_table(table)
+        if writer is None:
+            raise RuntimeError(f"{part}: empty part file")
+        writer.close()
+    table = pa.concat_tables(bands) if bands else BAND_SCHEMA.empty_table()
     bucket_ids = (table["key"].to_numpy() % np.uint64(buckets)).astype(np.int64)
-    for k in range(buckets):
-        sel = np.flatnonzero(bucket_ids == k)
-        atomic.write_parquet(state_dir / "bands" / f"bucket-{k:04d}" / f"{name}.parquet", table.take(sel))
-    atomic.write_parquet(state_dir / "docs" / f"{name}.parquet", pa.table({
-        "order": order, "id": [d.id for d in docs], "exact": exact,
-        "bytes": np.array([d.nbytes for d in docs], dtype=np.int64)}))
-    return len(docs)
+    for k in np.unique(bucket_ids):
+        atomic.write_parquet(state_dir / "bands" / f"bucket-{k:05d}" / f"{name}.parquet",
+                             table.take(np.flatnonzero(bucket_ids == k)))
 
 
-def _group_bucket(task: tuple[str, int]) -> str:
-    """Candidate edges of one bucket: earliest member of each equal-key group -> the others."""
-    state, k = task
-    folder = Path(state) / "bands" / f"bucket-{k:04d}"
-    files = sorted(folder.glob("*.parquet"))
-    out = Path(state) / "edges" / f"bucket-{k:04d}.parquet"
-    t = pa.concat_tables([pq.read_table(f, schema=BAND_SCHEMA) for f in files]) if files else BAND_SCHEMA.empty_table()
+# --- 2. group -----------------------------------------------------------------------------------
+def _first_of_groups(*cols: np.ndarray) -> np.ndarray:
+    """Mask of the first row of each run of equal values (rows already sorted by these columns)."""
+    first = np.ones(len(cols[0]), dtype=bool)
+    if len(first) > 1:
+        first[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in cols])
+    return first
+
+
+def _group_bucket(task: tuple[str, int, int]) -> int:
+    """Candidate edges of one bucket (earliest member of each equal-key group -> the others),
+    written into edge partitions by a hash of the pair. Returns the number of edges."""
+    state, k, partitions = task
+    files = sorted((Path(state) / "bands" / f"bucket-{k:05d}").glob("*.parquet"))
+    if not files:
+        return 0
+    t = pa.concat_tables([pq.ParquetFile(f).read() for f in files])
     band, key, order = (t[c].to_numpy() for c in ("band", "key", "order"))
+    del t
     idx = np.lexsort((order, key, band))
     band, key, order = band[idx], key[idx], order[idx]
-    same = np.zeros(len(idx), dtype=bool)
-    if len(idx) > 1:
-        same[1:] = (band[1:] == band[:-1]) & (key[1:] == key[:-1])
-    group_start = np.maximum.accumulate(np.where(~same, np.arange(len(idx)), 0)) if len(idx) else np.zeros(0, np.int64)
-    src, dst, kind = order[group_start[same]], order[same], band[same] < 0
-    atomic.write_parquet(out, pa.table({"src": src, "dst": dst, "exact": kind}))
-    return str(out)
+    del idx
+    first = _first_of_groups(band, key)
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+    src, dst, exact = order[group_start[~first]], order[~first], band[~first] < 0
+    del band, key, order, first, group_start
+    part = (mix64(src.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ dst.astype(np.uint64))
+            % np.uint64(partitions)).astype(np.int64)
+    for j in np.unique(part):
+        sel = np.flatnonzero(part == j)
+        atomic.write_parquet(Path(state) / "edges" / f"part-{j:05d}" / f"bucket-{k:05d}.parquet",
+                             pa.table({"src": src[sel], "dst": dst[sel], "exact": exact[sel]}, schema=EDGE_SCHEMA))
+    return len(src)
 
 
-class UnionFind:
-    """Union-find over input positions; the root of a set is always its smallest (earliest) member."""
+# --- 3. verify ----------------------------------------------------------------------------------
+class DocLookup:
+    """Columns of documents by input order, read from the per-part records of step 1: only the
+    parts that hold a wanted document are read, one at a time."""
 
-    def __init__(self) -> None:
-        self.parent: dict[int, int] = {}
+    def __init__(self, state: Path, names: list[str], starts: list[int]):
+        self.state, self.names, self.starts = state, names, np.array(starts, dtype=np.int64)
 
-    def find(self, x: int) -> int:
-        p = self.parent
-        root = x
-        while p.get(root, root) != root:
-            root = p[root]
-        while p.get(x, x) != root:
-            p[x], x = root, p[x]
-        return root
+    def get(self, orders: np.ndarray, columns: list[str]) -> pa.Table:
+        """Rows for `orders` (sorted, distinct), in that order."""
+        where = np.searchsorted(self.starts, orders, side="right") - 1
+        pieces = []
+        for p in np.unique(where):
+            t = pq.ParquetFile(self.state / "docs" / f"{self.names[p]}.parquet").read(columns=columns)
+            pieces.append(t.take(orders[where == p] - self.starts[p]))
+        return pa.concat_tables(pieces) if pieces else pa.table({c: [] for c in columns})
 
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            lo, hi = min(ra, rb), max(ra, rb)
-            self.parent[hi] = lo
+
+def _verify_partition(task: tuple[Config, str, int, list[str], list[int]]) -> dict[str, Any]:
+    """Distinct candidate pairs of one edge partition, verified by true Jaccard in chunks."""
+    cfg, state, j, names, starts = task
+    folder = Path(state) / "edges" / f"part-{j:05d}"
+    files = sorted(folder.glob("*.parquet"))
+    out = Path(state) / "verified" / f"part-{j:05d}.parquet"
+    t = pa.concat_tables([pq.ParquetFile(f).read() for f in files]) if files else EDGE_SCHEMA.empty_table()
+    src, dst, exact = (t[c].to_numpy(zero_copy_only=False) for c in ("src", "dst", "exact"))
+    del t
+    idx = np.lexsort((~exact, dst, src))  # per pair, an exact edge (if any) sorts first
+    src, dst, exact = src[idx], dst[idx], exact[idx]
+    first = _first_of_groups(src, dst)
+    src, dst, exact = src[first], dst[first], exact[first]
+    jac = np.where(exact, 1.0, np.nan)
+    if cfg.verify:
+        lookup = DocLookup(Path(state), names, starts)
+        near = np.flatnonzero(~exact)
+        docs = np.unique(np.concatenate([src[near], dst[near]]))
+        n = lookup.get(docs, ["n_shingles"])["n_shingles"].to_numpy()
+        cost = np.cumsum(n[np.searchsorted(docs, src[near])] + n[np.searchsorted(docs, dst[near])])
+        cap = max(1, int(cfg.data_bytes / SHINGLE_BYTES))
+        lo = 0
+        while lo < len(near):
+            hi = max(lo + 1, int(np.searchsorted(cost, (cost[lo - 1] if lo else 0) + cap, side="right")))
+            e = near[lo:hi]
+            need = np.unique(np.concatenate([src[e], dst[e]]))
+            lists = lookup.get(need, ["shingles"])["shingles"].combine_chunks()
+            jac[e] = pair_jaccard(lists.offsets.to_numpy(), lists.values.to_numpy(),
+                                  np.searchsorted(need, src[e]), np.searchsorted(need, dst[e]))
+            lo = hi
+    keep = ~(jac < cfg.jaccard_threshold)  # NaN (unverified) is kept
+    atomic.write_parquet(out, pa.table({"src": src[keep], "dst": dst[keep], "jaccard": jac[keep]}))
+    ex = np.flatnonzero(keep & (jac < 1.0))[:cfg.examples]
+    return {"candidates": len(src), "verified": int(keep.sum()),
+            "examples": [(int(src[i]), int(dst[i]), float(jac[i])) for i in ex]}
+
+
+# --- 4. components ------------------------------------------------------------------------------
+def components(edge_files: list[Path], n: int, batch: int = 1 << 20) -> np.ndarray:
+    """Label of every document = smallest input position in its connected component.
+
+    Min-label propagation with pointer jumping, streaming the edges from disk in batches: each
+    pass hooks, for every edge, the larger of its two current labels onto the smaller, then
+    compresses label chains; it stops after a pass in which every edge already joined equal
+    labels. Labels only decrease and always name a member of the same component, so the final
+    label of a component is its earliest member."""
+    labels = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    while True:
+        joined = True
+        for f in edge_files:
+            for rb in pq.ParquetFile(f).iter_batches(batch_size=batch, columns=["src", "dst"]):
+                s, d = rb.column(0).to_numpy(), rb.column(1).to_numpy()
+                ls, ld = labels[s], labels[d]
+                if joined and np.any(ls != ld):
+                    joined = False
+                low = np.minimum(ls, ld)
+                np.minimum.at(labels, ls, low)
+                np.minimum.at(labels, ld, low)
+                while True:  # pointer jumping until every label is a root
+                    up = labels[labels]
+                    if np.array_equal(up, labels):
+                        break
+                    labels = up
+        if joined:
+            return labels
+
+
+# --- 5. resolve ---------------------------------------------------------------------------------
+def _resolve_part(task: tuple[str, int, list[str], list[int]]) -> dict[str, int]:
+    """The removed documents of part p: their kept document's id and the reason."""
+    state, p, names, starts = task
+    state_dir = Path(state)
+    lo = starts[p]
+    labels = np.load(state_dir / "labels.npy", mmap_mode="r")
+    own = pq.ParquetFile(state_dir / "docs" / f"{names[p]}.parquet").read(columns=["id", "exact", "bytes"])
+    seg = np.asarray(labels[lo:lo + own.num_rows])
+    members = np.flatnonzero(seg != np.arange(lo, lo + own.num_rows))
+    roots = seg[members].astype(np.int64)
+    distinct = np.unique(roots)
+    kept = DocLookup(state_dir, names, starts).get(distinct, ["id", "exact"])
+    at = np.searchsorted(distinct, roots)
+    kept_id = kept["id"].take(at)
+    same = own["exact"].to_numpy()[members] == kept["exact"].to_numpy()[at]
+    reason = np.where(same, "exact", "minhash")
+    atomic.write_parquet(state_dir / "removals" / f"{names[p]}.parquet", pa.table({
+        "id": own["id"].take(members), "kept_id": kept_id, "reason": pa.array(reason, pa.string())}))
+    return {"exact": int(same.sum()), "minhash": int((~same).sum()),
+            "bytes": int(own["bytes"].to_numpy()[members].sum())}
 
 
 class DedupStage(Stage):
@@ -283,112 +330,58 @@ class DedupStage(Stage):
         state = self.state_dir
         assert state is not None
         counts = [pq.read_metadata(p).num_rows for p in parts]
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist() if parts else []
+        names = [p.stem for p in parts]
+        starts = np.concatenate([[0], np.cumsum(counts)]).astype(int).tolist()
+        n = starts[-1]
+        budget = cfg.data_bytes
+        if n * DOC_BYTES > budget:
+            raise ConfigError(f"dedup.memory_mb = {cfg.memory_mb}: the components step keeps "
+                              f"{DOC_BYTES} bytes per document ({n:,} documents); set dedup.memory_mb "
+                              f">= {BASELINE_MB + math.ceil(n * DOC_BYTES / 1e6)}")
         b, _ = cfg.shape
-        rows = sum(counts) * ((b if cfg.minhash else 0) + (1 if cfg.exact else 0))
-        buckets = max(1, math.ceil(rows * 40 / (cfg.memory_mb * 1e6)))  # ~40 B a row while sorting
+        rows = n * ((b if cfg.minhash else 0) + (1 if cfg.exact else 0))
+        buckets = cfg.buckets or max(1, math.ceil(rows * ROW_BYTES / budget))
         list(executor.map_unordered(_sign_part, [(cfg, str(p), str(state), o, buckets)
-                                                 for p, o in zip(parts, offsets)]))
-        edge_files = sorted(executor.map_unordered(_group_bucket, [(str(state), k) for k in range(buckets)]))
-        removals, report = self._cluster(edge_files, [state / "docs" / f"{p.stem}.parquet" for p in parts], parts)
-        atomic.write_parquet(state / "removals.parquet", removals)
+                                                 for p, o in zip(parts, starts)]))
+        edges = sum(executor.map_unordered(_group_bucket, [(str(state), k, buckets) for k in range(buckets)]))
+        checks = list(executor.map_unordered(_verify_partition, [(cfg, str(state), j, names, starts)
+                                                                 for j in range(buckets)]))
+        labels = components(sorted((state / "verified").glob("*.parquet")), n)
+        with atomic.atomic_path(state / "labels.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, labels)
+        removed = list(executor.map_unordered(_resolve_part, [(str(state), p, names, starts)
+                                                              for p in range(len(parts))]))
+        sizes = np.bincount(labels, minlength=n) if n else np.zeros(0, np.int64)
+        hist = np.bincount(sizes[sizes > 1])
+        examples = sorted(e for c in checks for e in c["examples"])[:cfg.examples]
+        ex_ids = DocLookup(state, names, starts).get(np.unique([x for e in examples for x in e[:2]]).astype(np.int64), ["order", "id"])
+        id_of = dict(zip(ex_ids["order"].to_pylist(), ex_ids["id"].to_pylist()))
+        candidates = sum(c["candidates"] for c in checks)
+        verified = sum(c["verified"] for c in checks)
+        report = {
+            "candidate_edges": candidates,
+            "verified_edges": verified,
+            "rejected_by_verification": candidates - verified,
+            "clusters": int((sizes > 1).sum()),
+            "cluster_size_histogram": {str(k): int(v) for k, v in enumerate(hist) if v},
+            "docs_removed": {r: sum(x[r] for x in removed) for r in ("exact", "minhash")},
+            "bytes_removed": sum(x["bytes"] for x in removed),
+            "example_pairs": [{"kept": id_of[s], "removed": id_of[d], "jaccard": round(j, 4)} for s, d, j in examples],
+            "bands": b, "rows": cfg.shape[1], "ngram": cfg.ngram,
+            "threshold": round((1 / b) ** (1 / cfg.shape[1]), 4),
+            "s_curve": [[j, round(p, 4)] for j, p in s_curve(b, cfg.shape[1], 10)],
+            "buckets": buckets, "memory_mb": cfg.memory_mb,
+        }
         atomic.write_json(state / "report.json", report)
         stats = StageStats()
-        stats.counters.update({"buckets": buckets, "candidate_edges": report["candidate_edges"]})
+        stats.counters.update({"buckets": buckets, "candidate_edges": candidates, "band_key_edges": edges})
         return stats
-
-    def _cluster(self, edge_files: list[str], doc_files: list[Path], parts: list[Path]) -> tuple[pa.Table, dict]:
-        """Union-find over the candidate edges. Memory follows the number of edges: only the
-        documents that appear in an edge are looked up (file by file) for id, hash and size."""
-        cfg: Config = self.config
-        empty = pa.table({"id": pa.array([], pa.string()), "kept_id": pa.array([], pa.string()),
-                          "reason": pa.array([], pa.string())})
-        edges = pa.concat_tables([pq.read_table(f) for f in edge_files]) if edge_files else None
-        if edges is None or edges.num_rows == 0:
-            return empty, {"candidate_edges": 0, "verified_edges": 0, "clusters": 0}
-        src, dst, exact = (edges[c].to_numpy(zero_copy_only=False) for c in ("src", "dst", "exact"))
-        involved = pa.array(np.unique(np.concatenate([src, dst])))
-        ids: dict[int, str] = {}
-        exact_hash: dict[int, int] = {}
-        nbytes: dict[int, int] = {}
-        for f in doc_files:
-            t = pq.read_table(f)
-            t = t.filter(pc.is_in(t["order"], value_set=involved))
-            for o, i, h, b in zip(*(t[c].to_pylist() for c in ("order", "id", "exact", "bytes"))):
-                ids[o], exact_hash[o], nbytes[o] = i, h, b
-        # dedupe edges and verify near-duplicate candidates by true Jaccard
-        pairs = sorted(set(zip(src.tolist(), dst.tolist(), exact.tolist())))
-        verified: list[tuple[int, int, float | None]] = []
-        need = sorted({x for s, d, e in pairs if not e and exact_hash[s] != exact_hash[d] for x in (s, d)})
-        shingles = self._shingle_sets(need, parts) if (cfg.verify and cfg.minhash) else {}
-        jac: dict[tuple[int, int], float] = {}
-        for s, d, e in pairs:
-            if e or exact_hash[s] == exact_hash[d]:
-                verified.append((s, d, 1.0))
-                continue
-            if cfg.verify:
-                a, b = shingles[s], shingles[d]
-                j = len(a & b) / len(a | b) if a | b else 1.0
-                jac[(s, d)] = j
-                if j < cfg.jaccard_threshold:
-                    continue
-                verified.append((s, d, j))
-            else:
-                verified.append((s, d, None))
-        uf = UnionFind()
-        for s, d, _ in verified:
-            uf.union(s, d)
-        members = sorted(uf.parent)  # every non-root member of a cluster
-        rows = {"id": [], "kept_id": [], "reason": []}
-        sizes: Counter = Counter()
-        for m in members:
-            root = uf.find(m)
-            rows["id"].append(ids[m])
-            rows["kept_id"].append(ids[root])
-            rows["reason"].append("exact" if exact_hash[m] == exact_hash[root] else "minhash")
-        for m in members:
-            sizes[uf.find(m)] += 1
-        hist = Counter(n + 1 for n in sizes.values())
-        examples = [{"kept": ids[s], "removed": ids[d], "jaccard": round(j, 4)}
-                    for s, d, j in verified if j is not None and j < 1.0][:cfg.examples]
-        b, r = cfg.shape
-        report = {
-            "candidate_edges": len(pairs),
-            "verified_edges": len(verified),
-            "rejected_by_verification": len(pairs) - len(verified),
-            "clusters": len(sizes),
-            "cluster_size_histogram": {str(k): v for k, v in sorted(hist.items())},
-            "docs_removed": {"exact": rows["reason"].count("exact"), "minhash": rows["reason"].count("minhash")},
-            "bytes_removed": int(sum(nbytes[m] for m in members)),
-            "example_pairs": examples,
-            "bands": b, "rows": r, "ngram": cfg.ngram,
-            "threshold": round((1 / b) ** (1 / r), 4),
-            "s_curve": [[j, round(p, 4)] for j, p in s_curve(b, r, 10)],
-        }
-        return pa.table(rows, schema=empty.schema), report
-
-    def _shingle_sets(self, positions: list[int], parts: list[Path]) -> dict[int, set[int]]:
-        """Shingle hash sets of the documents at these input positions (read part by part)."""
-        want = set(positions)
-        out: dict[int, set[int]] = {}
-        sh = Shingler(self.config)
-        offset = 0
-        for p in parts:
-            n = pq.read_metadata(p).num_rows
-            local = [x - offset for x in positions if offset <= x < offset + n]
-            if local:
-                texts = pq.read_table(p, columns=["text"])["text"]
-                for i in local:
-                    out[offset + i] = set(sh.hashes(sh.normal(texts[i].as_py()).split()).tolist())
-            offset += n
-        assert want <= set(out)
-        return out
 
     def explain(self) -> str:
         return explain(self.config)
 
-    def load_state(self) -> None:
-        t = pq.read_table(self.state_dir / "removals.parquet")
+    def begin_part(self, name: str) -> None:
+        t = pq.ParquetFile(self.state_dir / "removals" / f"{name}.parquet").read()
         self.removals = dict(zip(t["id"].to_pylist(), zip(t["kept_id"].to_pylist(), t["reason"].to_pylist())))
 
     def process(self, doc: Document) -> Document | Drop:

@@ -242,7 +242,7 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     held = set(val_ids)
     # Hold out near copies of validation documents too (other ids, same text): otherwise a less
     # deduplicated variant trains on its own validation set and looks better than it is.
-    from pipeline.stages.dedup import similar_pairs
+    from pipeline.stages.minhash import similar_pairs
     val_texts = [t for i, t in zip(*data[cleanest]) if i in held]
     copies: dict[str, int] = {}
     for name, (ids, texts) in data.items():

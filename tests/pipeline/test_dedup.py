@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,8 @@ import pytest
 from pipeline.config import InputConfig, StageSpec, load_run_config
 from pipeline.executor import LocalExecutor
 from pipeline.runner import run, run_read, run_stage
-from pipeline.stages.dedup import Config, Shingler, _permutations, explain, s_curve, signatures
+from pipeline.stages.dedup import Config, components, explain, s_curve, shingler
+from pipeline.stages.minhash import pair_jaccard, permutations, signatures
 from tests.conftest import run_cli, write_config
 
 VOCAB = [f"w{i}" for i in range(20_000)]
@@ -93,7 +95,7 @@ def test_determinism_across_workers_batch_sizes_and_buckets(tmp_path, planted):
     path, _ = planted
     a = dedup(path, tmp_path / "a", workers=1, part_docs=1000)
     b = dedup(path, tmp_path / "b", workers=2, part_docs=37)
-    c = dedup(path, tmp_path / "c", workers=2, part_docs=100, memory_mb=0.05)  # many buckets
+    c = dedup(path, tmp_path / "c", workers=2, part_docs=100, buckets=7)
     assert a == b == c and len(a) > 100
     assert json.loads((tmp_path / "c" / "stats.json").read_text())["counters"]["buckets"] > 1
 
@@ -102,10 +104,10 @@ def test_signatures_equal_datasketch():
     from datasketch import MinHash
 
     cfg = Config()
-    sh = Shingler(cfg)
+    sh = shingler(cfg)
     texts = ["the quick brown fox jumps over the lazy dog again and again", "short text", ""]
     hashes = [sh.hashes(sh.normal(t).split()) for t in texts]
-    a, b = _permutations(112, cfg.seed)
+    a, b = permutations(112, cfg.seed)
     ours = signatures(hashes, a, b, chunk=3)
     for h, row in zip(hashes, ours):
         m = MinHash(num_perm=112, seed=cfg.seed, hashfunc=lambda x: int(x), scheme="affine32")
@@ -130,3 +132,73 @@ def test_explain_and_s_curve():
     text = run_cli("stage", "dedup", "--explain").stdout
     assert "14 bands x 8 rows = 112 permutations" in text and "0.719" in text
     assert "10 bands x 11 rows" in explain(Config(preset="t80"))
+
+
+def test_pair_jaccard_equals_set_arithmetic():
+    rng = np.random.default_rng(0)
+    sets = [np.unique(rng.integers(0, 60, rng.integers(0, 40))).astype(np.uint32) for _ in range(300)]
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
+    left, right = rng.integers(0, 300, 2000), rng.integers(0, 300, 2000)
+    got = pair_jaccard(offsets, np.concatenate(sets), left, right)
+    for e in range(2000):
+        a, b = set(sets[left[e]].tolist()), set(sets[right[e]].tolist())
+        assert got[e] == pytest.approx(len(a & b) / len(a | b) if a | b else 1.0)
+
+
+def test_components_label_every_document_with_its_clusters_earliest_member(tmp_path):
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    # random edges plus a long chain written back to front (the worst case for propagation)
+    src = np.concatenate([rng.integers(0, n, 3000), np.arange(4000, 4999)[::-1]])
+    dst = np.concatenate([rng.integers(0, n, 3000), np.arange(4001, 5000)[::-1]])
+    files = []
+    for k in range(3):
+        f = tmp_path / f"e{k}.parquet"
+        pq.write_table(pa.table({"src": src[k::3], "dst": dst[k::3]}), f)
+        files.append(f)
+    labels = components(files, n, batch=100)
+    parent = list(range(n))  # reference: plain union-find, root = smallest member
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+    for s, d in zip(src.tolist(), dst.tolist()):
+        a, b = find(s), find(d)
+        parent[max(a, b)] = min(a, b)
+    assert labels.tolist() == [find(i) for i in range(n)]
+    assert len(set(labels[4000:5000].tolist())) == 1 and labels[4999] <= 4000
+
+
+def test_peak_memory_stays_under_memory_mb(tmp_path):
+    """200,000 short documents with many duplicates: every process of `corpusprep stage dedup`
+    (reader, signature, shuffle, verification and filtering workers, and the parent) stays under
+    the configured cap, and the shuffle was really split into buckets."""
+    import sys
+
+    from pipeline.procmem import run_with_peak_rss
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(3000)]
+    base = [[rng.choice(words) for _ in range(24)] for _ in range(20_000)]
+    inp = tmp_path / "short.jsonl"
+    with inp.open("w") as fh:
+        for i in range(200_000):
+            ws = list(base[rng.randrange(len(base))]) if i % 3 else [rng.choice(words) for _ in range(24)]
+            if i % 3 == 2:
+                ws[rng.randrange(24)] = rng.choice(words)
+            fh.write(json.dumps({"id": f"s{i}", "text": " ".join(ws)}) + "\n")
+    cap = 224
+    out = tmp_path / "out"
+    res = run_with_peak_rss([sys.executable, "-m", "pipeline.cli", "stage", "dedup", "--input", str(inp),
+                             "--output", str(out), "--workers", "2", "--part-docs", "10000",
+                             "--set", f"memory_mb={cap}", "--no-progress"], stdout=subprocess.DEVNULL)
+    stats = json.loads((out / "stats.json").read_text())
+    print(f"\n[dedup memory] 200k docs, memory_mb={cap}: peak one process {res.one_mb:.0f} MB, "
+          f"buckets {stats['counters']['buckets']}, removed {stats['docs_dropped']:,} in {res.seconds:.0f} s")
+    assert res.returncode == 0 and stats["docs_dropped"] > 50_000
+    assert stats["counters"]["buckets"] >= 4
+    assert res.one_mb < cap

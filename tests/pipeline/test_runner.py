@@ -12,8 +12,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import load_run_config
-from pipeline.runner import RunError, run
+from pipeline.config import InputConfig, load_run_config
+from pipeline.executor import LocalExecutor
+from pipeline.runner import RunError, run, run_read
 from tests.conftest import REPO, run_cli, write_config
 
 
@@ -150,3 +151,21 @@ def test_duplicate_input_ids_are_a_clear_error(tmp_path):
     inp.write_text('{"id": "same", "text": "a"}\n{"id": "same", "text": "b"}\n')
     res = run_cli("stage", "html", "--input", str(inp), "--output", str(tmp_path / "o"), check=False)
     assert res.returncode == 2 and "ids are not unique" in res.stderr and "dup.jsonl:1" in res.stderr
+
+
+def test_id_check_in_several_hash_range_passes(tmp_path):
+    """The uniqueness check splits ids into hash ranges when there are many; the result is the same."""
+    from pipeline.io import InputError
+    from pipeline.runner import _check_unique_ids
+
+    rows = [{"id": f"r{i}", "text": "t"} for i in range(50)]
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ex = LocalExecutor(1)
+    run_read(InputConfig(path=str(inp)), tmp_path / "ok", ex, 7, progress=False)
+    _check_unique_ids(tmp_path / "ok", ids_per_pass=4)  # 13 passes, no repeat: no error
+    inp.write_text("".join(json.dumps(r) + "\n" for r in rows + [{"id": "r17", "text": "again"}]))
+    with pytest.raises(InputError, match=r"1 id\(s\) repeat, e.g. 'r17' at in.jsonl:18, in.jsonl:51"):
+        run_read(InputConfig(path=str(inp)), tmp_path / "bad", ex, 7, progress=False)
+    with pytest.raises(InputError, match="'r17'"):
+        _check_unique_ids(tmp_path / "bad", ids_per_pass=4)
