@@ -73,7 +73,8 @@ def render_card(report: dict[str, Any]) -> str:
                   f"{d.get('bands')} bands x {d.get('rows')} rows over word {d.get('ngram')}-grams (threshold ~{d.get('threshold')}); "
                   f"{d['candidate_edges']:,} candidate pairs, {d.get('rejected_by_verification', 0):,} rejected by true Jaccard; "
                   f"{d['clusters']:,} clusters; removed {d.get('docs_removed', {})}, {_b(d.get('bytes_removed', 0))}.", "",
-                  "Cluster sizes: " + ", ".join(f"{k}: {v}" for k, v in d.get("cluster_size_histogram", {}).items()), "",
+                  "Cluster sizes (members: clusters): " + ", ".join(
+                      f"{k}: {v}" for k, v in sorted(d.get("cluster_size_histogram", {}).items(), key=lambda kv: int(kv[0]))), "",
                   "S-curve (Jaccard: P(candidate)): " + ", ".join(f"{j:.1f}: {p:.3f}" for j, p in d.get("s_curve", [])), ""]
             if d.get("example_pairs"):
                 L += ["| kept | removed | Jaccard |", "|---|---|---:|"]

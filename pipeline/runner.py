@@ -69,7 +69,8 @@ def _merge_drops(stage_dir: Path) -> Path:
     with atomic.atomic_path(stage_dir / "drops.parquet") as tmp:
         with pq.ParquetWriter(tmp, DROP_SCHEMA, **atomic.PARQUET_OPTIONS) as writer:
             for p in sorted((stage_dir / DROPS).glob("*.parquet")):
-                writer.write_table(pq.ParquetFile(p).read())
+                for batch in pq.ParquetFile(p).iter_batches(batch_size=1000):
+                    writer.write_batch(batch)
     return stage_dir / "drops.parquet"
 
 

@@ -45,7 +45,7 @@ PRESETS = {"fineweb": (14, 8), "t80": (10, 11)}  # (bands, rows): threshold ~0.7
 BASELINE_MB = 192    # RSS of a worker before it holds data: forked from the CLI with every stage's libraries
                      # loaded, and after earlier tasks (what the allocator keeps): measured 140-180 MB
 ROW_BYTES = 96       # one band-key row while its bucket is sorted (arrays, sort order, copies)
-SHINGLE_BYTES = 40   # one shingle of one candidate pair while it is verified
+SHINGLE_BYTES = 96   # one shingle of one candidate pair while it is verified (sets looked up, tagged, sorted)
 DOC_BYTES = 16       # one input document in the components step (label, cluster-size count)
 
 
@@ -130,11 +130,11 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
     text_bytes = sum(pf.metadata.row_group(g).column(text_col).total_uncompressed_size
                      for g in range(pf.metadata.num_row_groups))
     per_doc = 24 * text_bytes / max(1, pf.metadata.num_rows) + 2000  # texts, words, hashes, sets
-    batch_docs = max(16, int(data / 2 / per_doc))
+    batch_docs = max(16, int(data / 4 / per_doc))
     sh = shingler(cfg)
     b, r = cfg.shape
     a_, b_ = permutations(b * r, cfg.seed)
-    sig_chunk = max(1024, int(data / 2 / (8 * b * r)))
+    sig_chunk = max(1024, int(data / 4 / (8 * b * r)))
     bands: list[pa.Table] = []
     with atomic.atomic_path(state_dir / "docs" / f"{name}.parquet") as tmp:
         writer = None
