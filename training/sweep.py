@@ -6,6 +6,7 @@ pool, one torch thread each (small models use two cores better as two runs than 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -84,21 +85,30 @@ def _run_point(task: tuple[RunSpec, str]) -> str:
     return out
 
 
+def shards_fingerprint(manifest: Path) -> str:
+    """sha256 of a shards manifest without its timings. The manifest names every shard file with
+    its sha256, so this changes exactly when the shards do — not when identical shards are
+    rebuilt (a fresh pipeline run), which should resume a sweep rather than refuse it."""
+    m = json.loads(manifest.read_text())
+    m.pop("seconds", None)
+    return hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()
+
+
 def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = True) -> Path:
     from tqdm import tqdm
 
-    from pipeline.text import sha256_file
+    from pipeline import atomic
 
     out = Path(cfg.output)
     manifest = Path(cfg.shards) / "manifest.json"
     if not manifest.exists():
         raise ConfigError(f"{manifest} not found: run the pipeline with a [shards] section first")
-    shards_sha = sha256_file(manifest)
+    shards_sha = shards_fingerprint(manifest)
     stamp = out / "sweep.json"
     if stamp.exists() and json.loads(stamp.read_text()).get("shards_manifest_sha256") != shards_sha:
         raise ConfigError(f"{out} holds results trained on other shards; choose another output or delete it")
     out.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_sha}, indent=2, default=str))
+    atomic.write_json(stamp, dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_sha})
     todo = [(spec, str(out / name)) for name, spec in points(cfg) if not (out / name / "result.json").exists()]
     total = len(points(cfg))
     bar = tqdm(total=total, initial=total - len(todo), desc=f"sweep {cfg.name}", unit="run", disable=not progress)

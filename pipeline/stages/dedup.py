@@ -182,13 +182,13 @@ def _first_of_groups(*cols: np.ndarray) -> np.ndarray:
     return first
 
 
-def _group_bucket(task: tuple[str, int, int]) -> int:
+def _group_bucket(task: tuple[str, int, int]) -> None:
     """Candidate edges of one bucket (earliest member of each equal-key group -> the others),
-    written into edge partitions by a hash of the pair. Returns the number of edges."""
+    written into edge partitions by a hash of the pair."""
     state, k, partitions = task
     files = sorted((Path(state) / "bands" / f"bucket-{k:05d}").glob("*.parquet"))
     if not files:
-        return 0
+        return
     t = pa.concat_tables([pq.ParquetFile(f).read() for f in files])
     band, key, order = (t[c].to_numpy() for c in ("band", "key", "order"))
     del t
@@ -205,7 +205,6 @@ def _group_bucket(task: tuple[str, int, int]) -> int:
         sel = np.flatnonzero(part == j)
         atomic.write_parquet(Path(state) / "edges" / f"part-{j:05d}" / f"bucket-{k:05d}.parquet",
                              pa.table({"src": src[sel], "dst": dst[sel], "exact": exact[sel]}, schema=EDGE_SCHEMA))
-    return len(src)
 
 
 # --- 3. verify ----------------------------------------------------------------------------------
@@ -343,7 +342,7 @@ class DedupStage(Stage):
         buckets = cfg.buckets or max(1, math.ceil(rows * ROW_BYTES / budget))
         list(executor.map_unordered(_sign_part, [(cfg, str(p), str(state), o, buckets)
                                                  for p, o in zip(parts, starts)]))
-        edges = sum(executor.map_unordered(_group_bucket, [(str(state), k, buckets) for k in range(buckets)]))
+        list(executor.map_unordered(_group_bucket, [(str(state), k, buckets) for k in range(buckets)]))
         checks = list(executor.map_unordered(_verify_partition, [(cfg, str(state), j, names, starts)
                                                                  for j in range(buckets)]))
         labels = components(sorted((state / "verified").glob("*.parquet")), n)
@@ -374,7 +373,7 @@ class DedupStage(Stage):
         }
         atomic.write_json(state / "report.json", report)
         stats = StageStats()
-        stats.counters.update({"buckets": buckets, "candidate_edges": candidates, "band_key_edges": edges})
+        stats.counters.update({"buckets": buckets, "candidate_edges": candidates})
         return stats
 
     def explain(self) -> str:

@@ -202,3 +202,14 @@ def test_peak_memory_stays_under_memory_mb(tmp_path):
     assert res.returncode == 0 and stats["docs_dropped"] > 50_000
     assert stats["counters"]["buckets"] >= 4
     assert res.one_mb < cap
+
+
+def test_memory_settings_below_what_a_process_needs_are_refused(tmp_path):
+    from pipeline.stage import ConfigError
+    from pipeline.stages.dedup import BASELINE_MB
+
+    with pytest.raises(ConfigError, match=f"set at least {BASELINE_MB + 32}"):
+        Config(memory_mb=BASELINE_MB)
+    res = run_cli("stage", "dedup", "--input", str(tmp_path / "x.jsonl"), "--output", str(tmp_path / "o"),
+                  "--set", "memory_mb=64", check=False)
+    assert res.returncode == 2 and "dedup.memory_mb = 64" in res.stderr

@@ -90,3 +90,13 @@ memorization_windows = 2
     assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "sw").rglob("result.json"))] == stamps
     e2 = json.loads((tmp_path / "sw" / "v" / "2K" / "a_e2" / "result.json").read_text())
     assert abs(e2["epochs"] - 2.0) < 0.3
+    # the same shards rebuilt (only the manifest's timings differ): the sweep resumes
+    man = Path(shards) / "manifest.json"
+    m = json.loads(man.read_text())
+    man.write_text(json.dumps(dict(m, seconds={"total": 123.0})))
+    run_cli("sweep", str(cfg), "--no-progress")
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "sw").rglob("result.json"))] == stamps
+    # other shards: refused
+    man.write_text(json.dumps(dict(m, seed=m.get("seed", 0) + 1)))
+    res = run_cli("sweep", str(cfg), "--no-progress", check=False)
+    assert res.returncode != 0 and "trained on other shards" in res.stderr
