@@ -57,6 +57,7 @@ class Config:
     punctuation: bool = field(default=True, metadata={"help": "normalisation: remove punctuation"})
     digits: bool = field(default=False, metadata={"help": "normalisation: map digits to 0"})
     nfkc: bool = field(default=True, metadata={"help": "normalisation: Unicode NFKC"})
+    whitespace: bool = field(default=True, metadata={"help": "normalisation: collapse runs of whitespace (exact hash; shingles split on whitespace anyway)"})
     ngram: int = field(default=5, metadata={"help": "words per shingle"})
     preset: str = field(default="", metadata={"help": f"bands x rows preset: {', '.join(f'{k}={v[0]}x{v[1]}' for k, v in PRESETS.items())}; empty = bands/rows"})
     bands: int = field(default=14, metadata={"help": "LSH bands (FineWeb: 14)"})
@@ -109,7 +110,7 @@ def explain(cfg: Config) -> str:
 
 def shingler(cfg: Config) -> Shingler:
     return Shingler(cfg.ngram, lowercase=cfg.lowercase, punctuation=cfg.punctuation,
-                    digits=cfg.digits, nfkc=cfg.nfkc)
+                    digits=cfg.digits, nfkc=cfg.nfkc, whitespace=cfg.whitespace)
 
 
 # --- 1. sign ------------------------------------------------------------------------------------

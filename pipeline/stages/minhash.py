@@ -19,9 +19,10 @@ class Shingler:
     """32-bit word n-gram hashes of normalised texts; each distinct word is hashed once."""
 
     def __init__(self, ngram: int = 5, *, lowercase: bool = True, punctuation: bool = True,
-                 digits: bool = False, nfkc: bool = True):
+                 digits: bool = False, nfkc: bool = True, whitespace: bool = True):
         self.ngram = ngram
-        self.norm = dict(lowercase=lowercase, punctuation=punctuation, digits=digits, nfkc=nfkc)
+        self.norm = dict(lowercase=lowercase, punctuation=punctuation, digits=digits, nfkc=nfkc,
+                         whitespace=whitespace)
         self.cache: dict[str, int] = {}
 
     def normal(self, text: str) -> str:

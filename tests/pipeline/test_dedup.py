@@ -213,3 +213,19 @@ def test_memory_settings_below_what_a_process_needs_are_refused(tmp_path):
     res = run_cli("stage", "dedup", "--input", str(tmp_path / "x.jsonl"), "--output", str(tmp_path / "o"),
                   "--set", "memory_mb=64", check=False)
     assert res.returncode == 2 and "dedup.memory_mb = 64" in res.stderr
+
+
+def test_normalisation_settings_decide_what_is_an_exact_copy(tmp_path):
+    words = " ".join(VOCAB[:40])
+    rows = [{"id": "a", "text": words}, {"id": "b", "text": words.replace(" ", "   ", 3)},
+            {"id": "c", "text": words.upper()}, {"id": "d", "text": words.replace(" w5 ", ", w5 ")}]
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert dedup(inp, tmp_path / "default") == {x: ("dedup.exact", "a") for x in "bcd"}
+    # whitespace kept: b (and d, whose comma becomes a space) are no exact copies, but their
+    # shingles (words split on whitespace) are a's
+    ws = dedup(inp, tmp_path / "ws", whitespace=False)
+    assert ws == {"b": ("dedup.minhash", "a"), "c": ("dedup.exact", "a"), "d": ("dedup.minhash", "a")}
+    # case kept: every shingle of c differs; punctuation kept: d is at most a near copy
+    strict = dedup(inp, tmp_path / "strict", lowercase=False, punctuation=False)
+    assert "c" not in strict and strict.get("d", ("kept",))[0] != "dedup.exact"
