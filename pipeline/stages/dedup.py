@@ -14,7 +14,7 @@ their result to disk, so no step holds more than one part, one bucket or one chu
    follows `memory_mb`;
 4. components (main process, vectorised): min-label propagation with pointer jumping over the
    verified edges, streamed from disk; each document's label ends as the earliest member of its
-   cluster — the one that is kept. 4 bytes per document;
+   cluster — the one that is kept. Labels and cluster sizes: 16 bytes per document;
 5. resolve (per part, pool): for each removed document, the kept document's id and whether the
    two are exact copies, written per part, so a filtering worker loads only its own part's list.
 
