@@ -70,18 +70,16 @@ def pair_report(docs: list[dict], pairs: list[tuple[str, str]], found, sample: i
 def datatrove_clusters(docs: list[dict], folder: Path) -> dict[str, int]:
     """DataTrove's whole MinHash dedup (signature, buckets, cluster, filter; 5-grams, 14 x 8),
     run locally on `docs`: the cluster id of every document it put in a cluster (not -1)."""
-    import xxhash
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                  MinhashDedupFilter, MinhashDedupSignature)
+                                                  MinhashDedupFilter)
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
     (folder / "in").mkdir(parents=True)
     (folder / "in" / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
     cfg = MinhashConfig()
-    sig = MinhashDedupSignature(output_folder=str(folder / "sigs"), config=cfg)
-    sig._hash_func = lambda s: xxhash.xxh64_intdigest(s.encode("utf-8"))  # see datatrove_signatures
+    sig = datatrove_signature_step(str(folder / "sigs"))
     steps = [([JsonlReader(str(folder / "in")), sig], 1),
              ([MinhashDedupBuckets(str(folder / "sigs"), str(folder / "buckets"), config=cfg)], cfg.num_buckets),
              ([MinhashDedupCluster(str(folder / "buckets"), str(folder / "remove"), config=cfg,
@@ -117,18 +115,24 @@ def naive(docs: list[dict], cfg: Config) -> float:
     return len(docs) / t["seconds"]
 
 
-def datatrove_signatures(docs: list[dict]) -> float | None:
-    if not have("datatrove"):
-        return None
+def datatrove_signature_step(folder: str):
+    """DataTrove's MinHash signature step with FineWeb's settings (5-grams, 14 x 8). xxhash >= 4.1
+    takes bytes only and DataTrove passes str: it is given UTF-8 bytes, as older xxhash did."""
     import xxhash
     from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
-    step = MinhashDedupSignature(output_folder=tempfile.mkdtemp(), config=MinhashConfig())  # 5-grams, 14 x 8
+    step = MinhashDedupSignature(output_folder=folder, config=MinhashConfig())
     try:
         step._hash_func("probe")
-    except TypeError:  # xxhash >= 4.1 takes bytes only; DataTrove passes str: encode, as older xxhash did
-        print("(DataTrove's xxhash call is given UTF-8 bytes: the installed xxhash no longer accepts str)")
+    except TypeError:
         step._hash_func = lambda s: xxhash.xxh64_intdigest(s.encode("utf-8"))
+    return step
+
+
+def datatrove_signatures(docs: list[dict]) -> float | None:
+    if not have("datatrove"):
+        return None
+    step = datatrove_signature_step(tempfile.mkdtemp())
     with timed() as t:
         for d in docs:
             step.get_signature(step.get_shingles(d["text"]))  # shingling (spaCy words) + signature

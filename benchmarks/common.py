@@ -49,4 +49,3 @@ def have(module: str) -> bool:
         return True
     except ImportError:
         return False
-

@@ -144,8 +144,11 @@ def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
         return ids, np.fromiter((hash64(i) for i in ids), dtype=np.uint64, count=len(ids))
 
     for k in range(passes):
-        h = np.concatenate([x[x % np.uint64(passes) == k] for x in (hashed(p)[1] for p in parts)] or [np.zeros(0, np.uint64)])
-        h.sort()
+        pieces = [np.zeros(0, np.uint64)]
+        for p in parts:
+            x = hashed(p)[1]
+            pieces.append(x[x % np.uint64(passes) == k])
+        h = np.sort(np.concatenate(pieces))
         repeated = set(h[1:][h[1:] == h[:-1]].tolist())
         if not repeated:
             continue

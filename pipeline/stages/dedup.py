@@ -269,28 +269,27 @@ def components(edge_files: list[Path], n: int, batch: int = 1 << 20) -> np.ndarr
 
     Min-label propagation with pointer jumping, streaming the edges from disk in batches: each
     pass hooks, for every edge, the larger of its two current labels onto the smaller, then
-    compresses label chains; it stops after a pass in which every edge already joined equal
-    labels. Labels only decrease and always name a member of the same component, so the final
-    label of a component is its earliest member."""
+    compresses label chains (once per pass: it costs O(documents)); it stops after a pass in
+    which every edge already joined equal labels. Labels only decrease and always name a member
+    of the same component, so the final label of a component is its earliest member."""
     labels = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
     while True:
         joined = True
         for f in edge_files:
             for rb in pq.ParquetFile(f).iter_batches(batch_size=batch, columns=["src", "dst"]):
-                s, d = rb.column(0).to_numpy(), rb.column(1).to_numpy()
-                ls, ld = labels[s], labels[d]
+                ls, ld = labels[rb.column(0).to_numpy()], labels[rb.column(1).to_numpy()]
                 if joined and np.any(ls != ld):
                     joined = False
                 low = np.minimum(ls, ld)
                 np.minimum.at(labels, ls, low)
                 np.minimum.at(labels, ld, low)
-                while True:  # pointer jumping until every label is a root
-                    up = labels[labels]
-                    if np.array_equal(up, labels):
-                        break
-                    labels = up
-        if joined:
+        if joined:  # nothing was hooked in this pass: labels are as compressed after the last one
             return labels
+        while True:  # pointer jumping until every label is a root
+            up = labels[labels]
+            if np.array_equal(up, labels):
+                break
+            labels = up
 
 
 # --- 5. resolve ---------------------------------------------------------------------------------
