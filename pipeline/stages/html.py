@@ -27,7 +27,7 @@ from pipeline.stopwords import ALL_STOPWORDS
 # Plain lxml elements (no lxml.html element classes: their per-element lookup costs ~10%);
 # comments and processing instructions are dropped while parsing.
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
-REMOVE_TAGS = ("script", "style", "noscript", "iframe", "svg", "canvas", "form", "template",
+REMOVE_TAGS = ("script", "style", "noscript", "iframe", "svg", "canvas", "template",
                "object", "embed", "button", "select", "textarea", "input", "head", "map", "math")
 BLOCK_TAGS = frozenset("p h1 h2 h3 h4 h5 h6 li dt dd pre blockquote tr caption figcaption "
                        "div section article main aside nav header footer ul ol dl table "
@@ -84,6 +84,7 @@ class Block:
     text: str
     link_chars: int
     hint: int          # -1 boilerplate hint, +1 content hint, 0 none
+    owner: etree._Element | None = None  # innermost block-level element holding the text
     cls: str = ""      # good | bad | short | neargood
 
 
@@ -111,13 +112,20 @@ BLOCK_KIND = {t: ("h" if t in HEADINGS else "li" if t in ("li", "dt", "dd") else
                   else "pre" if t == "pre" else "p") for t in BLOCK_TAGS}
 
 
-def segment(root: etree._Element, use_hints: bool, max_depth: int) -> list[Block]:
+def segment(root: etree._Element, use_hints: bool, max_depth: int
+            ) -> tuple[list[Block], dict[etree._Element, tuple[int, int]]]:
     """Walk the tree once, cutting its text into blocks at block-level tags.
 
     The hot loop of the stage: one pass of `iterwalk` events with a stack of (hint, in link,
     in pre) frames; text goes to the current block, which is flushed at every block boundary.
+    Returns the blocks and, for every element, the range [first, end) of the blocks
+    inside it: in document order an element's blocks are contiguous, so a container's totals
+    are two prefix-sum lookups.
     """
     blocks: list[Block] = []
+    spans: dict[etree._Element, tuple[int, int]] = {}
+    opened: dict[etree._Element, int] = {}
+    owners: list[etree._Element] = [root]
     parts: list[str] = []
     link_chars = 0
     kind = "p"
@@ -128,7 +136,7 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int) -> list[Block
         raw = "".join(parts)
         text = raw.strip("\n") if pre else ws_sub(" ", raw.replace("\n", " ")).strip()
         if text.strip():
-            blocks.append(Block("pre" if pre else kind, text, link_chars, hint))
+            blocks.append(Block("pre" if pre else kind, text, link_chars, hint, owners[-1]))
 
     for event, el in etree.iterwalk(root, events=("start", "end")):
         tag = el.tag
@@ -150,8 +158,10 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int) -> list[Block
                     parts.clear()
                     link_chars = 0
                 kind = bk
+                owners.append(el)
             elif (tag == "td" or tag == "th") and parts:
                 parts.append(" | ")
+            opened[el] = len(blocks)
             in_link = in_link or tag == "a"
             stack.append((hint, in_link, in_pre or tag == "pre"))
             text = el.text
@@ -166,6 +176,8 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int) -> list[Block
                     parts.clear()
                     link_chars = 0
                 kind = "p"
+                owners.pop()
+            spans[el] = (opened.pop(el), len(blocks))
             stack.pop()
             tail = el.tail
             if tail and el is not root:
@@ -174,7 +186,8 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int) -> list[Block
                     link_chars += len(tail.strip())
     if parts:
         flush(0, False)
-    return blocks
+    spans[root] = (0, len(blocks))
+    return blocks, spans
 
 
 def _stopword_share(text: str) -> float:
@@ -243,6 +256,58 @@ def _neighbours(classes: list[str], skip: tuple[str, ...]) -> tuple[list[str], l
         if classes[i] not in skip:
             last = classes[i]
     return before, after
+
+
+def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]]
+                   ) -> list[bool]:
+    """Which blocks lie in the page's main container (all True when none stands out).
+
+    Readability's idea: every prose block adds a score to the element holding it and half as
+    much to that element's parent, so a body of many paragraphs under one element outscores
+    teaser lists and comment threads, whose paragraphs each sit in a container of their own.
+    A candidate's score is damped by its link density; siblings scoring within a fifth of the
+    best are taken with it (articles split around an ad or an image).
+    """
+    n = len(blocks)
+    chars = [0] * (n + 1)
+    links = [0] * (n + 1)
+    for i, b in enumerate(blocks):
+        chars[i + 1] = chars[i] + len(b.text)
+        links[i + 1] = links[i] + b.link_chars
+    score: dict[etree._Element, float] = {}
+    for b in blocks:
+        n_chars = len(b.text)
+        if n_chars < 25 or b.hint < 0 or b.link_chars > 0.5 * n_chars or b.owner is None:
+            continue
+        s = 1.0 + b.text.count(",") + min(n_chars / 100, 3.0)
+        parent = b.owner.getparent()
+        if parent is None:
+            parent = b.owner
+        score[parent] = score.get(parent, 0.0) + s
+        grand = parent.getparent()
+        if grand is not None:
+            score[grand] = score.get(grand, 0.0) + s / 2
+
+    def final(el: etree._Element) -> float:
+        lo, hi = spans.get(el, (0, 0))
+        total = chars[hi] - chars[lo]
+        return score.get(el, 0.0) * (1 - (links[hi] - links[lo]) / total) if total else 0.0
+
+    ranked = sorted(((final(el), i) for i, el in enumerate(score) if el in spans), reverse=True)
+    if not ranked:
+        return [True] * n
+    elements = list(score)
+    top = elements[ranked[0][1]]
+    best = ranked[0][0]
+    mask = [False] * n
+    parent = top.getparent()
+    siblings = [top] if parent is None else [c for c in parent if c in spans]
+    for el in siblings:
+        if el is top or final(el) >= max(10.0, 0.2 * best):
+            lo, hi = spans[el]
+            for i in range(lo, hi):
+                mask[i] = True
+    return mask
 
 
 def join_blocks(blocks: list[Block]) -> str:
@@ -329,8 +394,12 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
     for el in HIDDEN_XPATH(root):
         _drop_keep_tail(el)
     body = root.find("body")
-    blocks = segment(body if body is not None else root, cfg.use_hints, cfg.max_depth)
+    blocks, spans = segment(body if body is not None else root, cfg.use_hints, cfg.max_depth)
     classify(blocks, cfg)
+    inside = main_container(blocks, spans)
+    for b, keep in zip(blocks, inside):
+        if not keep:
+            b.cls = "bad"
     return join_blocks(blocks), meta
 
 

@@ -1,0 +1,91 @@
+"""Scoring main-text extraction against human ground truth on real pages.
+
+The pages live in `../shared/data/extraction/<dataset>/` (html/<id>.html.gz + ground_truth.jsonl;
+research-use and AGPL licences, so they are read from there, never copied into the package).
+Each dataset is split once, by a hash of the page id, into a `dev` part (tuned on) and a `test`
+part (only measured on); the split does not depend on file order or on which pages exist.
+
+The metric is the common bag-of-words one: precision, recall and F1 over lowercased `\\w+`
+tokens of the extracted text against the ground truth, per page, averaged over pages.
+"""
+from __future__ import annotations
+
+import collections
+import gzip
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from pipeline.encoding import decode_html
+
+EXTRACTION_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "extraction"
+DATASETS = ("dragnet", "l3s-gn1", "utomo-chaos-2017")
+SPLITS = ("dev", "test", "all")
+_TOKEN = re.compile(r"\w+")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    dataset: str
+    id: str
+    html: str        # decoded as the read stage decodes crawled bytes
+    truth: str
+    size: int        # bytes of raw HTML
+
+
+def split_of(page_id: str) -> str:
+    """'dev' or 'test', half and half, fixed by the id alone."""
+    return "test" if hashlib.sha256(page_id.encode()).digest()[0] & 1 else "dev"
+
+
+def load_pages(dataset: str, split: str = "test", root: Path = EXTRACTION_DIR,
+               limit: int | None = None) -> list[Page]:
+    """The pages of one dataset's split (sorted by id), decoded with `decode_html`."""
+    if split not in SPLITS:
+        raise ValueError(f"split = {split!r}; available: {', '.join(SPLITS)}")
+    folder = root / dataset
+    gt = folder / "ground_truth.jsonl"
+    if not gt.exists():
+        raise FileNotFoundError(f"{gt} not found: the extraction data lives in ../shared/data/extraction")
+    rows = [json.loads(line) for line in gt.read_text(encoding="utf-8").split("\n") if line.strip()]
+    rows = sorted((r for r in rows if split == "all" or split_of(r["id"]) == split), key=lambda r: r["id"])
+    pages = []
+    for r in rows[:limit]:
+        raw = gzip.decompress((folder / "html" / f"{r['id']}.html.gz").read_bytes())
+        pages.append(Page(dataset, r["id"], decode_html(raw)[0], r["text"], len(raw)))
+    return pages
+
+
+def bag_prf(got: str, expected: str) -> tuple[float, float, float]:
+    """Precision, recall, F1 over bags of lowercased words (an empty extraction scores 0)."""
+    a = collections.Counter(_TOKEN.findall(got.lower()))
+    b = collections.Counter(_TOKEN.findall(expected.lower()))
+    overlap = sum((a & b).values())
+    p = overlap / sum(a.values()) if a else 0.0
+    r = overlap / sum(b.values()) if b else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+@dataclass(frozen=True)
+class Score:
+    precision: float
+    recall: float
+    f1: float
+    below_half: int              # pages with F1 < 0.5
+    per_page: tuple[tuple[str, float, float, float], ...]  # (id, P, R, F1)
+
+
+def score(extract: Callable[[str], str], pages: list[Page]) -> Score:
+    """Mean per-page P, R, F1 of `extract` (html -> text; '' when it gives up)."""
+    rows = tuple((p.id, *bag_prf(extract(p.html) or "", p.truth)) for p in pages)
+    n = max(len(rows), 1)
+    return Score(sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n, sum(r[3] for r in rows) / n,
+                 sum(r[3] < 0.5 for r in rows), rows)
+
+
+def available() -> Iterator[str]:
+    """The datasets present beside this checkout."""
+    return (d for d in DATASETS if (EXTRACTION_DIR / d / "ground_truth.jsonl").exists())
