@@ -85,6 +85,7 @@ class Block:
     link_chars: int
     hint: int          # -1 boilerplate hint, +1 content hint, 0 none
     owner: etree._Element | None = None  # innermost block-level element holding the text
+    hinted_by: etree._Element | None = None  # the element whose class/id/tag set `hint`
     cls: str = ""      # good | bad | short | neargood
 
 
@@ -129,32 +130,33 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
     parts: list[str] = []
     link_chars = 0
     kind = "p"
-    stack: list[tuple[int, bool, bool]] = [(0, False, False)]
+    stack: list[tuple[int, bool, bool, etree._Element | None]] = [(0, False, False, None)]
     ws_sub = _WS.sub
 
-    def flush(hint: int, pre: bool) -> None:
+    def flush(frame: tuple[int, bool, bool, etree._Element | None]) -> None:
         raw = "".join(parts)
+        pre = frame[2]
         text = raw.strip("\n") if pre else ws_sub(" ", raw.replace("\n", " ")).strip()
         if text.strip():
-            blocks.append(Block("pre" if pre else kind, text, link_chars, hint, owners[-1]))
+            blocks.append(Block("pre" if pre else kind, text, link_chars, frame[0], owners[-1], frame[3]))
 
     for event, el in etree.iterwalk(root, events=("start", "end")):
         tag = el.tag
         if event == "start":
             if len(stack) > max_depth:
                 raise TooDeep(len(stack))
-            hint, in_link, in_pre = stack[-1]
+            hint, in_link, in_pre, hinted_by = stack[-1]
             if use_hints:
                 h = _hint(el)
                 # a <header> inside an article is its title block, not site chrome
                 if tag == "header" and hint <= 0:
                     h = -1
                 if h:
-                    hint = h
+                    hint, hinted_by = h, el
             bk = BLOCK_KIND.get(tag)
             if bk is not None:
                 if parts:
-                    flush(stack[-1][0], stack[-1][2])
+                    flush(stack[-1])
                     parts.clear()
                     link_chars = 0
                 kind = bk
@@ -163,7 +165,7 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
                 parts.append(" | ")
             opened[el] = len(blocks)
             in_link = in_link or tag == "a"
-            stack.append((hint, in_link, in_pre or tag == "pre"))
+            stack.append((hint, in_link, in_pre or tag == "pre", hinted_by))
             text = el.text
             if text:
                 parts.append(text)
@@ -172,7 +174,7 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
         else:
             if tag in BLOCK_KIND:
                 if parts:
-                    flush(stack[-1][0], stack[-1][2])
+                    flush(stack[-1])
                     parts.clear()
                     link_chars = 0
                 kind = "p"
@@ -185,9 +187,33 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
                 if stack[-1][1]:
                     link_chars += len(tail.strip())
     if parts:
-        flush(0, False)
+        flush(stack[0])
     spans[root] = (0, len(blocks))
     return blocks, spans
+
+
+def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
+                        share: float = 0.5, min_prose: int = 500) -> None:
+    """A boilerplate class/id on an element that holds most of the page's prose, and several
+    paragraphs of it, is a false alarm ("subscriber-preview" around a whole article):
+    boilerplate is the minority of a page. Such hints are cleared for the blocks they set.
+    (`min_prose` keeps a sidebar's short profile text from passing on a page whose post is a
+    few short lines.)"""
+    prose = [len(b.text) if len(b.text) >= 80 and b.link_chars < 0.3 * len(b.text) else 0 for b in blocks]
+    total = sum(prose)
+    if not total:
+        return
+    verdict: dict[etree._Element, bool] = {}
+    for b in blocks:
+        el = b.hinted_by
+        if b.hint >= 0 or el is None:
+            continue
+        if el not in verdict:
+            lo, hi = spans.get(el, (0, 0))
+            inside = sum(prose[lo:hi])
+            verdict[el] = inside >= min_prose and inside >= share * total
+        if verdict[el]:
+            b.hint = 0
 
 
 def _stopword_share(text: str) -> float:
@@ -340,13 +366,28 @@ def parse(html: str, parser: str) -> tuple[etree._Element, str]:
         except (etree.ParserError, ValueError) as e:
             if parser == "lxml":
                 raise ValueError(str(e)) from None
+    return _parse_bs4(html), "bs4"
+
+
+def _parse_bs4(html: str) -> etree._Element:
+    """bs4's lenient tree, converted to lxml. Processing instructions, declarations and doctypes
+    are dropped first: the converter raises on some of them (`<?xml ...>` inside HTML)."""
+    from bs4 import BeautifulSoup, Declaration, Doctype, ProcessingInstruction
     from lxml.html import soupparser
 
+    soup = BeautifulSoup(html, "html.parser")
+    for node in soup.find_all(string=lambda s: isinstance(s, (ProcessingInstruction, Declaration, Doctype))):
+        node.extract()
     try:
-        root = soupparser.fromstring(html)
+        tops = soupparser.convert_tree(soup)
     except RecursionError:  # soupparser converts the tree recursively
         raise TooDeep("too deep for the bs4 tree converter") from None
-    return root, "bs4"
+    tops = [t for t in tops if isinstance(t.tag, str)]
+    if len(tops) == 1 and tops[0].tag == "html":
+        return tops[0]
+    root = etree.Element("html")
+    root.extend(tops)
+    return root
 
 
 def _mangled(root: etree._Element, html: str) -> bool:
@@ -395,11 +436,13 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
         _drop_keep_tail(el)
     body = root.find("body")
     blocks, spans = segment(body if body is not None else root, cfg.use_hints, cfg.max_depth)
+    void_dominant_hints(blocks, spans)
     classify(blocks, cfg)
     inside = main_container(blocks, spans)
-    for b, keep in zip(blocks, inside):
-        if not keep:
-            b.cls = "bad"
+    if any(keep and b.cls == "good" for b, keep in zip(blocks, inside)):
+        for b, keep in zip(blocks, inside):
+            if not keep:
+                b.cls = "bad"
     return join_blocks(blocks), meta
 
 
