@@ -336,6 +336,35 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
     return mask
 
 
+def restore_title(blocks: list[Block], titles: list[str], window: int = 60) -> None:
+    """Keep the page's headline when it sits outside the main container (a common layout: the
+    <h1> above the article's own element). The headline is the short block whose words are
+    almost all in the <title> or og:title and cover at least half of it; headings are preferred,
+    then the one nearest before the first kept block; only blocks within `window` blocks of it
+    are looked at. All three ground truths we measure on start with the headline."""
+    wanted = [set(_WORD.findall(t.lower())) for t in titles if t]
+    wanted = [w for w in wanted if len(w) >= 2]
+    first_good = next((i for i, b in enumerate(blocks) if b.cls == "good"), len(blocks))
+    best: tuple[float, int, int] | None = None
+    if not wanted:
+        return
+    for i in range(max(0, first_good - window), min(len(blocks), first_good + window)):
+        b = blocks[i]
+        if len(b.text) > 300 or b.hint < 0 and b.kind != "h":
+            continue
+        words = set(_WORD.findall(b.text.lower()))
+        if len(words) < 2:
+            continue
+        match = max(len(words & w) / len(words) if len(words & w) >= 0.5 * len(w) else 0.0 for w in wanted)
+        if match < 0.8:
+            continue
+        key = (match + (0.1 if b.kind == "h" else 0.0), -abs(first_good - i), i)
+        if best is None or key > best:
+            best = key
+    if best is not None and blocks[best[2]].cls != "good":
+        blocks[best[2]].cls = "good"
+
+
 def join_blocks(blocks: list[Block]) -> str:
     """Paragraphs separated by blank lines; consecutive list items or table rows one a line."""
     out: list[str] = []
@@ -414,11 +443,17 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
     """Main text and metadata of one page. Raises TooDeep or ValueError."""
     root, used = parse(html, cfg.parser)
     meta: dict = {"parser": used}
+    titles = []
     title = root.find(".//title")
     if title is not None:
         title_text = _WS.sub(" ", "".join(title.itertext())).strip()
         if title_text:
             meta["title"] = title_text
+            titles.append(title_text)
+    for m in root.iterfind(".//meta[@property]"):
+        if m.get("property", "").lower() == "og:title" and m.get("content"):
+            titles.append(m.get("content"))
+            break
     lang = root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
     if lang:
         meta["lang"] = lang.strip()
@@ -443,6 +478,7 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
         for b, keep in zip(blocks, inside):
             if not keep:
                 b.cls = "bad"
+    restore_title(blocks, titles)
     return join_blocks(blocks), meta
 
 
