@@ -45,6 +45,8 @@ GOOD_HINT = re.compile(r"article|content|\bmain\b|\bpost\b|entry|story|body-?tex
 HIDDEN_XPATH = etree.XPath(
     "//*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none') "
     "or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -222,7 +224,7 @@ def _stopword_share(text: str) -> float:
 
 
 def classify(blocks: list[Block], cfg: Config) -> None:
-    """jusText-style: context-free classes first, then undecided blocks from their neighbours."""
+    """jusText-style context-free classes: good, bad, or undecided (short, neargood)."""
     for b in blocks:
         n = len(b.text)
         link_density = b.link_chars / n if n else 0.0
@@ -246,8 +248,13 @@ def classify(blocks: list[Block], cfg: Config) -> None:
                 b.cls = "neargood"
             else:
                 b.cls = "bad"
+
+
+def resolve_context(blocks: list[Block], in_container: bool) -> None:
+    """Decide undecided blocks from their neighbours, as jusText does. Inside a chosen main
+    container (`in_container`), medium-length prose is content without further evidence."""
     # A page of only medium-length prose has no "good" anchor: its best blocks are the content.
-    if not any(b.cls == "good" for b in blocks):
+    if in_container or not any(b.cls == "good" for b in blocks):
         for b in blocks:
             if b.cls == "neargood":
                 b.cls = "good"
@@ -383,6 +390,7 @@ def join_blocks(blocks: list[Block]) -> str:
 
 def parse(html: str, parser: str) -> tuple[etree._Element, str]:
     """Build the tree; returns (root, parser used). Raises ValueError if nothing parses."""
+    html = _XML_DECL.sub("", html, count=1)  # lxml refuses a str that declares an encoding
     if parser in ("auto", "lxml"):
         try:
             root = etree.fromstring(html, _PARSER)
@@ -404,7 +412,8 @@ def _parse_bs4(html: str) -> etree._Element:
     from bs4 import BeautifulSoup, Declaration, Doctype, ProcessingInstruction
     from lxml.html import soupparser
 
-    soup = BeautifulSoup(html, "html.parser")
+    # the converter refuses C0 control characters, which real pages do carry
+    soup = BeautifulSoup(html.translate(_CONTROL), "html.parser")
     for node in soup.find_all(string=lambda s: isinstance(s, (ProcessingInstruction, Declaration, Doctype))):
         node.extract()
     try:
@@ -420,8 +429,10 @@ def _parse_bs4(html: str) -> etree._Element:
 
 
 def _mangled(root: etree._Element, html: str) -> bool:
-    """libxml2 sometimes returns a near-empty tree for broken markup that has plenty of text."""
-    body_text = len(etree.tostring(root, method="text", encoding=str))
+    """libxml2 sometimes returns a near-empty body for broken markup that has plenty of text
+    (an unclosed <title> in a spliced <head> swallows the page: only the body counts)."""
+    body = root.find("body")
+    body_text = len(etree.tostring(body, method="text", encoding=str)) if body is not None else 0
     return len(html) > 2000 and body_text < 0.01 * len(html) and "<p" in html[:200000].lower()
 
 
@@ -474,10 +485,12 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
     void_dominant_hints(blocks, spans)
     classify(blocks, cfg)
     inside = main_container(blocks, spans)
-    if any(keep and b.cls == "good" for b, keep in zip(blocks, inside)):
+    in_container = any(keep and b.cls in ("good", "neargood") for b, keep in zip(blocks, inside))
+    if in_container:
         for b, keep in zip(blocks, inside):
             if not keep:
                 b.cls = "bad"
+    resolve_context(blocks, in_container)
     restore_title(blocks, titles)
     return join_blocks(blocks), meta
 
