@@ -40,6 +40,11 @@ BAD_HINT = re.compile(
     r"related|widget|advert|\bads?\b|promo|subscribe|newsletter|login|signup|popup|modal|"
     r"skip|toolbar|masthead|pagination|pager|\btags?\b|byline-share|top-bar|topbar|disclaimer",
     re.I)
+# Boilerplate words that name what ground truths leave out (comments, related links, chrome);
+# the other BAD_HINT words (share, subscribe, promo, modal...) also decorate article wrappers.
+STRONG_BAD_HINT = re.compile(
+    r"nav|menu|footer|sidebar|side-bar|comment|related|widget|breadcrumb|pagination|pager|"
+    r"masthead|toolbar|top-?bar|cookie|consent|login|signup|skip|disclaimer|\btags?\b", re.I)
 GOOD_HINT = re.compile(r"article|content|\bmain\b|\bpost\b|entry|story|body-?text|prose|"
                        r"markdown|\bdocs?-body|\bbody\b|\btext\b", re.I)
 HIDDEN_XPATH = etree.XPath(
@@ -108,6 +113,10 @@ def _hint(el: etree._Element) -> int:
         if BAD_HINT.search(attrs):
             return -1
     return 0
+
+
+def _strong_bad(el: etree._Element) -> bool:
+    return el.tag in BAD_TAGS or bool(STRONG_BAD_HINT.search(f"{el.get('class', '')} {el.get('id', '')}"))
 
 
 # block tag -> the kind of block it starts
@@ -196,24 +205,34 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
 
 def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
                         share: float = 0.5, min_prose: int = 500) -> None:
-    """A boilerplate class/id on an element that holds most of the page's prose, and several
-    paragraphs of it, is a false alarm ("subscriber-preview" around a whole article):
-    boilerplate is the minority of a page. Such hints are cleared for the blocks they set.
-    (`min_prose` keeps a sidebar's short profile text from passing on a page whose post is a
-    few short lines.)"""
+    """A weak boilerplate class/id (share, subscribe, promo... not comment, related, nav) on an
+    element that holds most of the page's prose, and several paragraphs of it, is a false alarm
+    ("subscriber-premium" around a whole article, with each paragraph in a "subscriber-only"
+    wrapper of its own): boilerplate is the minority of a page. Blocks whose hint comes from
+    such an element, or from one inside it, are cleared. Strong words are never voided: a
+    comment thread often holds more prose than the post. (`min_prose` keeps a short profile
+    text from passing on a page whose post is a few short lines.)"""
     prose = [len(b.text) if len(b.text) >= 80 and b.link_chars < 0.3 * len(b.text) else 0 for b in blocks]
     total = sum(prose)
     if not total:
         return
+
+    def dominant(el: etree._Element) -> bool:
+        lo, hi = spans.get(el, (0, 0))
+        inside = sum(prose[lo:hi])
+        return inside >= min_prose and inside >= share * total
+
     verdict: dict[etree._Element, bool] = {}
     for b in blocks:
         el = b.hinted_by
         if b.hint >= 0 or el is None:
             continue
         if el not in verdict:
-            lo, hi = spans.get(el, (0, 0))
-            inside = sum(prose[lo:hi])
-            verdict[el] = inside >= min_prose and inside >= share * total
+            a, void = el, False
+            while a is not None and not void:
+                void = _hint(a) < 0 and not _strong_bad(a) and dominant(a)
+                a = a.getparent()
+            verdict[el] = void
         if verdict[el]:
             b.hint = 0
 
@@ -310,7 +329,8 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
     score: dict[etree._Element, float] = {}
     for b in blocks:
         n_chars = len(b.text)
-        if n_chars < 25 or b.hint < 0 or b.link_chars > 0.5 * n_chars or b.owner is None:
+        if (n_chars < 25 or b.hint < 0 or b.link_chars > 0.5 * n_chars or b.owner is None
+                or b.kind not in ("p", "pre")):  # list items: rules, menus, teasers
             continue
         s = 1.0 + b.text.count(",") + min(n_chars / 100, 3.0)
         parent = b.owner.getparent()
