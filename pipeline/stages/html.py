@@ -38,7 +38,8 @@ GOOD_TAGS = {"main", "article"}
 BAD_HINT = re.compile(
     r"nav|menu|footer|sidebar|side-bar|cookie|consent|banner|share|social|breadcrumb|comment|"
     r"related|widget|advert|\bads?\b|promo|subscribe|newsletter|login|signup|popup|modal|"
-    r"skip|toolbar|masthead|pagination|pager|\btags?\b|byline-share|top-bar|topbar|disclaimer",
+    r"skip|toolbar|masthead|pagination|pager|\btags?\b|byline-share|top-bar|topbar|disclaimer|"
+    r"caption|gallery|slideshow|carousel",
     re.I)
 # Boilerplate words that name what ground truths leave out (comments, related links, chrome);
 # the other BAD_HINT words (share, subscribe, promo, modal...) also decorate article wrappers.
@@ -310,22 +311,27 @@ def _neighbours(classes: list[str], skip: tuple[str, ...]) -> tuple[list[str], l
     return before, after
 
 
-def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]]
-                   ) -> list[bool]:
+def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
+                   climb_ratio: float = 3.0) -> list[bool]:
     """Which blocks lie in the page's main container (all True when none stands out).
 
-    Readability's idea: every prose block adds a score to the element holding it and half as
-    much to that element's parent, so a body of many paragraphs under one element outscores
-    teaser lists and comment threads, whose paragraphs each sit in a container of their own.
-    A candidate's score is damped by its link density; siblings scoring within a fifth of the
-    best are taken with it (articles split around an ad or an image).
+    Needs the context-free classes of `classify`. Readability's idea first: every paragraph
+    adds a score to the element holding it and half as much to that element's parent, so a body
+    of many paragraphs under one element outscores teaser lists and comment threads, whose
+    paragraphs each sit in a container of their own; a candidate's score is damped by its link
+    density. Articles cut into chunks (one wrapper per few paragraphs, ads and images between)
+    leave the best candidate holding one chunk, so it then climbs to its parent while what the
+    parent adds is mostly prose (`climb_ratio` times more prose than other text, links and
+    hinted boilerplate counting as other). Siblings scoring within a fifth of the best are
+    taken with it, as Readability does.
     """
     n = len(blocks)
-    chars = [0] * (n + 1)
-    links = [0] * (n + 1)
+    chars, links, prose = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
     for i, b in enumerate(blocks):
         chars[i + 1] = chars[i] + len(b.text)
         links[i + 1] = links[i] + b.link_chars
+        is_prose = b.cls in ("good", "neargood") and b.hint >= 0
+        prose[i + 1] = prose[i] + (len(b.text) - b.link_chars if is_prose else 0)
     score: dict[etree._Element, float] = {}
     for b in blocks:
         n_chars = len(b.text)
@@ -346,20 +352,25 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
         total = chars[hi] - chars[lo]
         return score.get(el, 0.0) * (1 - (links[hi] - links[lo]) / total) if total else 0.0
 
-    ranked = sorted(((final(el), i) for i, el in enumerate(score) if el in spans), reverse=True)
-    if not ranked:
+    candidates = [el for el in score if el in spans]
+    if not candidates:
         return [True] * n
-    elements = list(score)
-    top = elements[ranked[0][1]]
-    best = ranked[0][0]
+    top = max(candidates, key=final)
+    best = final(top)
+    while (parent := top.getparent()) is not None and parent in spans:
+        (lo, hi), (plo, phi) = spans[top], spans[parent]
+        added = (chars[phi] - chars[plo]) - (chars[hi] - chars[lo])
+        added_prose = (prose[phi] - prose[plo]) - (prose[hi] - prose[lo])
+        if added and added_prose < climb_ratio * (added - added_prose):
+            break
+        top = parent
     mask = [False] * n
     parent = top.getparent()
     siblings = [top] if parent is None else [c for c in parent if c in spans]
     for el in siblings:
         if el is top or final(el) >= max(10.0, 0.2 * best):
             lo, hi = spans[el]
-            for i in range(lo, hi):
-                mask[i] = True
+            mask[lo:hi] = [True] * (hi - lo)
     return mask
 
 
