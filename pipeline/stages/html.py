@@ -15,6 +15,7 @@ The extractor, in the spirit of jusText/boilerpipe:
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -101,23 +102,30 @@ class TooDeep(Exception):
     """The page nests deeper than `max_depth`."""
 
 
+@functools.lru_cache(maxsize=65536)
+def _attr_hint(attrs: str) -> tuple[int, bool]:
+    """(hint, strong boilerplate word) of a "class id" string. Cached: a page repeats a few
+    hundred class strings over thousands of elements, and the regexes were the stage's cost."""
+    bad = BAD_HINT.search(attrs) is not None
+    if bad:
+        return -1, STRONG_BAD_HINT.search(attrs) is not None
+    return (1 if GOOD_HINT.search(attrs) else 0), False
+
+
 def _hint(el: etree._Element) -> int:
     tag = el.tag
     if tag in BAD_TAGS:
         return -1
     if tag in GOOD_TAGS:
         return 1
-    attrs = f"{el.get('class', '')} {el.get('id', '')}"
-    if len(attrs) > 1:
-        if GOOD_HINT.search(attrs) and not BAD_HINT.search(attrs):
-            return 1
-        if BAD_HINT.search(attrs):
-            return -1
-    return 0
+    cls, id_ = el.get("class"), el.get("id")
+    if not cls and not id_:
+        return 0
+    return _attr_hint(f"{cls or ''} {id_ or ''}")[0]
 
 
 def _strong_bad(el: etree._Element) -> bool:
-    return el.tag in BAD_TAGS or bool(STRONG_BAD_HINT.search(f"{el.get('class', '')} {el.get('id', '')}"))
+    return el.tag in BAD_TAGS or _attr_hint(f"{el.get('class') or ''} {el.get('id') or ''}")[1]
 
 
 # block tag -> the kind of block it starts
@@ -223,18 +231,23 @@ def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[i
         inside = sum(prose[lo:hi])
         return inside >= min_prose and inside >= share * total
 
-    verdict: dict[etree._Element, bool] = {}
+    voided: dict[etree._Element, bool] = {}
+
+    def void(el: etree._Element) -> bool:
+        """Whether el or an ancestor is a dominant weak-boilerplate element (memoised)."""
+        chain = []
+        a = el
+        while a is not None and a not in voided:
+            chain.append(a)
+            a = a.getparent()
+        result = voided.get(a, False) if a is not None else False
+        for a in reversed(chain):
+            result = result or (_hint(a) < 0 and not _strong_bad(a) and dominant(a))
+            voided[a] = result
+        return voided[el]
+
     for b in blocks:
-        el = b.hinted_by
-        if b.hint >= 0 or el is None:
-            continue
-        if el not in verdict:
-            a, void = el, False
-            while a is not None and not void:
-                void = _hint(a) < 0 and not _strong_bad(a) and dominant(a)
-                a = a.getparent()
-            verdict[el] = void
-        if verdict[el]:
+        if b.hint < 0 and b.hinted_by is not None and void(b.hinted_by):
             b.hint = 0
 
 
