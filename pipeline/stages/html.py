@@ -61,7 +61,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 @dataclass(frozen=True)
 class Config:
     parser: str = field(default="auto", metadata={
-        "help": "lxml (fast), bs4 (lenient, via lxml.html.soupparser) or auto (lxml, bs4 on failure)"})
+        "help": "parser tried first: lxml (fast), bs4 (lenient, via lxml.html.soupparser) or auto "
+                "(lxml, bs4 when libxml2 loses the page's text); a parser that raises hands the page "
+                "to the other"})
     max_bytes: int = field(default=5_000_000, metadata={
         "help": "pages larger than this (UTF-8 bytes) are dropped as too_large"})
     max_depth: int = field(default=400, metadata={
@@ -433,21 +435,48 @@ def join_blocks(blocks: list[Block]) -> str:
 
 
 def parse(html: str, parser: str) -> tuple[etree._Element, str]:
-    """Build the tree; returns (root, parser used). Raises ValueError if nothing parses."""
+    """Build the tree; returns (root, parser used).
+
+    `parser` names the first parser to try; whichever raises, the other gets the page, so only
+    a page that neither can read raises ValueError. `auto` is lxml, handing the page to bs4
+    when libxml2 returns a body with almost none of the page's text (and keeping lxml's tree
+    if bs4 then fails). TooDeep is raised, not passed on: both parsers limit nesting.
+    """
     html = _XML_DECL.sub("", html, count=1)  # lxml refuses a str that declares an encoding
-    if parser in ("auto", "lxml"):
+    if parser == "bs4":
         try:
-            root = etree.fromstring(html, _PARSER)
-            if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in _PARSER.error_log):
-                raise TooDeep("libxml2's depth limit (256)")  # the tree it returns is cut off
-            if root is not None and (parser == "lxml" or not _mangled(root, html)):
-                return root, "lxml"
-            if root is None and parser == "lxml":
-                raise ValueError("lxml found no document")
-        except (etree.ParserError, ValueError) as e:
-            if parser == "lxml":
-                raise ValueError(str(e)) from None
-    return _parse_bs4(html), "bs4"
+            return _parse_bs4(html), "bs4"
+        except TooDeep:
+            raise
+        except Exception as e:  # bs4's tree builders raise several types on odd markup
+            return _parse_lxml(html, f"bs4: {e}"), "lxml"
+    try:
+        root = _parse_lxml(html, "")
+    except ValueError as e:
+        lxml_error, root = str(e), None
+    if root is not None and (parser == "lxml" or not _mangled(root, html)):
+        return root, "lxml"
+    try:
+        return _parse_bs4(html), "bs4"
+    except TooDeep:
+        raise
+    except Exception as e:
+        if root is not None:
+            return root, "lxml"
+        raise ValueError(f"neither parser could read the page: {lxml_error}; bs4: {e}") from None
+
+
+def _parse_lxml(html: str, other_error: str) -> etree._Element:
+    """libxml2's tree; ValueError (with `other_error` appended) when it finds no document."""
+    try:
+        root = etree.fromstring(html, _PARSER)
+    except (etree.ParserError, ValueError) as e:
+        raise ValueError(f"lxml: {e}" + (f"; {other_error}" if other_error else "")) from None
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in _PARSER.error_log):
+        raise TooDeep("libxml2's depth limit (256)")  # the tree it returns is cut off
+    if root is None:
+        raise ValueError("lxml found no document" + (f"; {other_error}" if other_error else ""))
+    return root
 
 
 def _parse_bs4(html: str) -> etree._Element:
@@ -520,6 +549,9 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
         if m.get("name", "").lower() == "description" and m.get("content"):
             meta["description"] = m.get("content").strip()
             break
+    body = root.find(".//body")
+    if body is not None and body.getparent() is not root:
+        root.append(body)  # bs4 nests <body> in an unclosed <head>, which is stripped next
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, *REMOVE_TAGS,
                          with_tail=False)
     for el in HIDDEN_XPATH(root):
