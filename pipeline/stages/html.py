@@ -49,6 +49,13 @@ STRONG_BAD_HINT = re.compile(
     r"masthead|toolbar|top-?bar|cookie|consent|login|signup|skip|disclaimer|\btags?\b", re.I)
 GOOD_HINT = re.compile(r"article|content|\bmain\b|\bpost\b|entry|story|body-?text|prose|"
                        r"markdown|\bdocs?-body|\bbody\b|\btext\b", re.I)
+# Headings that end an article: what follows them in its container is comments or teasers.
+END_HEADING = re.compile(
+    r"^\W*(\d+\s+)?(comments?|responses?|replies|reader comments|discussion|leave a (comment|reply)|"
+    r"post a comment|add (a|your) comment|join the (conversation|discussion)|"
+    r"related( articles| stories| posts| content| links)?|more (from|on|stories|news)\b|"
+    r"(you|we think you) (may|might) (also )?like|recommended|most (popular|read|viewed|e-?mailed)|"
+    r"trending|popular (posts|stories)|read (more|next)|further reading|sponsored)\b", re.I)
 HIDDEN_XPATH = etree.XPath(
     "//*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none') "
     "or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
@@ -386,7 +393,26 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
         if el is top or final(el) >= max(10.0, 0.2 * best):
             lo, hi = spans[el]
             mask[lo:hi] = [True] * (hi - lo)
+    _cut_at_end_heading(blocks, mask, prose, spans)
     return mask
+
+
+def _cut_at_end_heading(blocks: list[Block], mask: list[bool], prose: list[int],
+                        spans: dict[etree._Element, tuple[int, int]], min_prose: int = 200) -> None:
+    """Unmarked comment threads and teaser lists often share the article's own container,
+    announced by a heading ("Comments", "Related stories", "You may also like"). After
+    `min_prose` chars of the container's prose, such a heading ends the element holding it:
+    the rest of an article's container when the thread follows the post, or only the box when
+    a "Related" box sits inside the article."""
+    seen = 0
+    for i, b in enumerate(blocks):
+        if not mask[i]:
+            continue
+        if b.kind == "h" and seen >= min_prose and len(b.text) < 80 and END_HEADING.match(b.text):
+            holder = b.owner.getparent() if b.owner is not None else None
+            end = spans[holder][1] if holder is not None and holder in spans else i + 1
+            mask[i:end] = [False] * (end - i)
+        seen += prose[i + 1] - prose[i]
 
 
 def restore_title(blocks: list[Block], titles: list[str], window: int = 60) -> None:
