@@ -80,13 +80,15 @@ class Config:
     stopwords_low: float = field(default=0.30, metadata={"help": "stop-word share below which a block is bad"})
     stopwords_high: float = field(default=0.32, metadata={"help": "stop-word share for a good block"})
     max_link_density: float = field(default=0.2, metadata={"help": "link-text share above which a block is bad"})
+    max_link_density_in_container: float = field(default=0.5, metadata={
+        "help": "link-text share up to which a prose block inside the main container is kept"})
     use_hints: bool = field(default=True, metadata={"help": "use class/id and semantic-tag hints"})
     min_chars: int = field(default=1, metadata={"help": "extracted texts shorter than this are dropped as empty"})
 
     def __post_init__(self) -> None:
         if self.parser not in ("auto", "lxml", "bs4"):
             raise ConfigError(f"html.parser = {self.parser!r}; available: auto, lxml, bs4")
-        for name in ("stopwords_low", "stopwords_high", "max_link_density"):
+        for name in ("stopwords_low", "stopwords_high", "max_link_density", "max_link_density_in_container"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"html.{name} = {v}: must be within [0, 1]")
@@ -273,7 +275,9 @@ def classify(blocks: list[Block], cfg: Config) -> None:
         if b.hint < 0:
             b.cls = "bad"
         elif link_density > cfg.max_link_density:
-            b.cls = "bad"
+            # prose with many inline links: content only inside a main container
+            linky = link_density <= cfg.max_link_density_in_container and n >= cfg.length_low
+            b.cls = "linky" if linky else "bad"
         elif b.hint > 0:
             b.cls = "good"  # inside main/article/content markup and not a link list
         elif b.kind in ("h", "pre", "row", "li") and n < cfg.length_high:
@@ -300,6 +304,9 @@ def resolve_context(blocks: list[Block], in_container: bool) -> None:
         for b in blocks:
             if b.cls == "neargood":
                 b.cls = "good"
+    for b in blocks:
+        if b.cls == "linky":
+            b.cls = "good" if in_container else "bad"
     # neargood: good when a good block is the nearest decided neighbour on either side
     classes = [b.cls for b in blocks]
     before, after = _neighbours(classes, ("short", "neargood"))
