@@ -1,0 +1,185 @@
+"""Which blocks are the page's main content: the container choice around the block classes.
+
+jusText judges blocks one by one, so it keeps teaser paragraphs, comment threads and
+"related" boxes that read like prose. These steps add the page's structure: boilerplate hints
+that cover most of the prose are voided, the main container is chosen Readability-style and
+grown over article chunks, a heading such as "Comments" ends it, and the headline is kept
+when it sits outside it.
+"""
+from __future__ import annotations
+
+import re
+
+import lxml.etree as etree
+
+from pipeline.stages.html_blocks import WORD, Block, hint_of, is_strong_boilerplate
+
+# Headings that end an article: what follows them in its container is comments or teasers.
+END_HEADING = re.compile(
+    r"^\W*(\d+\s+)?(comments?|responses?|replies|reader comments|discussion|leave a (comment|reply)|"
+    r"post a comment|add (a|your) comment|join the (conversation|discussion)|"
+    r"related( articles| stories| posts| content| links)?|more (from|on|stories|news)\b|"
+    r"(you|we think you) (may|might) (also )?like|recommended|most (popular|read|viewed|e-?mailed)|"
+    r"trending|popular (posts|stories)|read (more|next)|further reading|sponsored)\b", re.I)
+
+def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
+                        share: float = 0.5, min_prose: int = 500) -> None:
+    """A weak boilerplate class/id (share, subscribe, promo... not comment, related, nav) on an
+    element that holds most of the page's prose, and several paragraphs of it, is a false alarm
+    ("subscriber-premium" around a whole article, with each paragraph in a "subscriber-only"
+    wrapper of its own): boilerplate is the minority of a page. Blocks whose hint comes from
+    such an element, or from one inside it, are cleared. Strong words are never voided: a
+    comment thread often holds more prose than the post. (`min_prose` keeps a short profile
+    text from passing on a page whose post is a few short lines.)"""
+    prose = [len(b.text) if len(b.text) >= 80 and b.link_chars < 0.3 * len(b.text) else 0 for b in blocks]
+    total = sum(prose)
+    if not total:
+        return
+
+    def dominant(el: etree._Element) -> bool:
+        lo, hi = spans.get(el, (0, 0))
+        inside = sum(prose[lo:hi])
+        return inside >= min_prose and inside >= share * total
+
+    voided: dict[etree._Element, bool] = {}
+
+    def void(el: etree._Element) -> bool:
+        """Whether el or an ancestor is a dominant weak-boilerplate element (memoised)."""
+        chain = []
+        a = el
+        while a is not None and a not in voided:
+            chain.append(a)
+            a = a.getparent()
+        result = voided.get(a, False) if a is not None else False
+        for a in reversed(chain):
+            result = result or (hint_of(a) < 0 and not is_strong_boilerplate(a) and dominant(a))
+            voided[a] = result
+        return voided[el]
+
+    for b in blocks:
+        if b.hint < 0 and b.hinted_by is not None and void(b.hinted_by):
+            b.hint = 0
+
+
+def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
+                   climb_ratio: float = 3.0) -> list[bool]:
+    """Which blocks lie in the page's main container (all True when none stands out).
+
+    Needs the context-free classes of `classify`. Readability's idea first: every paragraph
+    adds a score to the element holding it and half as much to that element's parent, so a body
+    of many paragraphs under one element outscores teaser lists and comment threads, whose
+    paragraphs each sit in a container of their own; a candidate's score is damped by its link
+    density. Articles cut into chunks (one wrapper per few paragraphs, ads and images between)
+    leave the best candidate holding one chunk, so it then climbs to its parent while what the
+    parent adds is mostly prose (`climb_ratio` times more prose than other text, links and
+    hinted boilerplate counting as other). Siblings scoring within a fifth of the best are
+    taken with it, as Readability does.
+    """
+    n = len(blocks)
+    chars, links, prose = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+    for i, b in enumerate(blocks):
+        chars[i + 1] = chars[i] + len(b.text)
+        links[i + 1] = links[i] + b.link_chars
+        is_prose = b.cls in ("good", "neargood") and b.hint >= 0
+        prose[i + 1] = prose[i] + (len(b.text) - b.link_chars if is_prose else 0)
+    score: dict[etree._Element, float] = {}
+    for b in blocks:
+        n_chars = len(b.text)
+        if (n_chars < 25 or b.hint < 0 or b.link_chars > 0.5 * n_chars or b.owner is None
+                or b.kind not in ("p", "pre")):  # list items: rules, menus, teasers
+            continue
+        s = 1.0 + b.text.count(",") + min(n_chars / 100, 3.0)
+        parent = b.owner.getparent()
+        if parent is None:
+            parent = b.owner
+        score[parent] = score.get(parent, 0.0) + s
+        grand = parent.getparent()
+        if grand is not None:
+            score[grand] = score.get(grand, 0.0) + s / 2
+
+    def final(el: etree._Element) -> float:
+        lo, hi = spans.get(el, (0, 0))
+        total = chars[hi] - chars[lo]
+        return score.get(el, 0.0) * (1 - (links[hi] - links[lo]) / total) if total else 0.0
+
+    candidates = [el for el in score if el in spans]
+    if not candidates:
+        return [True] * n
+    top = max(candidates, key=final)
+    best = final(top)
+    while (parent := top.getparent()) is not None and parent in spans:
+        (lo, hi), (plo, phi) = spans[top], spans[parent]
+        added = (chars[phi] - chars[plo]) - (chars[hi] - chars[lo])
+        added_prose = (prose[phi] - prose[plo]) - (prose[hi] - prose[lo])
+        if added and added_prose < climb_ratio * (added - added_prose):
+            break
+        top = parent
+    mask = [False] * n
+    parent = top.getparent()
+    siblings = [top] if parent is None else [c for c in parent if c in spans]
+    for el in siblings:
+        if el is top or final(el) >= max(10.0, 0.2 * best):
+            lo, hi = spans[el]
+            mask[lo:hi] = [True] * (hi - lo)
+    _cut_at_end_heading(blocks, mask, prose, spans)
+    return mask
+
+
+def _cut_at_end_heading(blocks: list[Block], mask: list[bool], prose: list[int],
+                        spans: dict[etree._Element, tuple[int, int]], min_prose: int = 200) -> None:
+    """Unmarked comment threads and teaser lists often share the article's own container,
+    announced by a heading ("Comments", "Related stories", "You may also like"). After
+    `min_prose` chars of the container's prose, such a heading ends the element holding it:
+    the rest of an article's container when the thread follows the post, or only the box when
+    a "Related" box sits inside the article."""
+    seen = 0
+    for i, b in enumerate(blocks):
+        if not mask[i]:
+            continue
+        if b.kind == "h" and seen >= min_prose and len(b.text) < 80 and END_HEADING.match(b.text):
+            holder = b.owner.getparent() if b.owner is not None else None
+            end = spans[holder][1] if holder is not None and holder in spans else i + 1
+            mask[i:end] = [False] * (end - i)
+        seen += prose[i + 1] - prose[i]
+
+
+def restore_title(blocks: list[Block], titles: list[str], window: int = 60) -> None:
+    """Keep the page's headline when it sits outside the main container (a common layout: the
+    <h1> above the article's own element). The headline is the short block whose words are
+    almost all in the <title> or og:title and cover at least half of it; headings are preferred,
+    then the one nearest before the first kept block; only blocks within `window` blocks of it
+    are looked at. All three ground truths we measure on start with the headline."""
+    wanted = [set(WORD.findall(t.lower())) for t in titles if t]
+    wanted = [w for w in wanted if len(w) >= 2]
+    first_good = next((i for i, b in enumerate(blocks) if b.cls == "good"), len(blocks))
+    best: tuple[float, int, int] | None = None
+    if not wanted:
+        return
+    for i in range(max(0, first_good - window), min(len(blocks), first_good + window)):
+        b = blocks[i]
+        if len(b.text) > 300 or b.hint < 0 and b.kind != "h":
+            continue
+        words = set(WORD.findall(b.text.lower()))
+        if len(words) < 2:
+            continue
+        match = max(len(words & w) / len(words) if len(words & w) >= 0.5 * len(w) else 0.0 for w in wanted)
+        if match < 0.8:
+            continue
+        key = (match + (0.1 if b.kind == "h" else 0.0), -abs(first_good - i), i)
+        if best is None or key > best:
+            best = key
+    if best is not None and blocks[best[2]].cls != "good":
+        blocks[best[2]].cls = "good"
+
+
+def explain_empty(blocks: list[Block], max_link_density: float) -> str:
+    """Why a page gave no main text, for the drop's detail: where its visible text went."""
+    if not blocks:
+        return "no visible text outside scripts, styles, forms controls and hidden elements"
+    total = sum(len(b.text) for b in blocks)
+    hinted = sum(len(b.text) for b in blocks if b.hint < 0)
+    links = sum(len(b.text) for b in blocks if b.hint >= 0 and b.link_chars > max_link_density * len(b.text))
+    longest = max(len(b.text) for b in blocks if b.hint >= 0) if any(b.hint >= 0 for b in blocks) else 0
+    return (f"{len(blocks)} blocks, {total} chars of visible text: {hinted} in boilerplate-marked "
+            f"elements (nav/aside/footer or class/id), {links} in link lists; longest other block "
+            f"{longest} chars; none judged prose")
