@@ -80,7 +80,12 @@ class Score:
 
 def score(extract: Callable[[str], str], pages: list[Page]) -> Score:
     """Mean per-page P, R, F1 of `extract` (html -> text; '' when it gives up)."""
-    rows = tuple((p.id, *bag_prf(extract(p.html) or "", p.truth)) for p in pages)
+    return score_outputs([extract(p.html) or "" for p in pages], pages)
+
+
+def score_outputs(outputs: list[str], pages: list[Page]) -> Score:
+    """Mean per-page P, R, F1 of texts already extracted from `pages` (same order)."""
+    rows = tuple((p.id, *bag_prf(text, p.truth)) for text, p in zip(outputs, pages, strict=True))
     n = max(len(rows), 1)
     return Score(sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n, sum(r[3] for r in rows) / n,
                  sum(r[3] < 0.5 for r in rows), rows)

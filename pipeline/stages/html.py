@@ -93,6 +93,9 @@ def parse(html: str, parser: str) -> tuple[etree._Element, str]:
             return _parse_lxml(html, f"bs4: {e}"), "lxml"
     try:
         root = _parse_lxml(html, "")
+        swallowed = _swallowed_by_title(root)
+        if swallowed:
+            root = _parse_lxml(swallowed, "")
     except ValueError as e:
         lxml_error, root = str(e), None
     if root is not None and (parser == "lxml" or not _mangled(root, html)):
@@ -140,6 +143,17 @@ def _parse_bs4(html: str) -> etree._Element:
     root = etree.Element("html")
     root.extend(tops)
     return root
+
+
+def _swallowed_by_title(root: etree._Element, min_chars: int = 1000) -> str:
+    """The markup an unclosed <title> swallowed ('' if none): title text is raw text up to
+    </title>, so a spliced or cut <head> turns the rest of the page into the title, in browsers
+    too. A title of `min_chars` or more holding tags is such a page; its text is the page."""
+    title = root.find("head/title")
+    if title is None or root.find("body") is not None:
+        return ""
+    text = title.text or ""
+    return text if len(text) >= min_chars and "<" in text else ""
 
 
 def _mangled(root: etree._Element, html: str) -> bool:

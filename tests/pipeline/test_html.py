@@ -1,26 +1,15 @@
 """HTML stage: extraction quality on a labelled set, structure, metadata, and bad input."""
 from __future__ import annotations
 
-import collections
-import re
 
 import pytest
 
 from pipeline.document import Document, Drop
 from pipeline.encoding import decode_html
+from pipeline.extraction_eval import bag_prf
 from pipeline.stage import ConfigError
 from pipeline.stages.html import Config, HtmlStage, extract
 from tests.pipeline.html_labelled import CASES
-
-
-def bag_prf(got: str, expected: str) -> tuple[float, float, float]:
-    """Token-level precision, recall, F1 over bags of lowercased words."""
-    a = collections.Counter(re.findall(r"\w+", got.lower()))
-    b = collections.Counter(re.findall(r"\w+", expected.lower()))
-    overlap = sum((a & b).values())
-    p = overlap / sum(a.values()) if a else 0.0
-    r = overlap / sum(b.values()) if b else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def labelled_scores(parser: str) -> list[tuple[str, float, float, float]]:
