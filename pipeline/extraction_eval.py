@@ -1,6 +1,6 @@
 """Scoring main-text extraction against human ground truth on real pages.
 
-The pages live in `../shared/data/extraction/<dataset>/` (html/<id>.html.gz + ground_truth.jsonl;
+The pages live in `../shared/data/extraction/<dataset>/` (or $CORPUSPREP_SHARED_DATA/extraction) (html/<id>.html.gz + ground_truth.jsonl;
 research-use and AGPL licences, so they are read from there, never copied into the package).
 Each dataset is split once, by a hash of the page id, into a `dev` part (tuned on) and a `test`
 part (only measured on); the split does not depend on file order or on which pages exist.
@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from pipeline.encoding import decode_html
+from pipeline.resources import shared_data_dir
 
-EXTRACTION_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "extraction"
+EXTRACTION_DIR = (shared_data_dir() or Path("../shared/data")) / "extraction"
 DATASETS = ("dragnet", "l3s-gn1", "utomo-chaos-2017")
 SPLITS = ("dev", "test", "all")
 _TOKEN = re.compile(r"\w+")

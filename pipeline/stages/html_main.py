@@ -62,7 +62,7 @@ def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[i
 
 
 def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
-                   climb_ratio: float = 3.0) -> list[bool]:
+                   climb_ratio: float = 3.0, climb_block_ratio: float = 1.5) -> list[bool]:
     """Which blocks lie in the page's main container (all True when none stands out).
 
     Needs the context-free classes of `classify`. Readability's idea first: every paragraph
@@ -71,18 +71,23 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
     paragraphs each sit in a container of their own; a candidate's score is damped by its link
     density. Articles cut into chunks (one wrapper per few paragraphs, ads and images between)
     leave the best candidate holding one chunk, so it then climbs to its parent while what the
-    parent adds is mostly prose (`climb_ratio` times more prose than other text, links and
-    hinted boilerplate counting as other). Siblings scoring within a fifth of the best are
-    taken with it, as Readability does.
+    parent adds is mostly prose: `climb_ratio` times more prose chars than other text (links and
+    hinted boilerplate count as other), and `climb_block_ratio` times more prose blocks than
+    other blocks, since a teaser list adds a linked headline for every paragraph. Siblings
+    whose own paragraphs score within a fifth of the best are taken with it, as Readability
+    does (paragraphs one level down do not count there: that is a teaser box's shape).
     """
     n = len(blocks)
     chars, links, prose = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+    prose_blocks = [0] * (n + 1)
     for i, b in enumerate(blocks):
         chars[i + 1] = chars[i] + len(b.text)
         links[i + 1] = links[i] + b.link_chars
         is_prose = b.cls in ("good", "neargood") and b.hint >= 0
         prose[i + 1] = prose[i] + (len(b.text) - b.link_chars if is_prose else 0)
-    score: dict[etree._Element, float] = {}
+        prose_blocks[i + 1] = prose_blocks[i] + is_prose
+    score: dict[etree._Element, float] = {}  # paragraphs held, and half of those one level down
+    direct: dict[etree._Element, float] = {}  # paragraphs held
     for b in blocks:
         n_chars = len(b.text)
         if (n_chars < 25 or b.hint < 0 or b.link_chars > 0.5 * n_chars or b.owner is None
@@ -93,14 +98,15 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
         if parent is None:
             parent = b.owner
         score[parent] = score.get(parent, 0.0) + s
+        direct[parent] = direct.get(parent, 0.0) + s
         grand = parent.getparent()
         if grand is not None:
             score[grand] = score.get(grand, 0.0) + s / 2
 
-    def final(el: etree._Element) -> float:
+    def final(el: etree._Element, scores: dict[etree._Element, float] = score) -> float:
         lo, hi = spans.get(el, (0, 0))
         total = chars[hi] - chars[lo]
-        return score.get(el, 0.0) * (1 - (links[hi] - links[lo]) / total) if total else 0.0
+        return scores.get(el, 0.0) * (1 - (links[hi] - links[lo]) / total) if total else 0.0
 
     candidates = [el for el in score if el in spans]
     if not candidates:
@@ -111,14 +117,17 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
         (lo, hi), (plo, phi) = spans[top], spans[parent]
         added = (chars[phi] - chars[plo]) - (chars[hi] - chars[lo])
         added_prose = (prose[phi] - prose[plo]) - (prose[hi] - prose[lo])
-        if added and added_prose < climb_ratio * (added - added_prose):
+        added_blocks = (phi - plo) - (hi - lo)
+        added_prose_blocks = (prose_blocks[phi] - prose_blocks[plo]) - (prose_blocks[hi] - prose_blocks[lo])
+        if added and (added_prose < climb_ratio * (added - added_prose)
+                      or added_prose_blocks < climb_block_ratio * (added_blocks - added_prose_blocks)):
             break
         top = parent
     mask = [False] * n
     parent = top.getparent()
     siblings = [top] if parent is None else [c for c in parent if c in spans]
     for el in siblings:
-        if el is top or final(el) >= max(10.0, 0.2 * best):
+        if el is top or final(el, direct) >= max(10.0, 0.2 * best):
             lo, hi = spans[el]
             mask[lo:hi] = [True] * (hi - lo)
     _cut_at_end_heading(blocks, mask, prose, spans)
