@@ -33,13 +33,16 @@ from pipeline.stages.html_main import explain_empty, main_container, restore_tit
 # Plain lxml elements (no lxml.html element classes: their per-element lookup costs ~10%);
 # comments and processing instructions are dropped while parsing.
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+# <head>'s metadata tags rather than <head> itself: bs4's html.parser leaves pages without a
+# <body> and all their content under <head>.
 REMOVE_TAGS = ("script", "style", "noscript", "iframe", "svg", "canvas", "template",
-               "object", "embed", "button", "select", "textarea", "input", "head", "map", "math")
+               "object", "embed", "button", "select", "textarea", "input", "map", "math",
+               "title", "meta", "link", "base")
 HIDDEN_XPATH = etree.XPath(
     "//*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none') "
     "or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))  # not XML-legal
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,13 @@ def _drop_keep_tail(el: etree._Element) -> None:
     parent.remove(el)
 
 
+def _control_share(text: str, sample: int = 65536) -> float:
+    """Share of C0 control characters (not tab, CR, LF) in the page's first `sample` chars:
+    binary files are full of them, while real pages may carry a few stray NULs."""
+    head = text[:sample]
+    return (len(head) - len(head.translate(_CONTROL))) / len(head) if head else 0.0
+
+
 def page_meta(root: etree._Element) -> tuple[dict, list[str]]:
     """Title, language, canonical URL and description for `meta`; the headline candidates
     (<title>, og:title) for `restore_title`."""
@@ -211,7 +221,7 @@ def visible_body(root: etree._Element) -> etree._Element:
     """The <body> (or the root) with non-content and hidden elements removed."""
     body = root.find(".//body")
     if body is not None and body.getparent() is not root:
-        root.append(body)  # bs4 nests <body> in an unclosed <head>, which is stripped next
+        root.append(body)  # bs4 nests <body> in an unclosed <head>
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, *REMOVE_TAGS,
                          with_tail=False)
     for el in HIDDEN_XPATH(root):
@@ -256,8 +266,9 @@ class HtmlStage(Stage):
             return Drop("too_large", f"{size} bytes > max_bytes {cfg.max_bytes}")
         if not doc.text.strip():
             return Drop("empty")
-        if "\x00" in doc.text[:1024] or doc.text.count("\x00") > 8:
-            return Drop("binary", "NUL bytes: not text")
+        controls = _control_share(doc.text)
+        if controls > 0.01:
+            return Drop("binary", f"{controls:.1%} control characters in the first 64 KiB: not text")
         try:
             text, meta = extract(doc.text, cfg)
         except TooDeep as e:

@@ -202,3 +202,10 @@ def test_valid_utf8_wins_over_a_stale_meta_charset():
     raw = "<meta charset='iso-8859-1'><p>Kosovo’s future — café</p>".encode("utf-8")
     text, enc = decode_html(raw)
     assert "Kosovo’s future — café" in text and enc == "utf-8"
+
+
+def test_a_few_stray_nul_bytes_do_not_make_a_page_binary():
+    # a real L3S-GN1 page carries 27 NULs in its markup; the binary check used to drop it
+    page = f"<html><body>\x00<div>{f'<p>{PROSE}</p>' * 20}\x00</div></body></html>" + "\x00" * 25
+    doc = HtmlStage().process(Document("nul", page))
+    assert isinstance(doc, Document) and doc.text.count("The council met") == 20
