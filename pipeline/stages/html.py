@@ -38,6 +38,7 @@ _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=Tru
 REMOVE_TAGS = ("script", "style", "noscript", "iframe", "svg", "canvas", "template",
                "object", "embed", "button", "select", "textarea", "input", "map", "math",
                "title", "meta", "link", "base")
+ARTICLE_BODY_XPATH = etree.XPath("//*[@itemprop='articleBody' or @itemprop='articlebody']")
 HIDDEN_XPATH = etree.XPath(
     "//*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none') "
     "or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
@@ -236,10 +237,11 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
     root, used = parse(html, cfg.parser)
     meta, titles = page_meta(root)
     meta["parser"] = used
-    blocks, spans = segment(visible_body(root), cfg.use_hints, cfg.max_depth)
+    body = visible_body(root)
+    blocks, spans = segment(body, cfg.use_hints, cfg.max_depth)
     void_dominant_hints(blocks, spans)
     classify(blocks, cfg)
-    inside = main_container(blocks, spans)
+    inside = main_container(blocks, spans, ARTICLE_BODY_XPATH(body) if cfg.use_hints else [])
     in_container = any(keep and b.cls in ("good", "neargood") for b, keep in zip(blocks, inside))
     if in_container:
         for b, keep in zip(blocks, inside):

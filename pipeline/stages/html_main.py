@@ -9,6 +9,7 @@ when it sits outside it.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 import lxml.etree as etree
 
@@ -62,6 +63,7 @@ def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[i
 
 
 def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
+                   marked: Sequence[etree._Element] = (), min_marked_prose: int = 500,
                    climb_ratio: float = 3.0, climb_block_ratio: float = 1.5) -> list[bool]:
     """Which blocks lie in the page's main container (all True when none stands out).
 
@@ -76,6 +78,10 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
     other blocks, since a teaser list adds a linked headline for every paragraph. Siblings
     whose own paragraphs score within a fifth of the best are taken with it, as Readability
     does (paragraphs one level down do not count there: that is a teaser box's shape).
+    An element the page itself marks as the article body (`marked`: schema.org's
+    itemprop="articleBody") is taken instead of the best candidate when it holds at least
+    `min_marked_prose` chars of prose (utomo dev pages: F1 0.951 -> 0.952, one page fewer
+    below 0.5; dragnet and l3s unchanged).
     """
     n = len(blocks)
     chars, links, prose = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
@@ -113,6 +119,13 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
         return [True] * n
     top = max(candidates, key=final)
     best = final(top)
+
+    def prose_in(el: etree._Element) -> int:
+        lo, hi = spans.get(el, (0, 0))
+        return prose[hi] - prose[lo]
+    marked = [el for el in marked if prose_in(el) >= min_marked_prose]
+    if marked:
+        top = max(marked, key=prose_in)
     while (parent := top.getparent()) is not None and parent in spans:
         (lo, hi), (plo, phi) = spans[top], spans[parent]
         added = (chars[phi] - chars[plo]) - (chars[hi] - chars[lo])
