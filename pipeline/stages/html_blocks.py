@@ -43,6 +43,7 @@ GOOD_HINT = re.compile(r"article|content|\bmain\b|\bpost\b|entry|story|body-?tex
 WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 WORD = re.compile(r"\w+", re.UNICODE)
 
+
 @dataclass(slots=True)
 class Block:
     kind: str          # p, h, li, row, pre
@@ -51,7 +52,7 @@ class Block:
     hint: int          # -1 boilerplate hint, +1 content hint, 0 none
     owner: etree._Element | None = None  # innermost block-level element holding the text
     hinted_by: etree._Element | None = None  # the element whose class/id/tag set `hint`
-    cls: str = ""      # good | bad | short | neargood
+    cls: str = ""      # good | bad; undecided: short | neargood | linky
 
 
 class TooDeep(Exception):

@@ -23,6 +23,7 @@ END_HEADING = re.compile(
     r"(you|we think you) (may|might) (also )?like|recommended|most (popular|read|viewed|e-?mailed)|"
     r"trending|popular (posts|stories)|read (more|next)|further reading|sponsored)\b", re.I)
 
+
 def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
                         share: float = 0.5, min_prose: int = 500) -> None:
     """A weak boilerplate class/id (share, subscribe, promo... not comment, related, nav) on an
