@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 BLOCK_TAGS = frozenset("p h1 h2 h3 h4 h5 h6 li dt dd pre blockquote tr caption figcaption "
                        "div section article main aside nav header footer ul ol dl table "
                        "address details summary center body hr br".split())
+# Text-level tags that do not wrap paragraphs, so the walk records no block range for them
+# (<span> and <font> do wrap whole articles in older pages: they keep theirs).
+INLINE_TAGS = frozenset("a b i em strong u s small big sup sub abbr cite code kbd q "
+                        "time label img br wbr mark var samp dfn bdi bdo".split())
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 BAD_TAGS = {"nav", "aside", "footer"}
 GOOD_TAGS = {"main", "article"}
@@ -96,9 +100,9 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
 
     The hot loop of the stage: one pass of `iterwalk` events with a stack of (hint, in link,
     in pre) frames; text goes to the current block, which is flushed at every block boundary.
-    Returns the blocks and, for every element, the range [first, end) of the blocks
-    inside it: in document order an element's blocks are contiguous, so a container's totals
-    are two prefix-sum lookups.
+    Returns the blocks and, for every element but text-level ones (INLINE_TAGS), the range
+    [first, end) of the blocks inside it: in document order an element's blocks are contiguous,
+    so a container's totals are two prefix-sum lookups.
     """
     blocks: list[Block] = []
     spans: dict[etree._Element, tuple[int, int]] = {}
@@ -140,7 +144,8 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
                 owners.append(el)
             elif (tag == "td" or tag == "th") and parts:
                 parts.append(" | ")
-            opened[el] = len(blocks)
+            if tag not in INLINE_TAGS:
+                opened[el] = len(blocks)
             in_link = in_link or tag == "a"
             stack.append((hint, in_link, in_pre or tag == "pre", hinted_by))
             text = el.text
@@ -156,7 +161,8 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
                     link_chars = 0
                 kind = "p"
                 owners.pop()
-            spans[el] = (opened.pop(el), len(blocks))
+            if tag not in INLINE_TAGS:
+                spans[el] = (opened.pop(el), len(blocks))
             stack.pop()
             tail = el.tail
             if tail and el is not root:

@@ -174,13 +174,17 @@ def restore_title(blocks: list[Block], titles: list[str], window: int = 60) -> N
     are looked at. All three ground truths we measure on start with the headline."""
     wanted = [set(WORD.findall(t.lower())) for t in titles if t]
     wanted = [w for w in wanted if len(w) >= 2]
-    first_good = next((i for i, b in enumerate(blocks) if b.cls == "good"), len(blocks))
-    best: tuple[float, int, int] | None = None
     if not wanted:
         return
+    any_title_word = set().union(*wanted)
+    first_good = next((i for i, b in enumerate(blocks) if b.cls == "good"), len(blocks))
+    best: tuple[float, int, int] | None = None
     for i in range(max(0, first_good - window), min(len(blocks), first_good + window)):
         b = blocks[i]
         if len(b.text) > 300 or b.hint < 0 and b.kind != "h":
+            continue
+        first = WORD.search(b.text)  # a headline starts with a title word: a cheap first test
+        if first is None or first.group().lower() not in any_title_word:
             continue
         words = set(WORD.findall(b.text.lower()))
         if len(words) < 2:
