@@ -16,9 +16,12 @@ import lxml.etree as etree
 from pipeline.stages.html_blocks import WORD, Block, hint_of, is_strong_boilerplate
 
 # Headings that end an article: what follows them in its container is comments or teasers.
+# Comment words only in the plural or after a count ("response" heads a section of API docs),
+# and no bare "discussion" (a paper's Discussion is content).
 END_HEADING = re.compile(
-    r"^\W*(\d+\s+)?(comments?|responses?|replies|reader comments|discussion|leave a (comment|reply)|"
-    r"post a comment|add (a|your) comment|join the (conversation|discussion)|"
+    r"^\W*((\d+|one|no)\s+(comments?|responses?|replies|reply)|comments|responses|replies|"
+    r"reader comments|leave a (comment|reply)|post a comment|add (a|your) comment|"
+    r"join the (conversation|discussion)|"
     r"related( articles| stories| posts| content| links)?|more (from|on|stories|news)\b|"
     r"(you|we think you) (may|might) (also )?like|recommended|most (popular|read|viewed|e-?mailed)|"
     r"trending|popular (posts|stories)|read (more|next)|further reading|sponsored)\b", re.I)

@@ -130,4 +130,7 @@ def test_loss_falls_on_the_default_corpus(tmp_path, sample_corpus):
     val = [v for _, v in r["curves"]["val"]]
     print(f"\n[default corpus] validation loss {val[0]:.3f} -> {val[-1]:.3f} over {r['D']:,} tokens "
           f"(uniform: {np.log(1024):.3f})")
-    assert val[-1] < val[0] - 0.3 and val[-1] < np.log(1024) - 1.0
+    # Falls at every evaluation and ends 1 nat under uniform. (A fixed drop from the first
+    # evaluation was inside seed noise: with only the shard shuffle's seed changed, 0.28 to 0.52
+    # nats on the same extractor; the validation split's composition sets the level.)
+    assert all(b < a for a, b in zip(val, val[1:])) and val[-1] < np.log(1024) - 1.0
