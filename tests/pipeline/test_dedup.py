@@ -197,11 +197,16 @@ def test_peak_memory_stays_under_memory_mb(tmp_path):
                              "--output", str(out), "--workers", "2", "--part-docs", "10000",
                              "--set", f"memory_mb={cap}", "--no-progress"], stdout=subprocess.DEVNULL)
     stats = json.loads((out / "stats.json").read_text())
-    print(f"\n[dedup memory] 200k docs, memory_mb={cap}: peak one process {res.one_mb:.0f} MB, "
-          f"buckets {stats['counters']['buckets']}, removed {stats['docs_dropped']:,} in {res.seconds:.0f} s")
+    print(f"\n[dedup memory] 200k docs, memory_mb={cap}: peak one process {res.one_mb:.0f} MB "
+          f"({res.one_anon_mb:.0f} MB anonymous), buckets {stats['counters']['buckets']}, "
+          f"removed {stats['docs_dropped']:,} in {res.seconds:.0f} s")
     assert res.returncode == 0 and stats["docs_dropped"] > 50_000
     assert stats["counters"]["buckets"] >= 4
-    assert res.one_mb < cap
+    # What the processes allocate must fit the cap less the libraries' file-backed pages (62 MB
+    # measured in a warm venv). RSS itself also counts those pages, and they depend on the page
+    # cache: minutes after a fresh venv install (as in CI) RssFile read 99 MB and RSS 216-225 MB
+    # for the same 117-127 MB of anonymous memory that read 175-186 MB of RSS later.
+    assert res.one_anon_mb < cap - 64
 
 
 def test_memory_settings_below_what_a_process_needs_are_refused(tmp_path):
