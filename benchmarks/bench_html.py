@@ -21,7 +21,7 @@ from common import have, timed
 
 from pipeline.document import Document
 from pipeline.extraction_eval import (DATASETS, EXTRACTION_DIR, Page, available, bag_prf, load_pages,
-                                      score_outputs)
+                                      score)
 from pipeline.stages.html import Config, HtmlStage, extract
 from tests.pipeline.html_labelled import CASES
 
@@ -81,7 +81,7 @@ def main() -> None:
         print(f"  {'extractor':24s} {'P':>6s} {'R':>6s} {'F1':>6s} {'F1<.5':>6s} {'pages/s':>8s} {'MB/s':>6s}")
         for name, fn in fns.items():
             outs, secs = run_one(fn, pages)
-            s = score_outputs(outs, pages)
+            s = score(outs, pages)
             table[(name, ds)] = (s.precision, s.recall, s.f1, s.below_half, len(pages) / secs, mb / secs)
             print(f"  {name:24s} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {s.below_half:6d} "
                   f"{len(pages) / secs:8.1f} {mb / secs:6.2f}")

@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from pipeline.encoding import decode_html
 from pipeline.resources import shared_data_dir
@@ -79,12 +79,7 @@ class Score:
     per_page: tuple[tuple[str, float, float, float], ...]  # (id, P, R, F1)
 
 
-def score(extract: Callable[[str], str], pages: list[Page]) -> Score:
-    """Mean per-page P, R, F1 of `extract` (html -> text; '' when it gives up)."""
-    return score_outputs([extract(p.html) or "" for p in pages], pages)
-
-
-def score_outputs(outputs: list[str], pages: list[Page]) -> Score:
+def score(outputs: list[str], pages: list[Page]) -> Score:
     """Mean per-page P, R, F1 of texts already extracted from `pages` (same order)."""
     rows = tuple((p.id, *bag_prf(text, p.truth)) for text, p in zip(outputs, pages, strict=True))
     n = max(len(rows), 1)

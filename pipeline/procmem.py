@@ -17,9 +17,8 @@ class PeakRSS:
     one_anon_mb: float = 0.0  # the largest peak of anonymous memory (RssAnon + RssShmem) of any process
 
 
-def tree_rss_kb(root: int, fields: tuple[str, ...] = ("VmRSS",)) -> dict[int, int]:
-    """Resident memory (kB; the sum of `fields` from /proc/PID/status) of a process and all
-    its descendants."""
+def tree_memory_kb(root: int) -> dict[int, tuple[int, int]]:
+    """(VmRSS, RssAnon + RssShmem) in kB of a process and each of its descendants."""
     children: dict[int, list[int]] = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
@@ -32,10 +31,11 @@ def tree_rss_kb(root: int, fields: tuple[str, ...] = ("VmRSS",)) -> dict[int, in
     while todo:
         pid = todo.pop()
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.split(":", 1)[0] in fields:
-                    out[pid] = out.get(pid, 0) + int(line.split()[1])
-        except OSError:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+            kb = {k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssShmem") if k in status}
+            if "VmRSS" in kb:
+                out[pid] = (kb["VmRSS"], kb.get("RssAnon", 0) + kb.get("RssShmem", 0))
+        except (OSError, ValueError):
             pass
         todo += children.get(pid, [])
     return out
@@ -51,11 +51,10 @@ def run_with_peak_rss(cmd: list[str], interval: float = 0.02, **popen) -> PeakRS
     proc = subprocess.Popen(cmd, **popen)
     one = total = anon = 0
     while proc.poll() is None:
-        rss = tree_rss_kb(proc.pid)
-        if rss:
-            one, total = max(one, max(rss.values())), max(total, sum(rss.values()))
-        owned = tree_rss_kb(proc.pid, ("RssAnon", "RssShmem"))
-        if owned:
-            anon = max(anon, max(owned.values()))
+        mem = tree_memory_kb(proc.pid)
+        if mem:
+            one = max(one, max(rss for rss, _ in mem.values()))
+            total = max(total, sum(rss for rss, _ in mem.values()))
+            anon = max(anon, max(a for _, a in mem.values()))
         time.sleep(interval)
     return PeakRSS(proc.returncode, time.perf_counter() - t0, one / 1024, total / 1024, anon / 1024)

@@ -43,7 +43,7 @@ HIDDEN_XPATH = etree.XPath(
     "//*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none') "
     "or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))  # not XML-legal
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 controls: not XML-legal
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,15 @@ def parse(html: str, parser: str) -> tuple[etree._Element, str]:
         except TooDeep:
             raise
         except Exception as e:  # bs4's tree builders raise several types on odd markup
-            return _parse_lxml(html, f"bs4: {e}"), "lxml"
+            try:
+                return _parse_lxml(html), "lxml"
+            except ValueError as lxml_error:
+                raise ValueError(f"neither parser could read the page: bs4: {e}; {lxml_error}") from None
     try:
-        root = _parse_lxml(html, "")
+        root = _parse_lxml(html)
         swallowed = _swallowed_by_title(root)
         if swallowed:
-            root = _parse_lxml(swallowed, "")
+            root = _parse_lxml(swallowed)
     except ValueError as e:
         lxml_error, root = str(e), None
     if root is not None and (parser == "lxml" or not _mangled(root, html)):
@@ -114,16 +117,16 @@ def parse(html: str, parser: str) -> tuple[etree._Element, str]:
         raise ValueError(f"neither parser could read the page: {lxml_error}; bs4: {e}") from None
 
 
-def _parse_lxml(html: str, other_error: str) -> etree._Element:
-    """libxml2's tree; ValueError (with `other_error` appended) when it finds no document."""
+def _parse_lxml(html: str) -> etree._Element:
+    """libxml2's tree; ValueError when it finds no document."""
     try:
         root = etree.fromstring(html, _PARSER)
     except (etree.ParserError, ValueError) as e:
-        raise ValueError(f"lxml: {e}" + (f"; {other_error}" if other_error else "")) from None
+        raise ValueError(f"lxml: {e}") from None
     if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in _PARSER.error_log):
         raise TooDeep("libxml2's depth limit (256)")  # the tree it returns is cut off
     if root is None:
-        raise ValueError("lxml found no document" + (f"; {other_error}" if other_error else ""))
+        raise ValueError("lxml: found no document")
     return root
 
 
@@ -134,7 +137,7 @@ def _parse_bs4(html: str) -> etree._Element:
     from lxml.html import soupparser
 
     # the converter refuses C0 control characters, which real pages do carry
-    soup = BeautifulSoup(html.translate(_CONTROL), "html.parser")
+    soup = BeautifulSoup(_CONTROL.sub("", html), "html.parser")
     for node in soup.find_all(string=lambda s: isinstance(s, (ProcessingInstruction, Declaration, Doctype))):
         node.extract()
     try:
@@ -161,8 +164,8 @@ def _swallowed_by_title(root: etree._Element, min_chars: int = 1000) -> str:
 
 
 def _mangled(root: etree._Element, html: str) -> bool:
-    """libxml2 sometimes returns a near-empty body for broken markup that has plenty of text
-    (an unclosed <title> in a spliced <head> swallows the page: only the body counts)."""
+    """libxml2 sometimes returns a near-empty body (or none) for broken markup that has plenty
+    of text; only the body's text counts, not what <head> holds."""
     body = root.find("body")
     body_text = len(etree.tostring(body, method="text", encoding=str)) if body is not None else 0
     return len(html) > 2000 and body_text < 0.01 * len(html) and "<p" in html[:200000].lower()
@@ -186,7 +189,7 @@ def _control_share(text: str, sample: int = 65536) -> float:
     """Share of C0 control characters (not tab, CR, LF) in the page's first `sample` chars:
     binary files are full of them, while real pages may carry a few stray NULs."""
     head = text[:sample]
-    return (len(head) - len(head.translate(_CONTROL))) / len(head) if head else 0.0
+    return len(_CONTROL.findall(head)) / len(head) if head else 0.0
 
 
 def page_meta(root: etree._Element) -> tuple[dict, list[str]]:

@@ -99,7 +99,8 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
     """Walk the tree once, cutting its text into blocks at block-level tags.
 
     The hot loop of the stage: one pass of `iterwalk` events with a stack of (hint, in link,
-    in pre) frames; text goes to the current block, which is flushed at every block boundary.
+    in pre, element that set the hint) frames; text goes to the current block, which is flushed
+    at every block boundary.
     Returns the blocks and, for every element but text-level ones (INLINE_TAGS), the range
     [first, end) of the blocks inside it: in document order an element's blocks are contiguous,
     so a container's totals are two prefix-sum lookups.

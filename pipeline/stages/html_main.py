@@ -36,14 +36,16 @@ def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[i
     such an element, or from one inside it, are cleared. Strong words are never voided: a
     comment thread often holds more prose than the post. (`min_prose` keeps a short profile
     text from passing on a page whose post is a few short lines.)"""
-    prose = [len(b.text) if len(b.text) >= 80 and b.link_chars < 0.3 * len(b.text) else 0 for b in blocks]
-    total = sum(prose)
+    prose = [0] * (len(blocks) + 1)  # prefix sums of prose chars
+    for i, b in enumerate(blocks):
+        prose[i + 1] = prose[i] + (len(b.text) if len(b.text) >= 80 and b.link_chars < 0.3 * len(b.text) else 0)
+    total = prose[-1]
     if not total:
         return
 
     def dominant(el: etree._Element) -> bool:
         lo, hi = spans.get(el, (0, 0))
-        inside = sum(prose[lo:hi])
+        inside = prose[hi] - prose[lo]
         return inside >= min_prose and inside >= share * total
 
     voided: dict[etree._Element, bool] = {}
@@ -205,11 +207,11 @@ def restore_title(blocks: list[Block], titles: list[str], window: int = 60) -> N
 def explain_empty(blocks: list[Block], max_link_density: float) -> str:
     """Why a page gave no main text, for the drop's detail: where its visible text went."""
     if not blocks:
-        return "no visible text outside scripts, styles, forms controls and hidden elements"
+        return "no visible text outside scripts, styles, form controls and hidden elements"
     total = sum(len(b.text) for b in blocks)
     hinted = sum(len(b.text) for b in blocks if b.hint < 0)
     links = sum(len(b.text) for b in blocks if b.hint >= 0 and b.link_chars > max_link_density * len(b.text))
-    longest = max(len(b.text) for b in blocks if b.hint >= 0) if any(b.hint >= 0 for b in blocks) else 0
+    longest = max((len(b.text) for b in blocks if b.hint >= 0), default=0)
     return (f"{len(blocks)} blocks, {total} chars of visible text: {hinted} in boilerplate-marked "
             f"elements (nav/aside/footer or class/id), {links} in link lists; longest other block "
             f"{longest} chars; none judged prose")

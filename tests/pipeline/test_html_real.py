@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.document import Document, Drop
-from pipeline.extraction_eval import EXTRACTION_DIR, load_pages, score_outputs
+from pipeline.extraction_eval import EXTRACTION_DIR, load_pages, score
 from pipeline.stages.html import HtmlStage
 
 # Measured on the test half (benchmarks/bench_html.py): F1 0.911 / 0.934 / 0.950 with 10 / 8 / 4
@@ -25,7 +25,7 @@ def test_real_pages_f1_floor(dataset, shared_data, capsys):
     pages = load_pages(dataset, "test")
     stage = HtmlStage()
     results = [stage.process(Document(p.id, p.html)) for p in pages]
-    s = score_outputs([r.text if isinstance(r, Document) else "" for r in results], pages)
+    s = score([r.text if isinstance(r, Document) else "" for r in results], pages)
     drops = [r for r in results if isinstance(r, Drop)]
     with capsys.disabled():
         print(f"\n[html real pages, {dataset} test part] {len(pages)} pages: P {s.precision:.3f} "
