@@ -92,19 +92,42 @@ def render_card(report: dict[str, Any]) -> str:
                          f"{b['docs_affected']:,} | {top} |")
     if shards:
         t = shards["tokenizer"]
+        sp = shards["validation"]["split"]
         L += ["", "## Tokens", "",
               f"Tokenizer: byte-level BPE, vocabulary {t['vocab_size']:,} ({'trained on this run' if t['trained'] else 'given'}), "
               f"EOS id {t['eos_id']}, sha256 `{t['sha256'][:16]}`; tokens as {shards['dtype']}; "
               f"{shards['tokens_per_shard']:,} tokens per shard.", "",
               f"Validation: {shards['validation']['tokens']:,} tokens ({shards['validation']['docs']:,} documents) from "
-              f"`{shards['validation']['variant']}`, held out of every budget of every variant, with its near "
-              f"copies (word 5-gram Jaccard >= 0.5) under other ids: "
-              + ", ".join(f"{k} {v}" for k, v in shards["validation"].get("near_copies_held_out", {}).items()) + ".", ""]
-        budgets = list(next(iter(shards["variants"].values()))["budgets"])
+              f"`{shards['validation']['variant']}`, drawn as whole groups of documents that share a rare word "
+              f"13-gram (found in 2 to {sp['group_max_df']} documents): {sp['docs_held_out_beyond_validation']:,} "
+              f"more documents of those groups are held out of every budget of every variant; "
+              f"{sp['groups']:,} groups, the largest of {sp['largest_group_docs']:,} documents "
+              f"({sp['groups_too_large_for_validation']} group(s) too large for validation stay in training).", "",
+              "Leakage left, per variant: share of the validation's distinct word 13-grams (lowercased) found in "
+              "1 to 10 training documents of the variant's largest budget (0 = independent; phrasing common to more "
+              "than 10 documents is not counted):", "",
+              "| variant | overlap |", "|---|---:|"]
+        L += [f"| {v} | {100 * x:.2f} % |" for v, x in shards["validation"]["overlap_13gram"].items()] + [""]
+        targets = {b: y["target"] for x in shards["variants"].values() for b, y in x["budgets"].items()}
+        budgets = sorted(targets, key=targets.get)
         L += ["| variant | documents | tokens | " + " | ".join(budgets) + " |", "|---|---:|---:|" + "---:|" * len(budgets)]
         for v, x in shards["variants"].items():
-            L.append(f"| {v} | {x['docs']:,} | {x['tokens']:,} | " + " | ".join(
-                f"{x['budgets'][b]['tokens']:,} ({x['budgets'][b]['docs']} docs)" for b in budgets) + " |")
+            head = f"| {v} | {x['docs']:,} | {x['tokens']:,} | " if "docs" in x else f"| {v} | | | "
+            L.append(head + " | ".join(
+                f"{x['budgets'][b]['tokens']:,} ({x['budgets'][b]['docs']} docs)" if b in x["budgets"] else ""
+                for b in budgets) + " |")
+        stages = sorted({k for x in shards["variants"].values() for y in x["budgets"].values()
+                         for k in y.get("composition", {})})
+        L += ["", "What each variant's largest budget is made of (tokens, by the stage that dropped the document; "
+              "`kept` = kept by every stage), and the share of its distinct 13-grams that repeat in another of "
+              "its documents:", "", "| variant | budget | " + " | ".join(stages) + " | repeated 13-grams |",
+              "|---|---|" + "---:|" * (len(stages) + 1)]
+        for v, x in shards["variants"].items():
+            b = max(x["budgets"], key=targets.get)
+            y = x["budgets"][b]
+            if "composition" in y:
+                L.append(f"| {v} | {b} | " + " | ".join(f"{y['composition'].get(k, 0):,}" for k in stages)
+                         + f" | {100 * y['repeated_13gram_share']:.1f} % |")
         L += ["", "<details><summary>Shards and sha256</summary>", "", "| shard | tokens | docs | sha256 |", "|---|---:|---:|---|"]
         from pipeline.stages.shards import iter_manifest_shards
         L += [f"| {s['path']} | {s['tokens']:,} | {s['docs']} | `{s['sha256']}` |" for s in iter_manifest_shards(shards)]

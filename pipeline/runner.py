@@ -308,7 +308,8 @@ def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, An
             return m
     by_name = {s.name: d for s, d in zip(cfg.stages, dirs[1:])}
     variants = {v: by_name[stage] for v, stage in cfg.shards.variants.items()}
-    return build_shards(variants, out, cfg.shards, cfg.config_hash(), progress)
+    drops = {name: d / "drops.parquet" for name, d in by_name.items()}
+    return build_shards(variants, out, cfg.shards, cfg.config_hash(), progress, drops)
 
 
 def build_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float,

@@ -12,10 +12,14 @@ A shard is an Arrow IPC stream (readable by pyarrow and `datasets.Dataset.from_f
 `doc_id, doc_offset, tokens`: the pieces of documents it holds, in order, each document followed
 by EOS. Every shard holds exactly `tokens_per_shard` tokens but the last of a set.
 
-Budgets: the documents of a variant, in one seeded shuffle of their ids, minus the validation
-documents and their near copies (Jaccard >= 0.5 under other ids); a budget is the shortest prefix with at least that many tokens (so it is within one
-document of its target, and budgets are nested). Validation: a prefix of the same shuffle of the
-cleanest variant (the last one given), of `validation_tokens`.
+Validation: whole groups of documents (`pipeline.splits`: documents sharing a rare word 13-gram
+are one group, so near copies and shared paragraphs stay on one side), drawn in a seeded order
+of groups until `validation_tokens`; its documents come from the cleanest variant (the last
+given), and every other member of a drawn group is held out of every budget of every variant.
+Budgets: the remaining documents of a variant in one seeded shuffle of their ids; a budget is the
+shortest prefix with at least that many tokens (within one document of its target; nested).
+Mixes (the quality dose-response): a base variant's clean prefix plus documents the pipeline
+dropped (`drops.parquet` of named stages), cut to exact token shares of each budget.
 """
 from __future__ import annotations
 
@@ -70,8 +74,12 @@ class ShardsConfig:
     seed: int = field(default=0, metadata={"help": "seed of the document shuffle"})
     batch_docs: int = field(default=1024, metadata={"help": "documents per encode_batch call"})
     train_chars: int = field(default=50_000_000, metadata={"help": "at most this much text trains the tokenizer"})
-    hold_out_near_copies: bool = field(default=True, metadata={
-        "help": "also hold out documents with word 5-gram Jaccard >= 0.5 to a validation document"})
+    group_max_df: int = field(default=100, metadata={
+        "help": "documents sharing a word 13-gram found in 2..this many documents are one group, kept on one "
+                "side of the validation split"})
+    mixes: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={
+        "help": "name -> {base = variant, dropped = [stage names], share = dropped token share, budgets = [...]}: "
+                "the base's clean documents mixed with dropped ones at an exact token share"})
 
     def __post_init__(self) -> None:
         b = [parse_tokens(x) for x in self.budgets]
@@ -79,6 +87,20 @@ class ShardsConfig:
             raise ConfigError(f"shards.budgets = {list(self.budgets)}: need increasing positive token counts")
         if self.tokens_per_shard < 1 or self.vocab_size < 260 or parse_tokens(self.validation_tokens) < 1:
             raise ConfigError("shards: tokens_per_shard >= 1, vocab_size >= 260, validation_tokens >= 1")
+        if self.group_max_df < 2:
+            raise ConfigError("shards.group_max_df must be >= 2")
+        for name, m in self.mixes.items():
+            where = f"shards.mixes.{name}"
+            if not isinstance(m, dict) or set(m) - {"base", "dropped", "share", "budgets"}:
+                raise ConfigError(f"{where}: expected {{base, dropped, share, budgets}}, got {m!r}")
+            if m.get("base") not in self.variants and self.variants:
+                raise ConfigError(f"{where}.base = {m.get('base')!r}; variants: {', '.join(self.variants)}")
+            if not m.get("dropped") or not isinstance(m["dropped"], list):
+                raise ConfigError(f"{where}.dropped: a list of stage names whose drops.parquet gives the dropped text")
+            if not isinstance(m.get("share"), (int, float)) or not 0 <= m["share"] < 1:
+                raise ConfigError(f"{where}.share = {m.get('share')!r}: the dropped token share, in [0, 1)")
+            if not set(m.get("budgets", self.budgets)) <= set(self.budgets):
+                raise ConfigError(f"{where}.budgets = {m['budgets']}: each must be one of shards.budgets {list(self.budgets)}")
 
 
 # --- tokenizer ----------------------------------------------------------------------------------
@@ -194,12 +216,91 @@ def shard_tokens(path: str | Path) -> np.ndarray:
 
 
 # --- the whole step -----------------------------------------------------------------------------
+def read_drops(drops: dict[str, Path], stages: set[str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """From stages' drops.parquet: the stage that dropped each id, and the dropped texts of `stages`."""
+    fate: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for stage, path in drops.items():
+        if not Path(path).is_file():
+            continue
+        want = stages is not None and stage in stages
+        t = pq.read_table(path, columns=["id", "text"] if want else ["id"])
+        for i in t["id"].to_pylist():
+            fate.setdefault(i, stage)
+        if want:
+            for i, x in zip(t["id"].to_pylist(), t["text"].to_pylist()):
+                if x:
+                    texts.setdefault(i, x)
+    return fate, texts
+
+
+def _cut(order: list[str], tokens: dict[str, np.ndarray], n: int) -> list[tuple[str, np.ndarray]]:
+    """Documents in order until exactly n tokens, the last one cut short."""
+    out, got = [], 0
+    for i in order:
+        if got >= n:
+            break
+        t = tokens[i][:n - got]
+        out.append((i, t))
+        got += len(t)
+    if got < n:
+        raise ConfigError(f"shards: {got:,} tokens available where {n:,} are needed")
+    return out
+
+
+def _validation(union: list[str], union_sets: list[np.ndarray], clean: dict[str, np.ndarray],
+                cfg: ShardsConfig) -> tuple[list[str], set[str], dict[str, Any]]:
+    """Whole groups in a seeded order until the target; returns validation ids (cleanest variant),
+    every id held out of training, and what the split did."""
+    from pipeline.splits import groups
+
+    label = groups(union_sets, cfg.group_max_df)
+    members: dict[int, list[str]] = {}
+    for i, g in zip(union, label):
+        members.setdefault(int(g), []).append(i)
+    target = parse_tokens(cfg.validation_tokens)
+    largest = max(1, target // 5)  # a group of several documents larger than this stays in training
+    val, held, got, skipped = [], set(), 0, 0
+    for g in sorted(members, key=lambda g: hashlib.blake2b(f"{cfg.seed}:{union[g]}".encode(), digest_size=8).digest()):
+        if got >= target:
+            break
+        ids = [i for i in members[g] if i in clean]
+        size = sum(len(clean[i]) for i in ids)
+        if not ids or (size > largest and len(members[g]) > 1):
+            skipped += bool(ids)
+            continue
+        val += shuffled(ids, cfg.seed)
+        held.update(members[g])
+        got += size
+    sizes = sorted((len(m) for m in members.values()), reverse=True)
+    info = {"groups": len(members), "largest_group_docs": sizes[0] if sizes else 0,
+            "groups_too_large_for_validation": skipped, "group_max_df": cfg.group_max_df,
+            "docs_held_out": len(held), "docs_held_out_beyond_validation": len(held) - len(val)}
+    return val, held, info
+
+
+def _repetition(sets: list[np.ndarray]) -> float:
+    """Share of the documents' distinct 13-grams that occur in another document of the same set:
+    how much of a budget's text repeats text elsewhere in it."""
+    if not sets:
+        return 0.0
+    h = np.concatenate(sets)
+    if not len(h):
+        return 0.0
+    _, inv, counts = np.unique(h, return_inverse=True, return_counts=True)
+    return float(np.mean(counts[inv] > 1))
+
+
 def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config_hash: str = "",
-                 progress: bool = True) -> dict[str, Any]:
-    """Encode every variant once, draw validation and budgets, write shards and the manifest."""
+                 progress: bool = True, drops: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Encode every distinct document once, split validation by groups, write budgets, mixes and
+    the manifest. `drops` (stage name -> drops.parquet) gives mixes their dropped text and each
+    budget its composition by the stage that would have dropped each document."""
     import time
 
     from tqdm import tqdm
+
+    from pipeline.splits import ngram_sets, overlap
 
     if not variants:
         raise ConfigError("shards: no variants given")
@@ -207,6 +308,12 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     out.mkdir(parents=True, exist_ok=True)
     data = {name: read_texts(path) for name, path in variants.items()}
     cleanest = list(variants)[-1]
+    pool_stages = {s for m in cfg.mixes.values() for s in m["dropped"]}
+    missing = pool_stages - set(drops or {})
+    if missing:
+        raise ConfigError(f"shards.mixes name stage(s) {', '.join(sorted(missing))} with no drops.parquet "
+                          f"here; available: {', '.join(sorted(drops or {})) or 'none'}")
+    fate, pool = read_drops(drops or {}, pool_stages)
     if cfg.tokenizer:
         tok = load_tokenizer(cfg.tokenizer)
     else:
@@ -222,67 +329,102 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     atomic.write_text(tok_path, tok.to_str())
     vocab = tok.get_vocab_size()
     dtype = np.uint16 if vocab <= 65535 else np.uint32
-    encoded: dict[str, dict[str, np.ndarray]] = {}
+    # every distinct document once (variants share most of theirs)
+    text_of: dict[str, str] = {}
+    for ids, texts in data.values():
+        for i, t in zip(ids, texts):
+            text_of.setdefault(i, t)
+    pool_ids = [i for i in pool if i not in text_of]
+    for i in pool_ids:
+        text_of[i] = pool[i]
+    union = list(text_of)
     t_enc = time.perf_counter()
-    n_tokens = 0
-    for name, (ids, texts) in tqdm(data.items(), desc="encode", disable=not progress, leave=False):
-        arrays = encode(tok, texts, cfg.batch_docs)
-        encoded[name] = dict(zip(ids, arrays))
-        n_tokens += sum(len(a) for a in arrays)
+    arrays: list[np.ndarray] = []
+    for k in tqdm(range(0, len(union), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
+        arrays += encode(tok, [text_of[i] for i in union[k:k + cfg.batch_docs]], cfg.batch_docs)
+    tokens = dict(zip(union, arrays))
     enc_s = time.perf_counter() - t_enc
-    # validation: a prefix of the cleanest variant's shuffle
-    val_target = parse_tokens(cfg.validation_tokens)
-    val_ids: list[str] = []
-    got = 0
-    for i in shuffled(list(encoded[cleanest]), cfg.seed):
-        if got >= val_target:
-            break
-        val_ids.append(i)
-        got += len(encoded[cleanest][i])
-    held = set(val_ids)
-    # Hold out near copies of validation documents too (other ids, same text): otherwise a less
-    # deduplicated variant trains on its own validation set and looks better than it is.
-    from pipeline.stages.minhash import similar_pairs
-    val_texts = [t for i, t in zip(*data[cleanest]) if i in held]
-    copies: dict[str, int] = {}
-    for name, (ids, texts) in data.items():
-        near = {i for i, _ in similar_pairs(texts, val_texts)} if val_texts and cfg.hold_out_near_copies else set()
-        extra = {ids[k] for k in near} - held
-        copies[name] = len(extra)
-        encoded[name] = {i: a for i, a in encoded[name].items() if i not in extra}
+    n_tokens = sum(len(a) for a in arrays)
+    sets = dict(zip(union, ngram_sets([text_of[i] for i in union])))
+    clean = {i: tokens[i] for i in data[cleanest][0]}
+    val_ids, held, split = _validation(union, [sets[i] for i in union], clean, cfg)
+    got = sum(len(clean[i]) for i in val_ids)
+    val_sets = [sets[i] for i in val_ids]
     manifest: dict[str, Any] = {
-        "format": "corpusprep-shards/1",
+        "format": "corpusprep-shards/2",
         "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(tok_path), "vocab_size": vocab,
-                      "eos_id": tok.token_to_id(EOS), "trained": not cfg.tokenizer},
+                      "eos_id": tok.token_to_id(EOS), "trained": not cfg.tokenizer, "trained_on": cleanest},
         "dtype": np.dtype(dtype).name,
         "tokens_per_shard": cfg.tokens_per_shard,
         "source_config_hash": config_hash,
         "seed": cfg.seed,
-        "validation": {"variant": cleanest, "target": val_target, "tokens": got, "docs": len(val_ids),
-                       "near_copies_held_out": copies,
+        "validation": {"variant": cleanest, "target": parse_tokens(cfg.validation_tokens), "tokens": got,
+                       "docs": len(val_ids), "split": split,
                        "doc_ids_sha256": hashlib.sha256("\n".join(sorted(val_ids)).encode()).hexdigest(),
-                       "shards": _rel(write_shards(out / "validation", [(i, encoded[cleanest][i]) for i in val_ids],
-                                                   cfg.tokens_per_shard, dtype), out)},
+                       "shards": _rel(write_shards(out / "validation", [(i, clean[i]) for i in val_ids],
+                                                   cfg.tokens_per_shard, dtype), out),
+                       "overlap_13gram": {}},
         "variants": {},
     }
     budgets = [parse_tokens(b) for b in cfg.budgets]
-    for name in variants:
-        order = [i for i in shuffled(list(encoded[name]), cfg.seed) if i not in held]
-        avail = sum(len(encoded[name][i]) for i in order)
-        if budgets[-1] > avail:
-            raise ConfigError(f"shards: variant {name!r} has {avail:,} tokens outside the validation split, "
-                              f"fewer than the largest budget {budgets[-1]:,}; lower the budgets or add data")
-        cum = np.cumsum([len(encoded[name][i]) for i in order])
+
+    def describe(docs: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
+        comp: dict[str, int] = {}
+        for i, t in docs:
+            comp[fate.get(i, "kept")] = comp.get(fate.get(i, "kept"), 0) + len(t)
+        return {"tokens": int(sum(len(t) for _, t in docs)), "docs": len(docs),
+                "doc_ids_sha256": hashlib.sha256("\n".join(sorted(i for i, _ in docs)).encode()).hexdigest(),
+                "composition": dict(sorted(comp.items())),
+                "repeated_13gram_share": round(_repetition([sets[i] for i, _ in docs]), 4)}
+
+    per_ids: list[set[str]] = []
+
+    def emit(name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any]) -> None:
         vb = {}
-        for b in budgets:
-            k = int(np.searchsorted(cum, b)) + 1  # shortest prefix with >= b tokens
-            docs = [(i, encoded[name][i]) for i in order[:k]]
+        per_ids.append({i for docs in per_budget.values() for i, _ in docs})
+        for b, docs in per_budget.items():
             shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, dtype)
-            vb[budget_name(b)] = {"target": b, "tokens": int(cum[k - 1]), "docs": k,
-                                  "doc_ids_sha256": hashlib.sha256("\n".join(sorted(order[:k])).encode()).hexdigest(),
-                                  "shards": _rel(shards, out)}
-        manifest["variants"][name] = {"source": str(variants[name]), "docs": len(encoded[name]),
-                                      "tokens": int(sum(len(a) for a in encoded[name].values())), "budgets": vb}
+            vb[budget_name(b)] = {"target": b, **describe(docs), "shards": _rel(shards, out)}
+        largest = per_budget[max(per_budget)]
+        manifest["validation"]["overlap_13gram"][name] = round(overlap(val_sets, [sets[i] for i, _ in largest]), 5)
+        manifest["variants"][name] = {**extra, "budgets": vb}
+
+    orders: dict[str, list[str]] = {}
+    for name, (ids, _) in data.items():
+        order = [i for i in shuffled(ids, cfg.seed) if i not in held]
+        orders[name] = order
+        avail = sum(len(tokens[i]) for i in order)
+        if budgets[-1] > avail:
+            raise ConfigError(f"shards: variant {name!r} has {avail:,} tokens outside the validation groups, "
+                              f"fewer than the largest budget {budgets[-1]:,}; lower the budgets or add data")
+        cum = np.cumsum([len(tokens[i]) for i in order])
+        per = {b: [(i, tokens[i]) for i in order[:int(np.searchsorted(cum, b)) + 1]] for b in budgets}
+        emit(name, per, {"source": str(variants[name]), "docs": len(order),
+                         "tokens": int(cum[-1]) if len(cum) else 0})
+    for name, m in cfg.mixes.items():
+        base_order = orders[m["base"]]
+        in_base = set(base_order)
+        dropped = [i for i in shuffled([i for i, s in fate.items() if s in m["dropped"] and i in tokens], cfg.seed)
+                   if i not in held and i not in in_base]
+        per = {}
+        for b in (parse_tokens(x) for x in m.get("budgets", cfg.budgets)):
+            n_drop = int(round(m["share"] * b))
+            try:
+                docs = _cut(base_order, tokens, b - n_drop) + _cut(dropped, tokens, n_drop)
+            except ConfigError as e:
+                raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or the budget") from None
+            order = {i: k for k, i in enumerate(shuffled([i for i, _ in docs], cfg.seed))}
+            per[b] = sorted(docs, key=lambda d: order[d[0]])
+        emit(name, per, {"source": f"mix of {m['base']} and drops of {', '.join(m['dropped'])}",
+                         "mix": {"base": m["base"], "dropped": list(m["dropped"]), "share": float(m["share"]),
+                                 "dropped_docs_available": len(dropped)}})
+    if fate:  # which stage dropped each document of the budgets (the rest were kept by all)
+        in_budgets = sorted({i for x in per_ids for i in x})
+        fate_path = out / "fates.parquet"
+        with atomic.atomic_path(fate_path) as tmp:
+            pq.write_table(pa.table({"id": [i for i in in_budgets if i in fate],
+                                     "stage": [fate[i] for i in in_budgets if i in fate]}), tmp)
+        manifest["fates"] = {"path": "fates.parquet", "sha256": sha256_file(fate_path)}
     manifest["seconds"] = {"total": round(time.perf_counter() - t0, 3), "encode": round(enc_s, 3),
                            "tokens_encoded": n_tokens}
     atomic.write_json(out / "manifest.json", manifest)
