@@ -20,8 +20,26 @@ import torch.nn.functional as F
 
 from pipeline import atomic
 from training.config import RunSpec, TrainConfig
-from training.data import TokenData
+from training.data import DataError, EpochSampler, TokenData
 from training.model import GPT
+
+# Fields that change how a run is executed, never what it computes: a resume may differ in them.
+EXECUTION_ONLY = {"train.threads", "train.checkpoint_every"}
+
+
+def spec_dict(spec: RunSpec, vocab_size: int, data_fingerprint: str) -> dict[str, Any]:
+    """Everything that decides a run's result, flat (`model.d_model`, `train.lr`, `data`)."""
+    model = dataclasses.replace(spec.model, vocab_size=spec.model.vocab_size or vocab_size)
+    flat = {f"model.{k}": v for k, v in dataclasses.asdict(model).items()}
+    flat |= {f"train.{k}": v for k, v in dataclasses.asdict(spec.train).items()}
+    flat["data"] = data_fingerprint
+    return {k: v for k, v in flat.items() if k not in EXECUTION_ONLY}
+
+
+def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """`key: old -> new` for every key whose value differs (missing keys included)."""
+    return [f"{k}: {old.get(k, '(none)')!r} -> {new.get(k, '(none)')!r}"
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
@@ -133,6 +151,29 @@ def memorized_share(model: GPT, data: TokenData, cfg: TrainConfig, device: str, 
     return hits / len(starts)
 
 
+@torch.no_grad()
+def loss_by_source(model: GPT, data: TokenData, device: str, windows: int = 32, seed: int = 0) -> dict[str, float]:
+    """Loss on training tokens, by the stage that dropped their document (`kept`: none did),
+    over up to `windows` random windows each: where a model's low training loss comes from."""
+    ctx = model.cfg.context
+    rng = np.random.default_rng(seed)
+    out: dict[str, float] = {}
+    model.eval()
+    usable = len(data.train) - ctx - 1
+    for k, name in enumerate(data.sources):
+        pos = np.flatnonzero(data.source_of[:usable] == k) if usable > 0 else np.empty(0, np.int64)
+        if len(pos) < ctx:
+            continue
+        starts = rng.choice(pos, size=min(windows, len(pos)), replace=False)
+        w = torch.from_numpy(data.train[starts[:, None] + np.arange(ctx + 1)].astype(np.int64)).to(device)
+        logits, _ = model(w[:, :-1])
+        nll = F.cross_entropy(logits.float().transpose(1, 2), w[:, 1:], reduction="none")
+        mask = torch.from_numpy(data.source_of[starts[:, None] + np.arange(1, ctx + 1)] == k).to(device)
+        out[name] = float((nll * mask).sum() / mask.sum())
+    model.train()
+    return out
+
+
 def pick_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -153,18 +194,25 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg).to(device)
     opt = make_optimizer(model, cfg)
-    rng = np.random.default_rng(cfg.seed)
-    per_step = cfg.batch_size * cfg.grad_accum * mcfg.context
-    target = cfg.tokens or int((cfg.epochs or 1.0) * data.unique_tokens)
-    total_steps = max(1, math.ceil(target / per_step))
+    per_draw = cfg.batch_size * cfg.grad_accum
+    per_step = per_draw * mcfg.context
+    sampler = EpochSampler(data.n_windows(mcfg.context), mcfg.context, cfg.seed)
+    if cfg.tokens:
+        total_steps = max(1, math.ceil(cfg.tokens / per_step))
+    else:  # exact epochs: every window once per epoch
+        total_steps = max(1, math.ceil((cfg.epochs or 1.0) * sampler.n / per_draw))
     step, curves, train_time = 0, {"train": [], "val": []}, 0.0
+    spec_now = spec_dict(spec, data.vocab_size, data.fingerprint)
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=True, map_location=device)
+        diff = spec_differences(json.loads(state.get("spec", "{}")), spec_now)
+        if diff:
+            raise DataError(f"{ckpt} was saved by a different run; resuming would mix two runs. Differing: "
+                            + "; ".join(diff) + f". Use another output folder or delete {out}")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step, curves, train_time = state["step"], state["curves"], state["train_time"]
-        rng.bit_generator.state = json.loads(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
     runner = torch.compile(model) if cfg.compile else model
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (device == "cuda" and cfg.bf16) else None
@@ -173,7 +221,7 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     def save() -> None:
         with atomic.atomic_path(ckpt) as tmp:
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                        "curves": curves, "train_time": train_time, "sampler": json.dumps(rng.bit_generator.state),
+                        "curves": curves, "train_time": train_time, "spec": json.dumps(spec_now),
                         "torch_rng": torch.get_rng_state()}, tmp)
 
     bar = tqdm(total=total_steps, initial=step, desc=spec.name, disable=not progress, leave=False)
@@ -185,8 +233,8 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total_steps, cfg)
         plain = 0.0
-        for _ in range(cfg.grad_accum):
-            x, y = data.batch(rng, cfg.batch_size, mcfg.context, device)
+        for k in range(cfg.grad_accum):
+            x, y = data.batch(sampler, step * per_draw + k * cfg.batch_size, cfg.batch_size, mcfg.context, device)
             if autocast:
                 with autocast:
                     logits, ce = runner(x, y)
@@ -207,23 +255,26 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         train_time += time.perf_counter() - t0
         step += 1
         curves["train"].append([step * per_step, plain])
-        if step % cfg.eval_every == 0 or step == total_steps:
+        if step % cfg.eval_every == 0 and step < total_steps:  # the final evaluation follows the loop
             ev = evaluate(model, data.val, mcfg.context, cfg.eval_tokens, device)
             curves["val"].append([step * per_step, ev["loss"]])
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             save()
         bar.update()
     bar.close()
-    save()
     val = evaluate(model, data.val, mcfg.context, cfg.eval_tokens, device)
-    train_eval = evaluate(model, data.train, mcfg.context, cfg.eval_tokens, device)
+    if not curves["val"] or curves["val"][-1][0] != step * per_step:
+        curves["val"].append([step * per_step, val["loss"]])
+    save()
+    train_eval = evaluate(model, data.train, mcfg.context, cfg.eval_tokens // 4, device)
     tokens_seen = step * per_step
     tps = tokens_seen / train_time if train_time else float("nan")
     fpt = model.flops_per_token()
     result = {
         "name": spec.name,
         "config": {"model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(cfg)},
-        "variant": cfg.variant, "budget": cfg.budget,
+        "spec": spec_now,
+        "variant": cfg.variant, "budget": cfg.budget, "seed": cfg.seed, "lr": cfg.lr, "data": data.info,
         "N": model.n_params(), "N_total": model.n_params(embeddings=True),
         "D": tokens_seen, "unique_tokens": data.unique_tokens, "epochs": tokens_seen / data.unique_tokens,
         "C": 6 * model.n_params() * tokens_seen, "flops_per_token": fpt,
@@ -231,6 +282,7 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         "train_eval_loss": train_eval["loss"], "val_loss": val["loss"], "val_ppl": val["ppl"], "ece": val["ece"],
         "train_val_gap": val["loss"] - train_eval["loss"],
         "memorized_share": memorized_share(model, data, cfg, device),
+        "train_loss_by_source": loss_by_source(model, data, device, seed=cfg.seed),
         "tokens_per_s": tps, "flops_per_s": fpt * tps, "peak_flops": peak, "mfu": fpt * tps / peak,
         "device": device, "wall_time": train_time, "steps": step,
     }

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from training.config import ModelConfig, RunSpec, TrainConfig
-from training.data import DataError
+from training.data import DataError, EpochSampler, TokenData
 from training.model import GPT
 from training.train import lr_at, train
 
@@ -64,6 +64,47 @@ def test_resume_continues_exactly(small_shards, tmp_path):
     assert straight["steps"] == resumed["steps"] == 200
     assert abs(straight["final_train_loss"] - resumed["final_train_loss"]) < 1e-6
     assert abs(straight["val_loss"] - resumed["val_loss"]) < 1e-6
+
+
+def test_one_epoch_draws_every_window_exactly_once_and_epochs_repermute():
+    s = EpochSampler(1000, 64, seed=3)
+    first, shift0 = s.take(0, 1000)
+    assert sorted(first.tolist()) == list(range(1000)) and len(set(shift0.tolist())) == 1
+    second, shift1 = s.take(1000, 1000)
+    assert sorted(second.tolist()) == list(range(1000)) and not np.array_equal(first, second)
+    # draws across the epoch boundary are the two epochs' ends and starts, in batches of any size
+    mixed, _ = EpochSampler(1000, 64, seed=3).take(990, 20)
+    assert mixed.tolist() == first[990:].tolist() + second[:10].tolist()
+    assert 0 <= shift0[0] < 64 and EpochSampler(1000, 64, 4).take(0, 5)[0].tolist() != first[:5].tolist()
+
+
+def test_one_epoch_of_training_predicts_every_token_once(small_shards):
+    """The windows of one epoch, laid over the budget: every target position is covered exactly
+    once, but for fewer than `context` of them (the remainder of the last window)."""
+    data = TokenData(small_shards, "v", "8K")
+    ctx = 32
+    s = EpochSampler(data.n_windows(ctx), ctx, seed=0)
+    seen = np.zeros(len(data.train), int)
+    for start in range(0, s.n, 8):
+        idx, shift = s.take(start, min(8, s.n - start))
+        for i, sh in zip(idx, shift):
+            seen[(i * ctx + sh + 1 + np.arange(ctx)) % len(data.train)] += 1
+    assert seen.max() == 1 and (seen == 0).sum() < ctx
+    x, y = data.batch(s, 0, 4, ctx, "cpu")
+    assert torch.equal(x[:, 1:], y[:, :-1]) and x.shape == (4, ctx)
+
+
+def test_resume_under_a_different_model_or_lr_is_refused(small_shards, tmp_path):
+    s = spec(small_shards, budget="8K", tokens=8 * 32 * 20, eval_every=1000)
+    train(s, tmp_path / "a", stop_after=5)
+    bigger = RunSpec(dataclasses.replace(TINY, d_model=96, n_head=4), s.train, "t")
+    with pytest.raises(DataError, match=r"model.d_model: 64 -> 96"):
+        train(bigger, tmp_path / "a")
+    with pytest.raises(DataError, match=r"train.lr: 0.003 -> 0.001"):
+        train(RunSpec(TINY, dataclasses.replace(s.train, lr=1e-3), "t"), tmp_path / "a")
+    # fields that only change how it runs may differ
+    r = train(RunSpec(TINY, dataclasses.replace(s.train, threads=2), "t"), tmp_path / "a")
+    assert r["steps"] == 20 and r["spec"]["train.lr"] == 0.003 and "train.threads" not in r["spec"]
 
 
 def test_corrupted_shard_or_mismatched_manifest_stops_before_training(small_shards, tmp_path):
