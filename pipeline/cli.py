@@ -162,12 +162,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from training.report import build_report, table_from_results
-    from training.sweep import load_results, load_sweep, run_sweep
+    from training.sweep import build_sweep_report, load_sweep, run_sweep
 
     cfg = load_sweep(args.config, args.overrides)
     out = run_sweep(cfg, args.workers, progress=not args.no_progress)
-    path = build_report(table_from_results(load_results(out)), out / "report")
+    path = build_sweep_report(out)
     print(f"sweep results in {out}; report: {path}")
     return 0
 
@@ -194,10 +193,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from training.report import build_report, table_from_results
-    from training.sweep import load_results
+    from training.sweep import build_sweep_report
 
-    path = build_report(table_from_results(load_results(args.sweep)), Path(args.sweep) / "report")
+    path = build_sweep_report(args.sweep)
     print(f"report: {path}")
     return 0
 
@@ -230,8 +228,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.config import load_run_config
     from pipeline.runner import run
     from pipeline.sample.build import build_sample
-    from training.report import build_report, table_from_results
-    from training.sweep import load_results, load_sweep, run_sweep
+    from training.sweep import build_sweep_report, load_sweep, run_sweep
 
     t0 = time.perf_counter()
     sample = Path(args.sample)
@@ -242,18 +239,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sweep = None if args.no_sweep else load_sweep(args.sweep)
     stamp = Path(cfg.run.output) / "run.json"
     if stamp.exists() and json.loads(stamp.read_text())["config_hash"] != cfg.config_hash():
-        # the demo owns its output folders: a changed config starts them afresh
+        # the demo owns its output folder: a changed config starts it afresh (sweep points are
+        # reused only where their shards come out identical, which the sweep checks point by point)
         print(f"{args.config} changed since the last demo: rebuilding {cfg.run.output}")
         shutil.rmtree(cfg.run.output)
-        if sweep is not None:
-            shutil.rmtree(sweep.output, ignore_errors=True)
     res = run(cfg, resume=True, progress=not args.no_progress)
     r = res.report
     print(f"pipeline: {r['docs_in']:,} documents in, {r['docs_kept']:,} kept; data card: {res.card_path}")
     if sweep is None:
         return 0
     out = run_sweep(sweep, args.workers, progress=not args.no_progress)
-    path = build_report(table_from_results(load_results(out)), out / "report")
+    path = build_sweep_report(out)
     print(f"done in {time.perf_counter() - t0:.0f} s; data card: {res.card_path}; report: {path}")
     return 0
 

@@ -1,7 +1,9 @@
-"""The scaling report: fits per data variant, plots, and a plain-language summary, from results.
+"""The scaling report: findings with intervals in plain words, fits per data variant, plots.
 
 Reads only result JSONs (or a CSV table), so `corpusprep report` rebuilds everything without
-training. Every number in the report comes from the runs or from fits to them.
+training. Every number in the report comes from the runs, from fits to them, or from the shards
+manifest facts each result carries (composition, validation overlap); the comparisons live in
+`training.analysis`, the plots in `training.plots`.
 """
 from __future__ import annotations
 
@@ -14,15 +16,20 @@ from typing import Any
 import numpy as np
 
 from pipeline import atomic
+from training import analysis as an
+from training import plots
 from training.fit import FitError, fit_all
 
 
 def table_from_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"N": r["N"], "D": r["D"], "loss": r["val_loss"], "variant": r.get("variant", ""),
-             "unique": r.get("unique_tokens", r["D"]), "epochs": r.get("epochs", 1.0),
+    """One row a run; learning-rate search runs (`lr_search/...`) are left out."""
+    return [{"N": r["N"], "N_total": r.get("N_total", r["N"]), "D": r["D"], "loss": r["val_loss"],
+             "variant": r.get("variant", ""), "unique": r.get("unique_tokens", r["D"]), "epochs": r.get("epochs", 1.0),
              "train_loss": r.get("train_eval_loss"), "gap": r.get("train_val_gap"),
-             "memorized": r.get("memorized_share"), "budget": r.get("budget", ""),
-             "name": r.get("name", "")} for r in results]
+             "memorized": r.get("memorized_share"), "budget": r.get("budget", ""), "seed": r.get("seed", 0),
+             "lr": r.get("lr"), "mix": (r.get("data") or {}).get("mix"), "data": r.get("data") or {},
+             "by_source": r.get("train_loss_by_source") or {}, "name": r.get("name", "")}
+            for r in results if not r.get("name", "").startswith("lr_search")]
 
 
 def table_from_csv(path: str | Path) -> list[dict[str, Any]]:
@@ -54,28 +61,12 @@ def fit_rows(rows: list[dict[str, Any]], bootstrap: int = 200) -> dict[str, Any]
     return fits
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    with atomic.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    _plt().close(fig)
-
-
 def plot_fit(rows: list[dict[str, Any]], fits: dict[str, Any], path: Path, title: str) -> None:
     """Points and fitted curves: loss against tokens, one curve per model size."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plots.plt().subplots(figsize=(6, 4))
     p = fits["approach3"]["params"]
     Ns = sorted({r["N"] for r in rows})
-    cmap = plt.get_cmap("viridis")
+    cmap = plots.plt().get_cmap("viridis")
     for i, n in enumerate(Ns):
         pts = sorted((r["D"], r["loss"]) for r in rows if r["N"] == n and r["epochs"] <= 1.05)
         c = cmap(i / max(1, len(Ns) - 1))
@@ -88,55 +79,13 @@ def plot_fit(rows: list[dict[str, Any]], fits: dict[str, Any], path: Path, title
     ax.set_ylabel("validation loss")
     ax.set_title(title)
     ax.legend(fontsize=7)
-    _save(fig, path)
+    plots.save(fig, path)
 
 
 def _solve_D(p: dict[str, float], N: float, L: float) -> float:
     """Tokens a fitted law needs at size N to reach loss L (inf when below its floor)."""
     rest = L - p["E"] - p["A"] / N ** p["alpha"]
     return (p["B"] / rest) ** (1 / p["beta"]) if rest > 0 else math.inf
-
-
-def summary(variants: dict[str, list[dict[str, Any]]], fits: dict[str, dict[str, Any]]) -> list[str]:
-    """How quality shifted the curves, in words, with intervals; says when a difference is noise."""
-    names = list(variants)
-    if len(names) < 2:
-        return ["Only one data variant: no quality comparison."]
-    ref = "raw" if "raw" in names else names[0]
-    lines = []
-    nmax = max(r["N"] for r in variants[ref])
-    dmax = max(r["D"] for r in variants[ref] if r["epochs"] <= 1.05)
-    pr = fits[ref]["approach3"]["params"]
-    l_ref = pr["E"] + pr["A"] / nmax ** pr["alpha"] + pr["B"] / dmax ** pr["beta"]
-    for v in names:
-        if v == ref:
-            continue
-        pv = fits[v]["approach3"]["params"]
-        d_need = _solve_D(pv, nmax, l_ref)
-        # measured, cell by cell: equal N and equal budget
-        ref_cells = {(r["N"], r["budget"]): r["loss"] for r in variants[ref] if r["epochs"] <= 1.05}
-        diffs = [ref_cells[(r["N"], r["budget"])] - r["loss"] for r in variants[v]
-                 if r["epochs"] <= 1.05 and (r["N"], r["budget"]) in ref_cells]
-        wins = sum(d > 0 for d in diffs)
-        mean = float(np.mean(diffs)) if diffs else math.nan
-        se = float(np.std(diffs, ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
-        lo, hi = mean - 1.96 * se, mean + 1.96 * se
-        verdict = ("beats" if lo > 0 else "is worse than" if hi < 0 else "is within noise of")
-        lines.append(f"At equal tokens, `{v}` {verdict} `{ref}`: it has the lower validation loss in "
-                     f"{wins} of {len(diffs)} (model size, budget) cells; mean loss difference "
-                     f"{mean:+.4f} (95 % CI {lo:+.4f} .. {hi:+.4f}, {ref} minus {v}).")
-        boot = fits[v].get("_boot_D")
-        ci = f" [95 % CI {boot[0]:,.0f} .. {boot[1]:,.0f}]" if boot else ""
-        if math.isfinite(d_need):
-            lines.append(f"By the fitted laws, at N = {nmax:,.0f} `{v}` reaches `{ref}`'s loss at {dmax:,.0f} tokens "
-                         f"({l_ref:.3f}) with {d_need:,.0f} tokens{ci} ({d_need / dmax:.2f}x).")
-        else:
-            lines.append(f"By the fitted laws, at N = {nmax:,.0f} `{v}` does not reach `{ref}`'s loss at "
-                         f"{dmax:,.0f} tokens ({l_ref:.3f}) with any number of tokens.")
-        lines.append("Note: losses are on one shared validation split drawn from the cleanest variant and "
-                     "held out of every variant together with its near copies; differences within the "
-                     "interval are noise.")
-    return lines
 
 
 def _boot_D(samples: dict[str, list[float]], p_ref: dict[str, float], nmax: float,
@@ -148,132 +97,248 @@ def _boot_D(samples: dict[str, list[float]], p_ref: dict[str, float], nmax: floa
     return (float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))) if len(ds) > 10 else None
 
 
-def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 200) -> Path:
-    plt = _plt()
+def _ci(lo: float, hi: float, fmt: str = "+.3f") -> str:
+    return f"95 % CI {lo:{fmt}} .. {hi:{fmt}}"
+
+
+def _size_names(rows: list[dict[str, Any]]) -> dict[float, str]:
+    return {n: f"N = {n:,.0f}" for n in sorted({r["N"] for r in rows})}
+
+
+def explain_variants(rows: list[dict[str, Any]], a: str, b: str) -> list[str]:
+    """Why `a` and `b` differ, from what their budgets hold and where their training loss is low."""
+    L = []
+    big = [r for r in an.one_epoch(rows) if r["variant"] == a]
+    if not big:
+        return L
+    nmax, dmax = max(r["N"] for r in big), max(r["D"] for r in big)
+    top = [r for r in big if r["N"] == nmax and r["D"] == dmax]
+    comp = top[0]["data"].get("composition") or {}
+    total = sum(comp.values()) or 1
+    dropped = {k: v for k, v in comp.items() if k != "kept"}
+    if dropped:
+        L.append(f"What `{a}` holds that `{b}` does not: of its {top[0]['budget']} budget, "
+                 + ", ".join(f"{100 * v / total:.1f} % in documents the {k} stage drops" for k, v in sorted(dropped.items()))
+                 + f"; {100 * comp.get('kept', 0) / total:.1f} % is text `{b}` also has.")
+    gaps = {v: float(np.mean([r["gap"] for r in an.one_epoch(rows) if r["variant"] == v and r["gap"] is not None] or [math.nan]))
+            for v in (a, b)}
+    src: dict[str, list[float]] = defaultdict(list)
+    for r in top:
+        for k, x in r["by_source"].items():
+            src[k].append(x)
+    if src:
+        val = float(np.mean([r["loss"] for r in top]))
+        parts = ", ".join(f"{k} {np.mean(x):.2f}" for k, x in sorted(src.items()))
+        easiest = min(src, key=lambda k: np.mean(src[k]))
+        L.append(f"Train-validation gap after one epoch, mean over all cells: `{a}` {gaps[a]:+.3f}, `{b}` {gaps[b]:+.3f} nats. "
+                 f"Where it comes from ({a}, N = {nmax:,.0f}, {top[0]['budget']}): the model's loss on its training text "
+                 f"by the stage that drops each document is {parts} (validation: {val:.2f}). "
+                 + (f"Text the `{easiest}` stage drops is far easier to predict than the rest: "
+                    f"so `{a}`'s low training loss is that text's, not memorised validation-like text."
+                    if easiest != "kept" and np.mean(src[easiest]) < np.mean(src.get("kept", [val])) - 0.2 else
+                    "No kind of text is much easier than the rest."))
+    ov = {v: r["data"].get("validation_overlap_13gram") for v in (a, b)
+          for r in rows if r["variant"] == v and r["data"].get("validation_overlap_13gram") is not None}
+    if ov:
+        L.append("Validation leakage is not the cause: validation 13-grams found in 1 to 10 training documents of "
+                 "the largest budget: " + ", ".join(f"`{v}` {100 * x:.2f} %" for v, x in ov.items()) + ".")
+    return L
+
+
+def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    """The summary's findings in plain words, and the numbers behind them (for fits.json)."""
+    L: list[str] = []
+    facts: dict[str, Any] = {}
+    lw = an.larger_wins(rows)
+    facts["larger_wins"] = lw
+    if lw["pairs"]:
+        L.append(f"Model size: at equal tokens and one epoch, the larger model of a pair has the lower validation loss "
+                 f"(mean over seeds) in {lw['wins']} of {lw['pairs']} (smaller, larger) pairs within each (variant, budget) "
+                 f"({100 * lw['share']:.0f} %)" + ("." if not lw["exceptions"] else "; exceptions: " + "; ".join(
+                     f"`{e['variant']}` {e['budget']}: N = {e['larger']:,.0f} {e['loss_larger']:.3f} vs "
+                     f"N = {e['smaller']:,.0f} {e['loss_smaller']:.3f}" for e in lw["exceptions"]) + "."))
+    main = [v for v, rs in variants.items() if len({r["D"] for r in an.one_epoch(rs)}) >= 2 and not rs[0].get("mix")]
+    ref = "raw" if "raw" in main else (main[0] if main else None)
+    for v in main:
+        if v == ref:
+            continue
+        d = an.variant_difference(rows, ref, v)
+        if d is None:
+            continue
+        facts[f"difference_{ref}_minus_{v}"] = d
+        verdict = "beats" if d["lo"] > 0 else "is worse than" if d["hi"] < 0 else "is within noise of"
+        L.append(f"At equal tokens, `{v}` {verdict} `{ref}`: it has the lower validation loss (mean over seeds) in "
+                 f"{d['wins_b']} of {d['cells']} (model size, budget) cells; mean loss difference {d['mean']:+.4f} "
+                 f"({_ci(d['lo'], d['hi'], '+.4f')}, {ref} minus {v}; bootstrap over cells and seeds).")
+        L += explain_variants(rows, ref, v)
+    bases = sorted({r["mix"]["base"] for r in rows if r.get("mix")})
+    for base in bases:
+        dose = an.dose_response(rows, base)
+        facts[f"dose_response_{base}"] = dose
+        mono = an.monotone_in_share(dose)
+        for n in sorted({d["N"] for d in dose}):
+            ds = sorted((d for d in dose if d["N"] == n), key=lambda d: d["share"])
+            seq = ", ".join(f"{100 * d['share']:.0f} % {d['loss']:.3f} [{d['loss_ci'][0]:.3f}, {d['loss_ci'][1]:.3f}]" for d in ds)
+            mult = "; ".join(f"`{d['variant']}` {d['multiplier']:.2f} [{d['multiplier_ci'][0]:.2f}, {d['multiplier_ci'][1]:.2f}]"
+                             for d in ds if d["share"] > 0)
+            worth = [d for d in ds if d["share"] > 0]
+            L.append(f"Quality dose-response (`{base}` with dropped text at equal tokens, N = {n:,.0f}): validation loss "
+                     f"by dropped share {seq}: " + ("rises with every step" if mono[n] else "does NOT rise with every step "
+                     "(see the intervals: neighbouring shares overlap)") + f". Effective-data multiplier (clean tokens "
+                     f"one token of the variant is worth, 95 % CI): {mult}. One dropped token is worth "
+                     + ", ".join(f"{d['dropped_token_worth']:.2f} [{d['dropped_token_worth_ci'][0]:.2f}, "
+                                 f"{d['dropped_token_worth_ci'][1]:.2f}]" for d in worth)
+                     + " clean tokens (0 = useless, < 0 = harmful).")
+    choice = an.repeat_or_dirtier(rows)
+    facts["repeat_or_dirtier"] = choice
+    for c in choice:
+        verdict = ("adding the dirtier data is better" if c["ci"][0] > 0 else
+                   "repeating the clean data is better" if c["ci"][1] < 0 else "the two are within noise")
+        L.append(f"Repeat or add dirtier data (N = {c['N']:,.0f}, U = {c['unique']:,.0f} clean tokens, "
+                 f"D = {c['seen']:,.0f} tokens seen): {c['epochs']:g} epochs of `{c['base']}` reach {c['loss_repeat']:.3f}, "
+                 f"`{c['mix']}` (the same clean tokens plus fresh dropped ones) {c['loss_mix']:.3f}: {verdict} "
+                 f"(repeat minus mix {c['difference']:+.3f}, {_ci(*c['ci'])}).")
+    for tier in sorted({r["variant"] for r in rows if r["epochs"] > an.ONE_EPOCH}):
+        rv = an.repeat_value(rows, tier)
+        facts[f"repeat_value_{tier}"] = rv
+        if rv:
+            L.append(f"Value of repeated `{tier}` tokens (in fresh `{tier}` tokens, from its own one-epoch curve at the "
+                     "same size; Muennighoff's R*, small = decays fast): " + "; ".join(
+                         f"N = {w['N']:,.0f}, {w['epochs']:g} epochs of {w['budget']}: worth {w['repeat_worth']:.2f} "
+                         f"[{w['repeat_worth_ci'][0]:.2f}, {w['repeat_worth_ci'][1]:.2f}], R* {w['r_star']:.2g} "
+                         f"[{w['r_star_ci'][0]:.2g}, {w['r_star_ci'][1]:.2g}]" for w in rv) + ".")
+    return L, facts
+
+
+def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict[str, Any]) -> list[str]:
+    seeds = sorted({r["seed"] for r in rows})
+    L = [f"Single cells: with {len(seeds)} seed(s) a point, a per-cell difference has no interval of its own; only "
+         "differences pooled over cells, or bootstrapped over seeds, are findings.",
+         f"Scale: models of {min(r['N'] for r in rows):,.0f} to {max(r['N'] for r in rows):,.0f} non-embedding "
+         f"parameters and {min(r['D'] for r in rows):,.0f} to {max(r['D'] for r in rows):,.0f} tokens; nothing here "
+         "says how the answers change beyond that range (the GPU preset goes further)."]
+    for v, f in fits.items():
+        a3 = f["approach3"]
+        wide = [k for k, (lo, hi) in a3["ci95"].items() if lo > 0 and hi / lo > 100]
+        if a3["params"]["E"] < 0.5 or wide:
+            L.append(f"The `{v}` law is poorly constrained (E = {a3['params']['E']:.3g}"
+                     + (f"; intervals over 100x wide: {', '.join(wide)}" if wide else "")
+                     + "): losses are far above the irreducible term, so its extrapolations (optimum, tokens "
+                     "needed) are indicative only.")
+    for c in facts.get("repeat_or_dirtier", []):
+        if c["ci"][0] <= 0 <= c["ci"][1]:
+            L.append(f"Repeat or dirtier at N = {c['N']:,.0f}, {c['epochs']:g} epochs: the interval spans 0.")
+    return L
+
+
+def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 200,
+                 lr_search: dict[str, Any] | None = None) -> Path:
+    """report.md, fits.json and plots under `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     variants = by_variant(rows)
     fits: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     for v, rs in variants.items():
+        if len({r["D"] for r in an.one_epoch(rs)}) < 2:
+            continue  # single-budget variants (mixes) are compared, not fitted
         try:
             fits[v] = fit_rows(rs, bootstrap)
         except FitError as e:
             errors[v] = str(e)
-    ref = "raw" if "raw" in fits else (next(iter(fits)) if fits else None)
-    if ref:
-        nmax = max(r["N"] for r in variants[ref])
-        dmax = max(r["D"] for r in variants[ref] if r["epochs"] <= 1.05)
-        for v in fits:
-            if v != ref:
-                fits[v]["_boot_D"] = _boot_D(fits[v]["approach3"]["samples"], fits[ref]["approach3"]["params"],
-                                             nmax, dmax)
-    L = ["# Scaling report", "", f"{len(rows)} runs, {len(variants)} data variant(s): {', '.join(variants)}.", ""]
+    seeds = sorted({r["seed"] for r in rows})
+    L = ["# Scaling report", "",
+         f"{len(rows)} runs, {len(variants)} data variant(s): {', '.join(variants)}; seeds {', '.join(map(str, seeds))}.", ""]
     if errors:
         L += [f"- fit for `{v}` failed: {e}" for v, e in errors.items()] + [""]
+    found, facts = findings(variants, rows)
+    ref = "raw" if "raw" in fits else (next(iter(fits)) if fits else None)
+    if ref and len(fits) > 1:
+        nmax = max(r["N"] for r in variants[ref])
+        dmax = max(r["D"] for r in an.one_epoch(variants[ref]))
+        pr = fits[ref]["approach3"]["params"]
+        l_ref = pr["E"] + pr["A"] / nmax ** pr["alpha"] + pr["B"] / dmax ** pr["beta"]
+        for v in fits:
+            if v == ref:
+                continue
+            boot = _boot_D(fits[v]["approach3"]["samples"], pr, nmax, dmax)
+            d_need = _solve_D(fits[v]["approach3"]["params"], nmax, l_ref)
+            ci = f" [95 % CI {boot[0]:,.0f} .. {boot[1]:,.0f}]" if boot else ""
+            found.append(f"By the fitted laws, at N = {nmax:,.0f} `{v}` reaches `{ref}`'s loss at {dmax:,.0f} tokens "
+                         f"({l_ref:.3f}) with {d_need:,.0f} tokens{ci} ({d_need / dmax:.2f}x)." if math.isfinite(d_need) else
+                         f"By the fitted laws, at N = {nmax:,.0f} `{v}` does not reach `{ref}`'s loss at {dmax:,.0f} tokens "
+                         f"({l_ref:.3f}) with any number of tokens.")
+    L += ["## Summary", ""] + [f"- {s}" for s in found] + [""]
+    L += ["## What this sweep cannot resolve", ""] + [f"- {s}" for s in cannot_resolve(rows, facts, fits)] + [""]
+    if lr_search and lr_search.get("chosen"):
+        L += ["## Learning rates", "", f"Per size, the lowest validation loss over {lr_search['search'].get('grid')} "
+              f"at `{lr_search['search'].get('variant')}` {lr_search['search'].get('budget')}, seed "
+              f"{lr_search['search'].get('seed', 0)}, one run each (`lr_search/` holds them):", "",
+              "| size | learning rate | loss at each rate |", "|---|---:|---|"]
+        L += [f"| {k} | {v:g} | {lr_search.get('losses', {}).get(k, '')} |" for k, v in lr_search["chosen"].items()] + [""]
+    sizes = sorted({(r["N"], r["N_total"]) for r in rows})
+    L += ["## Model sizes", "", "N in the fits and the text is non-embedding parameters (Kaplan et al.); with "
+          "embeddings (tied input and output) for comparison:", "", "| N (non-embedding) | with embeddings | embedding share |",
+          "|---:|---:|---:|"] + [f"| {n:,.0f} | {t:,.0f} | {100 * (t - n) / t:.0f} % |" for n, t in sizes] + [""]
     if fits:
-        L += ["## Summary", ""] + [f"- {s}" for s in summary({v: variants[v] for v in fits}, fits)] + [""]
         L += ["## Fitted L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3, Huber 1e-3 on log loss, "
-              "L-BFGS from a grid; 95 % bootstrap intervals)", "",
+              "L-BFGS from a grid; every seed a point; 95 % bootstrap intervals)", "",
               "| variant | E | A | B | alpha | beta | points | tokens/parameter at the optimum |", "|---|---|---|---|---|---|---:|---:|"]
         for v, f in fits.items():
             a3 = f["approach3"]
             cell = lambda k: f"{a3['params'][k]:.3g} [{a3['ci95'][k][0]:.3g}, {a3['ci95'][k][1]:.3g}]"  # noqa: E731
-            fit_obj = _fit_from(a3)
             C = 6 * max(r["N"] for r in variants[v]) * max(r["D"] for r in variants[v])
-            n_opt, d_opt = fit_obj.optimum(C)
+            n_opt, d_opt = _fit_from(a3).optimum(C)
             L.append(f"| {v} | {cell('E')} | {cell('A')} | {cell('B')} | {cell('alpha')} | {cell('beta')} | "
                      f"{a3['n_points']} | {d_opt / n_opt:.1f} (at C = {C:.2e}) |")
         L += [""]
         for v, f in fits.items():
-            a3 = f["approach3"]
-            wide = [k for k, (lo, hi) in a3["ci95"].items() if lo > 0 and hi / lo > 100]
-            if a3["params"]["E"] < 0.5 or wide:
-                L.append(f"- The `{v}` fit is poorly constrained by this sweep (E = {a3['params']['E']:.3g}"
-                         + (f"; intervals over 100x wide: {', '.join(wide)}" if wide else "")
-                         + "): the losses are far from the irreducible term, so its extrapolations "
-                         "(optimum, tokens needed) are indicative only; train longer or larger to pin it down.")
-        L += [""]
-        for v, f in fits.items():
-            plot_fit(variants[v], f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
-        L += ["Fitted curves per variant, side by side:", ""] + [f"![{v}](fit_{v}.png)" for v in fits] + [""]
-        for v, f in fits.items():
             extra = []
             for k in ("approach1", "approach2"):
-                if f.get(k):
-                    extra.append(f"{k}: N_opt ~ C^{f[k]['N_opt']['exponent']:.2f}, D_opt ~ C^{f[k]['D_opt']['exponent']:.2f}")
-                else:
-                    extra.append(f"{k}: the grid does not allow it")
+                extra.append(f"{k}: N_opt ~ C^{f[k]['N_opt']['exponent']:.2f}, D_opt ~ C^{f[k]['D_opt']['exponent']:.2f}"
+                             if f.get(k) else f"{k}: the grid does not allow it")
             for k, d in f.get("kaplan", {}).items():
                 extra.append(f"Kaplan {k}: exponent {d['exponent']:.3f}")
             if f.get("approach3_effective_data"):
                 e = f["approach3_effective_data"]["params"]
-                extra.append(f"with repeated-epoch points and Muennighoff effective data: alpha {e['alpha']:.3g}, beta {e['beta']:.3g}, E {e['E']:.3g}")
+                extra.append(f"with repeated-epoch points and Muennighoff effective data: alpha {e['alpha']:.3g}, "
+                             f"beta {e['beta']:.3g}, E {e['E']:.3g}")
             L += [f"- `{v}`: " + "; ".join(extra)]
+            plot_fit(variants[v], f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
         L += [""]
-    # plots of the raw results
-    fig, axes = plt.subplots(1, len(variants), figsize=(5 * len(variants), 3.8), squeeze=False)
-    for ax, (v, rs) in zip(axes[0], variants.items()):
-        for n in sorted({r["N"] for r in rs}):
-            pts = sorted((r["D"], r["loss"]) for r in rs if r["N"] == n and r["epochs"] <= 1.05)
-            ax.plot(*zip(*pts), marker="o", label=f"N={n:,.0f}")
-        ax.set_xscale("log")
-        ax.set_title(f"{v}: loss vs tokens")
-        ax.set_xlabel("tokens")
-        ax.set_ylabel("validation loss")
-        ax.legend(fontsize=7)
-    _save(fig, out / "loss_vs_tokens.png")
-    fig, axes = plt.subplots(1, len(variants), figsize=(5 * len(variants), 3.8), squeeze=False)
-    for ax, (v, rs) in zip(axes[0], variants.items()):
-        for b in sorted({r["D"] for r in rs if r["epochs"] <= 1.05}):
-            pts = sorted((r["N"], r["loss"]) for r in rs if r["D"] == b and r["epochs"] <= 1.05)
-            ax.plot(*zip(*pts), marker="o", label=f"D={b:,.0f}")
-        ax.set_xscale("log")
-        ax.set_title(f"{v}: loss vs parameters")
-        ax.set_xlabel("non-embedding parameters")
-        ax.legend(fontsize=7)
-    _save(fig, out / "loss_vs_params.png")
-    fig, axes = plt.subplots(1, len(variants), figsize=(5 * len(variants), 3.8), squeeze=False)
-    for ax, (v, rs) in zip(axes[0], variants.items()):
-        one = [r for r in rs if r["epochs"] <= 1.05]
-        C = np.array([6 * r["N"] * r["D"] for r in one])
-        bins = np.round(np.log2(C))
-        for b in sorted(set(bins)):
-            grp = sorted((r["N"], r["loss"]) for r, cb in zip(one, bins) if cb == b)
-            if len(grp) >= 2:
-                ax.plot(*zip(*grp), marker=".", label=f"C~2^{b:.0f}")
-                n, l = min(grp, key=lambda t: t[1])
-                ax.scatter([n], [l], color="red", zorder=3, s=25)
-        ax.set_xscale("log")
-        ax.set_title(f"{v}: iso-FLOP (red: best per compute)")
-        ax.set_xlabel("non-embedding parameters")
-        ax.legend(fontsize=6)
-    _save(fig, out / "isoflop.png")
-    L += ["## Plots", "", "![loss vs tokens](loss_vs_tokens.png)", "", "![loss vs parameters](loss_vs_params.png)",
-          "", "![iso-FLOP](isoflop.png)", ""]
-    # overfitting and memorisation
-    L += ["## Overfitting and memorisation", "",
-          "| run | N | D | epochs | train loss | val loss | gap | memorised windows |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in sorted(rows, key=lambda r: (r["variant"], r["D"], r["N"], r["epochs"])):
-        if r.get("train_loss") is None:
-            continue
-        L.append(f"| {r['name']} | {r['N']:,.0f} | {r['D']:,.0f} | {r['epochs']:.1f} | {r['train_loss']:.3f} | "
-                 f"{r['loss']:.3f} | {r['gap']:+.3f} | {100 * (r['memorized'] or 0):.0f} % |")
-    flips = []
-    for v, rs in variants.items():
-        for d in sorted({r["D"] for r in rs}):
-            for e in sorted({r["epochs"] for r in rs if r["D"] == d}):
-                seq = sorted((r["N"], r["loss"]) for r in rs if r["D"] == d and r["epochs"] == e)
-                for (n1, l1), (n2, l2) in zip(seq, seq[1:]):
-                    if l2 > l1:
-                        flips.append(f"`{v}`, D = {d:,.0f}, {e:g} epoch(s): N = {n2:,.0f} loses to N = {n1:,.0f} "
-                                     f"({l2:.3f} > {l1:.3f})")
-    L += ["", "Where a larger model loses to a smaller one at the same data (the data ran short):", ""]
-    L += [f"- {f}" for f in flips] or ["- nowhere in this sweep"]
-    atomic.write_json(out / "fits.json", {v: {k: x for k, x in f.items()} for v, f in fits.items()})
+    plots.overlay({v: variants[v] for v in variants if len({r["D"] for r in an.one_epoch(variants[v])}) >= 2}, fits,
+                  out / "loss_vs_tokens.png")
+    L += ["## Plots", "", "Loss against tokens per model size, variants overlaid (band: seed min..max; dashed: the "
+          "variant's fitted law):", "", "![loss vs tokens](loss_vs_tokens.png)", ""]
+    dose = [d for k, x in facts.items() if k.startswith("dose_response_") for d in x]
+    if dose:
+        plots.dose(dose, out / "dose_response.png")
+        L += ["![dose-response](dose_response.png)", ""]
+    worth = [w for k, x in facts.items() if k.startswith("repeat_value_") for w in x]
+    if facts.get("repeat_or_dirtier") or worth:
+        plots.repeat(facts.get("repeat_or_dirtier", []), worth, dose, out / "repeat_or_dirtier.png")
+        L += ["![repeat or add dirtier data](repeat_or_dirtier.png)", ""]
+    L += overfitting_table(rows)
+    atomic.write_json(out / "fits.json", {"fits": fits, "findings": facts})
     path = out / "report.md"
     atomic.write_text(path, "\n".join(L) + "\n")
     return path
+
+
+def overfitting_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Per cell, means over seeds: training and validation loss, the gap, and memorisation."""
+    L = ["## Overfitting and memorisation (means over seeds)", "",
+         "| variant | budget | N | epochs | seeds | train loss | val loss | gap | memorised windows |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r.get("train_loss") is not None:
+            groups[(r["variant"], r["budget"], r["N"], round(r["epochs"], 1))].append(r)
+    for (v, b, n, e), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0]["unique"], kv[0][2], kv[0][3])):
+        m = lambda k: float(np.mean([r[k] or 0 for r in rs]))  # noqa: E731
+        L.append(f"| {v} | {b} | {n:,.0f} | {e:g} | {len(rs)} | {m('train_loss'):.3f} | {m('loss'):.3f} | "
+                 f"{m('gap'):+.3f} | {100 * m('memorized'):.0f} % |")
+    return L + [""]
 
 
 def _fit_from(a3: dict[str, Any]):

@@ -1,22 +1,28 @@
-"""Sweeps over model size x token budget x data variant (+ repeated-epoch points), resumable.
+"""Sweeps over model size x token budget x data variant x seed (+ extra points), resumable.
 
-A point is finished when its `result.json` exists, so a re-run skips it. Points run in a process
-pool, one torch thread each (small models use two cores better as two runs than as one).
+A point is reused when its `result.json` exists and was trained with the same run spec (model,
+training settings, and the exact shards); a point whose spec differs is re-run, and the sweep
+says which keys differed. Before the grid, sizes without a fixed `lr` get one from a small
+learning-rate search (recorded in `lr_search.json` and the report). Points run in a process pool,
+one torch thread each (small models use two cores better as two runs than as one).
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import shutil
 import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.config import apply_overrides, build, resolve_path
 from pipeline.stage import ConfigError
 from training.config import ModelConfig, RunSpec, TrainConfig
+
+SIZE_KEYS = {"name", "lr"}  # size entries: a name, ModelConfig fields, and optionally a fixed lr
 
 
 @dataclass(frozen=True)
@@ -26,21 +32,28 @@ class SweepConfig:
     output: str
     variants: tuple[str, ...]
     budgets: tuple[str, ...]
-    sizes: tuple[dict[str, Any], ...]          # each: name + ModelConfig fields
-    repeats: tuple[dict[str, Any], ...] = ()   # each: budget, epochs, sizes = [names]
+    sizes: tuple[dict[str, Any], ...]          # each: name, ModelConfig fields, optional lr
+    seeds: tuple[int, ...] = (0,)
+    extra: tuple[dict[str, Any], ...] = ()     # each: variant, budget, sizes = [names], epochs (default 1)
+    lr_search: dict[str, Any] = field(default_factory=dict)  # variant, budget, grid = [lrs], seed
     workers: int = 2
     model: dict[str, Any] = field(default_factory=dict)   # ModelConfig fields shared by all sizes
     train: dict[str, Any] = field(default_factory=dict)   # TrainConfig fields shared by all runs
 
     def __post_init__(self) -> None:
-        if len(self.sizes) < 1 or len(self.budgets) < 1 or len(self.variants) < 1:
-            raise ConfigError("sweep: needs sizes, budgets and variants")
+        if len(self.sizes) < 1 or len(self.budgets) < 1 or len(self.variants) < 1 or len(self.seeds) < 1:
+            raise ConfigError("sweep: needs sizes, budgets, variants and seeds")
         names = [s.get("name") for s in self.sizes]
         if None in names or len(set(names)) != len(names):
             raise ConfigError("sweep: every size needs a unique name")
-        for r in self.repeats:
-            if not {"budget", "epochs", "sizes"} <= set(r) or not set(r["sizes"]) <= set(names):
-                raise ConfigError(f"sweep: repeats entry {r} needs budget, epochs and sizes (of {names})")
+        for r in self.extra:
+            if not {"variant", "budget", "sizes"} <= set(r) or not set(r["sizes"]) <= set(names) \
+                    or set(r) - {"variant", "budget", "sizes", "epochs"}:
+                raise ConfigError(f"sweep: extra entry {r} needs variant, budget, sizes (of {names}) and "
+                                  "optionally epochs")
+        if any("lr" not in s for s in self.sizes) and self.lr_search:
+            if not {"variant", "budget", "grid"} <= set(self.lr_search) or len(self.lr_search["grid"]) < 2:
+                raise ConfigError("sweep.lr_search needs variant, budget and a grid of at least two learning rates")
 
 
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepConfig:
@@ -55,25 +68,61 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
     return build(SweepConfig, doc, "sweep")
 
 
-def points(cfg: SweepConfig) -> list[tuple[str, RunSpec]]:
-    """Every (point name, run spec) of the sweep, in a fixed order."""
-    out = []
-    sizes = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in cfg.sizes}
+def _spec(cfg: SweepConfig, variant: str, budget: str, size: str, epochs: float, seed: int,
+          lr: float | None, name: str) -> RunSpec:
+    entry = next(s for s in cfg.sizes if s["name"] == size)
+    model = build(ModelConfig, {**cfg.model, **{k: v for k, v in entry.items() if k not in SIZE_KEYS}},
+                  f"sweep.sizes.{size}")
+    train = {**cfg.train, "shards": cfg.shards, "variant": variant, "budget": budget, "epochs": float(epochs),
+             "seed": seed, "threads": 1}
+    if lr is not None:
+        train["lr"] = lr
+    return RunSpec(model, build(TrainConfig, train, "sweep.train"), name.replace("/", "_"))
 
-    def spec(variant: str, budget: str, size: str, epochs: float) -> tuple[str, RunSpec]:
-        model = build(ModelConfig, {**cfg.model, **sizes[size]}, f"sweep.sizes.{size}")
-        train = build(TrainConfig, {**cfg.train, "shards": cfg.shards, "variant": variant, "budget": budget,
-                                    "epochs": float(epochs), "threads": 1}, "sweep.train")
-        name = f"{variant}/{budget}/{size}" + (f"_e{epochs:g}" if epochs != 1 else "")
-        return name, RunSpec(model, train, name.replace("/", "_"))
+
+def lr_points(cfg: SweepConfig) -> list[tuple[str, RunSpec]]:
+    """The learning-rate search: each size without a fixed lr, at every lr of the grid."""
+    s = cfg.lr_search
+    out = []
+    for size in (x["name"] for x in cfg.sizes if "lr" not in x):
+        for lr in s["grid"]:
+            name = f"lr_search/{size}/lr{lr:g}"
+            out.append((name, _spec(cfg, s["variant"], s["budget"], size, 1.0, int(s.get("seed", 0)), float(lr), name)))
+    return out
+
+
+def chosen_lrs(cfg: SweepConfig, out: Path) -> tuple[dict[str, float], dict[str, str]]:
+    """Each size's lr (fixed in the config, or the search's lowest validation loss), and the
+    search's losses per size in words."""
+    lrs = {x["name"]: float(x["lr"]) for x in cfg.sizes if "lr" in x}
+    best: dict[str, float] = {}
+    seen: dict[str, list[str]] = {}
+    for name, spec in (lr_points(cfg) if cfg.lr_search else []):
+        size = name.split("/")[1]
+        loss = json.loads((out / name / "result.json").read_text())["val_loss"]
+        seen.setdefault(size, []).append(f"{spec.train.lr:g}: {loss:.3f}")
+        if size not in best or loss < best[size]:
+            lrs[size], best[size] = spec.train.lr, loss
+    return lrs, {k: ", ".join(v) for k, v in seen.items()}
+
+
+def points(cfg: SweepConfig, lrs: dict[str, float] | None = None) -> list[tuple[str, RunSpec]]:
+    """Every (point name, run spec) of the sweep, in a fixed order."""
+    lrs = lrs or {}
+    out = []
+
+    def add(variant: str, budget: str, size: str, epochs: float) -> None:
+        for seed in cfg.seeds:
+            name = f"{variant}/{budget}/{size}" + (f"_e{epochs:g}" if epochs != 1 else "") + f"/s{seed}"
+            out.append((name, _spec(cfg, variant, budget, size, epochs, seed, lrs.get(size), name)))
 
     for v in cfg.variants:
         for b in cfg.budgets:
-            for s in sizes:
-                out.append(spec(v, b, s, 1.0))
-        for r in cfg.repeats:
-            for s in r["sizes"]:
-                out.append(spec(v, r["budget"], s, float(r["epochs"])))
+            for s in cfg.sizes:
+                add(v, b, s["name"], 1.0)
+    for r in cfg.extra:
+        for s in r["sizes"]:
+            add(r["variant"], r["budget"], s, float(r.get("epochs", 1)))
     return out
 
 
@@ -94,7 +143,40 @@ def shards_fingerprint(manifest: Path) -> str:
     return hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()
 
 
-def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = True) -> Path:
+def stale(spec: RunSpec, folder: Path) -> list[str]:
+    """Why a point's finished or partial output cannot be reused for `spec` ([] = it can)."""
+    from training.data import TokenData
+    from training.train import spec_dict, spec_differences
+
+    res, ckpt = folder / "result.json", folder / "checkpoint.pt"
+    if res.exists():
+        old = json.loads(res.read_text()).get("spec")
+    elif ckpt.exists():
+        import torch
+        old = json.loads(torch.load(ckpt, weights_only=True, map_location="cpu").get("spec", "null"))
+    else:
+        return []
+    data = TokenData(spec.train.shards, spec.train.variant, spec.train.budget)
+    new = spec_dict(spec, data.vocab_size, data.fingerprint)
+    return ["(no run spec stored)"] if old is None else spec_differences(old, new)
+
+
+def _run_all(tasks: list[tuple[RunSpec, str]], workers: int, bar: Any) -> None:
+    if workers <= 1:
+        for t in tasks:
+            _run_point(t)
+            bar.update()
+        return
+    import multiprocessing as mp
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        for fut in as_completed([pool.submit(_run_point, t) for t in tasks]):
+            fut.result()
+            bar.update()
+
+
+def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = True,
+              say: Callable[[str], None] = print) -> Path:
+    """The learning-rate search, then every point; finished points with the same spec are reused."""
     from tqdm import tqdm
 
     from pipeline import atomic
@@ -103,28 +185,40 @@ def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = Tru
     manifest = Path(cfg.shards) / "manifest.json"
     if not manifest.exists():
         raise ConfigError(f"{manifest} not found: run the pipeline with a [shards] section first")
-    shards_sha = shards_fingerprint(manifest)
-    stamp = out / "sweep.json"
-    if stamp.exists() and json.loads(stamp.read_text()).get("shards_manifest_sha256") != shards_sha:
-        raise ConfigError(f"{out} holds results trained on other shards; choose another output or delete it")
     out.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(stamp, dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_sha})
-    todo = [(spec, str(out / name)) for name, spec in points(cfg) if not (out / name / "result.json").exists()]
-    total = len(points(cfg))
-    bar = tqdm(total=total, initial=total - len(todo), desc=f"sweep {cfg.name}", unit="run", disable=not progress)
+    atomic.write_json(out / "sweep.json", dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_fingerprint(manifest)})
     n = workers or cfg.workers
-    if n <= 1:
-        for t in todo:
-            _run_point(t)
-            bar.update()
-    else:
-        import multiprocessing as mp
-        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
-            for fut in as_completed([pool.submit(_run_point, t) for t in todo]):
-                fut.result()
-                bar.update()
-    bar.close()
+    search = lr_points(cfg) if cfg.lr_search else []
+    for phase, make in (("lr search", lambda: search), ("sweep", lambda: points(cfg, chosen_lrs(cfg, out)[0]))):
+        todo, reran = [], 0
+        pts = make()
+        for name, spec in pts:
+            folder = out / name
+            why = stale(spec, folder)
+            if why:
+                say(f"re-running {name}: its stored run differs ({'; '.join(why)})")
+                shutil.rmtree(folder)
+                reran += 1
+            if not (folder / "result.json").exists():
+                todo.append((spec, str(folder)))
+        if phase == "sweep":
+            lrs, losses = chosen_lrs(cfg, out)
+            atomic.write_json(out / "lr_search.json", {"chosen": lrs, "losses": losses, "search": cfg.lr_search})
+        bar = tqdm(total=len(pts), initial=len(pts) - len(todo), desc=f"{phase} {cfg.name}", unit="run",
+                   disable=not progress or not pts)
+        _run_all(todo, n, bar)
+        bar.close()
     return out
+
+
+def build_sweep_report(folder: str | Path) -> Path:
+    """The report of a sweep folder: its results and its learning-rate search."""
+    from training.report import build_report, table_from_results
+
+    folder = Path(folder)
+    lr = folder / "lr_search.json"
+    return build_report(table_from_results(load_results(folder)), folder / "report",
+                        lr_search=json.loads(lr.read_text()) if lr.exists() else None)
 
 
 def load_results(folder: str | Path) -> list[dict[str, Any]]:
