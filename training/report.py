@@ -18,7 +18,7 @@ import numpy as np
 from pipeline import atomic
 from training import analysis as an
 from training import plots
-from training.fit import FitError, fit_all
+from training.fit import FitError, effective_data, fit_all, fit_chinchilla
 
 
 def table_from_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -55,9 +55,9 @@ def fit_rows(rows: list[dict[str, Any]], bootstrap: int = 200) -> dict[str, Any]
     arr = lambda rs, k: np.array([r[k] for r in rs], float)  # noqa: E731
     fits = fit_all(arr(one, "N"), arr(one, "D"), arr(one, "loss"), bootstrap=bootstrap)
     if len(one) < len(rows):
-        fits["approach3_effective_data"] = fit_all(arr(rows, "N"), arr(rows, "D"), arr(rows, "loss"),
-                                                   unique=arr(rows, "unique"), bootstrap=bootstrap).get(
-            "approach3_effective_data")
+        De = effective_data(arr(rows, "D"), arr(rows, "unique"))
+        fits["approach3_effective_data"] = fit_chinchilla(arr(rows, "N"), De, arr(rows, "loss"),
+                                                          bootstrap=bootstrap).to_dict()
     return fits
 
 
@@ -231,7 +231,7 @@ def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict
     return L
 
 
-def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 200,
+def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 100,
                  lr_search: dict[str, Any] | None = None) -> Path:
     """report.md, fits.json and plots under `out`."""
     out = Path(out)
@@ -271,10 +271,10 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 2
     L += ["## Summary", ""] + [f"- {s}" for s in found] + [""]
     L += ["## What this sweep cannot resolve", ""] + [f"- {s}" for s in cannot_resolve(rows, facts, fits)] + [""]
     if lr_search and lr_search.get("chosen"):
-        L += ["## Learning rates", "", f"Per size, the lowest validation loss over {lr_search['search'].get('grid')} "
-              f"at `{lr_search['search'].get('variant')}` {lr_search['search'].get('budget')}, seed "
-              f"{lr_search['search'].get('seed', 0)}, one run each (`lr_search/` holds them):", "",
-              "| size | learning rate | loss at each rate |", "|---|---:|---|"]
+        L += ["## Learning rates", "", f"Per size, the lowest mean validation loss over {lr_search['search'].get('grid')} "
+              f"at `{lr_search['search'].get('variant')}` {lr_search['search'].get('budget')}, seeds "
+              f"{lr_search['search'].get('seeds', [0])} (`lr_search/` holds the runs):", "",
+              "| size | learning rate | mean loss at each rate |", "|---|---:|---|"]
         L += [f"| {k} | {v:g} | {lr_search.get('losses', {}).get(k, '')} |" for k, v in lr_search["chosen"].items()] + [""]
     sizes = sorted({(r["N"], r["N_total"]) for r in rows})
     L += ["## Model sizes", "", "N in the fits and the text is non-embedding parameters (Kaplan et al.); with "

@@ -34,8 +34,8 @@ class SweepConfig:
     budgets: tuple[str, ...]
     sizes: tuple[dict[str, Any], ...]          # each: name, ModelConfig fields, optional lr
     seeds: tuple[int, ...] = (0,)
-    extra: tuple[dict[str, Any], ...] = ()     # each: variant, budget, sizes = [names], epochs (default 1)
-    lr_search: dict[str, Any] = field(default_factory=dict)  # variant, budget, grid = [lrs], seed
+    extra: tuple[dict[str, Any], ...] = ()     # each: variant, budget, sizes = [names], epochs = 1, seeds
+    lr_search: dict[str, Any] = field(default_factory=dict)  # variant, budget, grid = [lrs], seeds
     workers: int = 2
     model: dict[str, Any] = field(default_factory=dict)   # ModelConfig fields shared by all sizes
     train: dict[str, Any] = field(default_factory=dict)   # TrainConfig fields shared by all runs
@@ -48,12 +48,14 @@ class SweepConfig:
             raise ConfigError("sweep: every size needs a unique name")
         for r in self.extra:
             if not {"variant", "budget", "sizes"} <= set(r) or not set(r["sizes"]) <= set(names) \
-                    or set(r) - {"variant", "budget", "sizes", "epochs"}:
+                    or set(r) - {"variant", "budget", "sizes", "epochs", "seeds"}:
                 raise ConfigError(f"sweep: extra entry {r} needs variant, budget, sizes (of {names}) and "
-                                  "optionally epochs")
+                                  "optionally epochs and seeds (default: the sweep's)")
         if any("lr" not in s for s in self.sizes) and self.lr_search:
-            if not {"variant", "budget", "grid"} <= set(self.lr_search) or len(self.lr_search["grid"]) < 2:
-                raise ConfigError("sweep.lr_search needs variant, budget and a grid of at least two learning rates")
+            if not {"variant", "budget", "grid"} <= set(self.lr_search) <= {"variant", "budget", "grid", "seeds"} \
+                    or len(self.lr_search["grid"]) < 2:
+                raise ConfigError("sweep.lr_search needs variant, budget, a grid of at least two learning rates, "
+                                  "and optionally seeds")
 
 
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepConfig:
@@ -81,29 +83,32 @@ def _spec(cfg: SweepConfig, variant: str, budget: str, size: str, epochs: float,
 
 
 def lr_points(cfg: SweepConfig) -> list[tuple[str, RunSpec]]:
-    """The learning-rate search: each size without a fixed lr, at every lr of the grid."""
+    """The learning-rate search: each size without a fixed lr, at every lr of the grid and every
+    seed of the search (`seeds`, default [0]): one lucky seed should not pick a rate."""
     s = cfg.lr_search
     out = []
     for size in (x["name"] for x in cfg.sizes if "lr" not in x):
         for lr in s["grid"]:
-            name = f"lr_search/{size}/lr{lr:g}"
-            out.append((name, _spec(cfg, s["variant"], s["budget"], size, 1.0, int(s.get("seed", 0)), float(lr), name)))
+            for seed in s.get("seeds", [0]):
+                name = f"lr_search/{size}/lr{lr:g}/s{seed}"
+                out.append((name, _spec(cfg, s["variant"], s["budget"], size, 1.0, int(seed), float(lr), name)))
     return out
 
 
 def chosen_lrs(cfg: SweepConfig, out: Path) -> tuple[dict[str, float], dict[str, str]]:
-    """Each size's lr (fixed in the config, or the search's lowest validation loss), and the
-    search's losses per size in words."""
+    """Each size's lr (fixed in the config, or the search's lowest mean validation loss over its
+    seeds), and the search's mean losses per size in words."""
     lrs = {x["name"]: float(x["lr"]) for x in cfg.sizes if "lr" in x}
-    best: dict[str, float] = {}
-    seen: dict[str, list[str]] = {}
+    losses: dict[str, dict[float, list[float]]] = {}
     for name, spec in (lr_points(cfg) if cfg.lr_search else []):
-        size = name.split("/")[1]
-        loss = json.loads((out / name / "result.json").read_text())["val_loss"]
-        seen.setdefault(size, []).append(f"{spec.train.lr:g}: {loss:.3f}")
-        if size not in best or loss < best[size]:
-            lrs[size], best[size] = spec.train.lr, loss
-    return lrs, {k: ", ".join(v) for k, v in seen.items()}
+        res = json.loads((out / name / "result.json").read_text())
+        losses.setdefault(name.split("/")[1], {}).setdefault(spec.train.lr, []).append(res["val_loss"])
+    words = {}
+    for size, by_lr in losses.items():
+        mean = {lr: sum(v) / len(v) for lr, v in by_lr.items()}
+        lrs[size] = min(mean, key=mean.get)
+        words[size] = ", ".join(f"{lr:g}: {m:.3f}" for lr, m in mean.items())
+    return lrs, words
 
 
 def points(cfg: SweepConfig, lrs: dict[str, float] | None = None) -> list[tuple[str, RunSpec]]:
@@ -111,8 +116,8 @@ def points(cfg: SweepConfig, lrs: dict[str, float] | None = None) -> list[tuple[
     lrs = lrs or {}
     out = []
 
-    def add(variant: str, budget: str, size: str, epochs: float) -> None:
-        for seed in cfg.seeds:
+    def add(variant: str, budget: str, size: str, epochs: float, seeds: tuple[int, ...] = cfg.seeds) -> None:
+        for seed in seeds:
             name = f"{variant}/{budget}/{size}" + (f"_e{epochs:g}" if epochs != 1 else "") + f"/s{seed}"
             out.append((name, _spec(cfg, variant, budget, size, epochs, seed, lrs.get(size), name)))
 
@@ -122,7 +127,7 @@ def points(cfg: SweepConfig, lrs: dict[str, float] | None = None) -> list[tuple[
                 add(v, b, s["name"], 1.0)
     for r in cfg.extra:
         for s in r["sizes"]:
-            add(r["variant"], r["budget"], s, float(r.get("epochs", 1)))
+            add(r["variant"], r["budget"], s, float(r.get("epochs", 1)), tuple(r.get("seeds", cfg.seeds)))
     return out
 
 

@@ -8,6 +8,7 @@ optimizer, step, sampler and torch RNG states) is in one checkpoint loaded with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -81,8 +82,10 @@ def training_loss(logits: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig)
     return F.cross_entropy(z, y, label_smoothing=cfg.label_smoothing)
 
 
+@functools.lru_cache(maxsize=None)
 def measure_peak_flops(device: str, seconds: float = 0.3) -> float:
-    """The device's matmul peak, measured (fp32 on CPU, bf16 on CUDA): the denominator of MFU."""
+    """The device's matmul peak, measured (fp32 on CPU, bf16 on CUDA): the denominator of MFU.
+    Measured once a process: a sweep's worker runs many points on the same device."""
     n = 1024 if device == "cpu" else 8192
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
     a = torch.randn(n, n, device=device, dtype=dtype)
