@@ -198,6 +198,29 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
                  f"D = {c['seen']:,.0f} tokens seen): {c['epochs']:g} epochs of `{c['base']}` reach {c['loss_repeat']:.3f}, "
                  f"`{c['mix']}` (the same clean tokens plus fresh dropped ones) {c['loss_mix']:.3f}: {verdict} "
                  f"(repeat minus mix {c['difference']:+.3f}, {_ci(*c['ci'])}).")
+    if choice:
+        better = sum(c["difference"] < 0 for c in choice)
+        sure = sum(c["ci"][1] < 0 for c in choice)
+        worse = sum(c["ci"][0] > 0 for c in choice)
+        L.append(f"Answer for this sweep's range (U = {min(c['unique'] for c in choice):,.0f} to "
+                 f"{max(c['unique'] for c in choice):,.0f} clean tokens, {min(c['epochs'] for c in choice):g} to "
+                 f"{max(c['epochs'] for c in choice):g} epochs): repeating the clean data has the lower loss in {better} of "
+                 f"{len(choice)} comparisons ({sure} with an interval below 0), adding the dirtier data in "
+                 f"{len(choice) - better} ({worse} with an interval above 0)"
+                 + (": repeat the clean data." if sure and not worse else
+                    ": add the dirtier data." if worse and not sure else ": no clear answer."))
+    dose_all = [d for k, x in facts.items() if k.startswith("dose_response_") for d in x if d["share"] > 0]
+    if dose_all and ref and main:
+        for v in main:
+            largest = max(an.one_epoch(variants[v]), key=lambda r: r["unique"])
+            comp = largest["data"].get("composition") or {}
+            total = sum(comp.values())
+            if total and comp.get("kept", total) < total:
+                x = 1 - comp.get("kept", 0) / total
+                w = float(np.mean([d["dropped_token_worth"] for d in dose_all]))
+                L.append(f"Consistency: {100 * x:.0f} % of `{v}`'s {largest['budget']} budget is text the stages drop; at the dose-response's "
+                         f"mean worth of a dropped token ({w:.2f} clean tokens), a `{v}` token should be worth about "
+                         f"{(1 - x) + x * w:.2f} clean tokens (the mixes hold no decontamination drops, which `{v}` does).")
     for tier in sorted({r["variant"] for r in rows if r["epochs"] > an.ONE_EPOCH}):
         rv = an.repeat_value(rows, tier)
         facts[f"repeat_value_{tier}"] = rv
