@@ -33,6 +33,12 @@ def render_card(report: dict[str, Any]) -> str:
     if shards:
         L += ["configs:"] + [f"- config_name: {v}" for v in shards["variants"]]
     L += ["---", f"# Data card: {report['name']}", ""]
+    losses = report["stages"][0].get("losses") or []
+    if losses:
+        L += [f"> **Data lost while reading: {len(losses)} damaged or cut span(s).** Each is one counted drop, "
+              "but a cut single-stream file (.jsonl.gz, .jsonl.zst) loses an unknown number of records after it:",
+              ">"] + [f"> - `{x['id']}`: {x['detail']}" for x in losses[:20]] \
+            + ([f"> - and {len(losses) - 20} more (read stage drops.parquet)"] if len(losses) > 20 else []) + [""]
     L += [f"Input `{report['input']['path']}` ({report['input']['format']}, {len(report['input']['sources'])} "
           f"source file(s)); config hash `{report['config_hash'][:16]}`; wall time {report['seconds']:.1f} s.", "",
           f"**{report['docs_in']:,} documents in, {report['docs_kept']:,} kept, {report['docs_dropped']:,} "

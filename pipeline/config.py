@@ -37,6 +37,8 @@ class InputConfig:
                 "stages then report recall and precision against them"})
     datasets_builder: str = field(default="", metadata={
         "help": "with format=datasets and data files: the datasets builder (json, csv, parquet, text)"})
+    max_record_mb: int = field(default=64, metadata={
+        "help": "a WARC.gz record that decompresses to more is a counted skip (bounds memory per record)"})
 
     def __post_init__(self) -> None:
         if self.format not in INPUT_FORMATS:
@@ -44,6 +46,8 @@ class InputConfig:
                               f"available: {', '.join(INPUT_FORMATS)}")
         if not self.text_field:
             raise ConfigError("input.text_field must not be empty")
+        if self.max_record_mb < 1:
+            raise ConfigError(f"input.max_record_mb = {self.max_record_mb}: must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -196,8 +196,23 @@ def _read_jsonl(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
                 yield record_to_doc(rec, cfg, rid)
         except _truncation_errors() as e:
             yield Skip(f"{src.label}:{lineno + 1}", "truncated_input",
-                       f"{path}: unreadable after line {lineno} ({type(e).__name__}: {e}); "
-                       "the records before it were read")
+                       f"{path}: unreadable from line {lineno + 1} on ({type(e).__name__}: {e}); "
+                       + _lost_bytes(fh, path) + "the records before it were read")
+
+
+def _lost_bytes(fh: Any, path: str) -> str:
+    """How much of a single-stream file is lost after a read error, in words: a compressed
+    stream cannot be resynchronised, so everything after the error position is gone."""
+    import os
+
+    raw = getattr(fh, "fileobj", None) or getattr(fh, "raw", None)
+    try:
+        pos = raw.tell()
+    except (AttributeError, OSError, ValueError):
+        return "an unknown number of records after it are lost; "
+    size = os.path.getsize(path)
+    return (f"{size - pos:,} of its {size:,} bytes ({100 * (size - pos) / max(size, 1):.0f} %) after compressed byte "
+            f"{pos:,} are unreadable, with an unknown number of records; ")
 
 
 def _read_parquet(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
@@ -239,11 +254,32 @@ def _read_html(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
         yield Document(label, text, "", {"source": label, "encoding": enc})
 
 
+def _warc_item(record, src: Source, n: int, path: str) -> Document | Skip:
+    """A warcio response record as a document, or the reason it is not one."""
+    from pipeline.encoding import decode_html, http_charset
+
+    rid = (record.rec_headers.get_header("WARC-Record-ID") or "").strip("<>")
+    rid = rid.removeprefix("urn:uuid:") or f"{src.label}:{n}"
+    url = record.rec_headers.get_header("WARC-Target-URI") or ""
+    ctype = record.http_headers.get_header("Content-Type", "") if record.http_headers else ""
+    if ctype and "html" not in ctype.lower():
+        record.content_stream().read()
+        return Skip(rid, "not_html", f"{path} record {n}: Content-Type {ctype}")
+    data = record.content_stream().read()
+    if getattr(record.raw_stream, "limit", 0) > 0:  # fewer bytes than Content-Length
+        return Skip(rid, "truncated_input", f"{path}: record {n} ends early (file truncated)")
+    text, enc = decode_html(data, http_charset(ctype))
+    meta = {"source": f"{src.label}:{n}", "encoding": enc,
+            "date": record.rec_headers.get_header("WARC-Date") or "", "warc_record_id": rid}
+    return Document(rid, text, url, meta)
+
+
 def _read_warc(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    if src.paths[0].endswith(".gz"):
+        yield from _read_warc_gz(src, cfg)
+        return
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
-
-    from pipeline.encoding import decode_html, http_charset
 
     path = src.paths[0]
     n = 0
@@ -253,52 +289,48 @@ def _read_warc(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
                 if record.rec_type != "response":
                     continue
                 n += 1
-                rid = (record.rec_headers.get_header("WARC-Record-ID") or "").strip("<>")
-                rid = rid.removeprefix("urn:uuid:") or f"{src.label}:{n}"
-                url = record.rec_headers.get_header("WARC-Target-URI") or ""
-                ctype = record.http_headers.get_header("Content-Type", "") if record.http_headers else ""
-                if ctype and "html" not in ctype.lower():
-                    record.content_stream().read()
-                    yield Skip(rid, "not_html", f"{path} record {n}: Content-Type {ctype}")
-                    continue
-                data = record.content_stream().read()
-                if getattr(record.raw_stream, "limit", 0) > 0:  # fewer bytes than Content-Length
-                    yield Skip(rid, "truncated_input", f"{path}: record {n} ends early "
-                               "(file truncated); the records before it were read")
+                item = _warc_item(record, src, n, path)
+                yield item
+                if isinstance(item, Skip) and item.reason == "truncated_input":
                     return
-                text, enc = decode_html(data, http_charset(ctype))
-                meta = {"source": f"{src.label}:{n}", "encoding": enc,
-                        "date": record.rec_headers.get_header("WARC-Date") or "",
-                        "warc_record_id": rid}
-                yield Document(rid, text, url, meta)
         except (ArchiveLoadFailed, *_truncation_errors()) as e:
             yield Skip(f"{src.label}:{n + 1}", "truncated_input",
                        f"{path}: unreadable after record {n} ({type(e).__name__}: {e}); "
                        "the records before it were read")
-            return
-    # warcio stops silently at a cut gzip member; check that the last member is whole.
-    if path.endswith(".gz") and not _gzip_complete(path):
-        yield Skip(f"{src.label}:{n + 1}", "truncated_input",
-                   f"{path}: the gzip stream is cut after record {n}; the records before it were read")
 
 
-def _gzip_complete(path: str) -> bool:
-    """True when every gzip member of the file ends properly (streaming, bounded memory)."""
-    d = zlib.decompressobj(31)
-    pending = False  # bytes fed to a member that has not ended yet
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            while chunk:
-                pending = True
-                try:
-                    d.decompress(chunk)
-                except zlib.error:
-                    return False
-                if d.eof:
-                    chunk, d, pending = d.unused_data, zlib.decompressobj(31), False
-                else:
-                    chunk = b""
-    return not pending
+def _read_warc_gz(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
+    """Member by member (`pipeline.warc`): a damaged member is one counted skip with its byte
+    offsets, and the records after it are read."""
+    import mmap
+    import os
+
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    from pipeline.warc import gzip_members
+
+    path = src.paths[0]
+    if os.path.getsize(path) == 0:
+        return
+    n = 0
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        for m in gzip_members(mm, cfg.max_record_mb << 20):
+            if m.data is None:
+                yield Skip(f"{src.label}@{m.offset}", "damaged_record",
+                           f"{path}: bytes {m.offset:,}..{m.offset + m.length:,} ({m.length:,} bytes) cannot be "
+                           f"read: {m.error}; that record is lost and reading resumed at the next gzip member")
+                continue
+            try:
+                for record in ArchiveIterator(io.BytesIO(m.data)):
+                    if record.rec_type != "response":
+                        continue
+                    n += 1
+                    yield _warc_item(record, src, n, path)
+            except (ArchiveLoadFailed, *_truncation_errors()) as e:
+                yield Skip(f"{src.label}@{m.offset}", "damaged_record",
+                           f"{path}: the gzip member at byte {m.offset:,} holds no valid WARC record "
+                           f"({type(e).__name__}: {e}); reading resumed at the next member")
 
 
 def _read_datasets(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:

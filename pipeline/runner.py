@@ -181,8 +181,19 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
     bar.close()
     _check_unique_ids(out_dir)
     release_memory()  # workers forked later inherit this process's pages
-    _merge_drops(out_dir)
-    return _finalize(out_dir, "read", {"sources": [s.label for s in sources]})
+    drops = _merge_drops(out_dir)
+    return _finalize(out_dir, "read", {"sources": [s.label for s in sources], "losses": _losses(drops)})
+
+
+def _losses(drops: Path) -> list[dict[str, str]]:
+    """The read drops that lost data beyond one known record (damaged spans, cut streams): the
+    card shows them at the top."""
+    if not drops.exists():
+        return []
+    t = pq.read_table(drops, columns=["id", "reason", "detail"])
+    return [{"id": i, "reason": r, "detail": d} for i, r, d in
+            zip(t["id"].to_pylist(), t["reason"].to_pylist(), t["detail"].to_pylist())
+            if r in ("read.truncated_input", "read.damaged_record")]
 
 
 # ---------------------------------------------------------------------------------------------

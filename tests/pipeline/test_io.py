@@ -115,7 +115,7 @@ def test_truncated_warc_is_counted_skip(tmp_path, name):
     items = read_all(p)
     docs = [d for d in items if isinstance(d, Document)]
     skips = [d for d in items if isinstance(d, Skip)]
-    assert len(docs) == 4 and [s.reason for s in skips] == ["truncated_input"]
+    assert len(docs) == 4 and [s.reason for s in skips] == ["damaged_record" if name.endswith(".gz") else "truncated_input"]
     assert name in skips[0].detail
 
 
@@ -169,3 +169,109 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path):
     skips = [i for i in items if isinstance(i, Skip)]
     assert 0 < len(docs) < 2000
     assert skips[-1].reason == "truncated_input" and "cut.jsonl.gz" in skips[-1].detail
+
+
+def _real_pages_warc(shared_data: Path, path: Path, n: int = 12) -> list[tuple[int, int]]:
+    """A WARC.gz of real pages (dragnet, written by others), one gzip member a record; returns
+    each response member's (start, end) byte offsets."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    pages = sorted((shared_data / "extraction" / "dragnet" / "html").iterdir())[:n]
+    buf = io.BytesIO()
+    w = WARCWriter(buf, gzip=True)
+    w.write_record(w.create_warcinfo_record(path.name, {"software": "test"}))
+    spans = []
+    for i, page in enumerate(pages):
+        start = buf.tell()
+        http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        w.write_record(w.create_warc_record(f"http://e.com/{i}", "response", payload=io.BytesIO(gzip.decompress(page.read_bytes())),
+                                            http_headers=http, warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:r-{i}>"}))
+        spans.append((start, buf.tell()))
+    path.write_bytes(buf.getvalue())
+    return spans
+
+
+@pytest.mark.parametrize("damage", ["flip", "zero", "garbage", "flip_two", "cut"])
+def test_damaged_warc_gz_loses_only_the_damaged_records(tmp_path, shared_data, damage):
+    """Seeded damage inside members of a real-pages WARC.gz: every undamaged record comes through
+    byte-identical, each damaged one is one counted skip naming the file and its byte offsets."""
+    import random
+
+    good = tmp_path / "good.warc.gz"
+    spans = _real_pages_warc(shared_data, good)
+    clean = {d.id: d.text for d in read_all(good) if isinstance(d, Document)}
+    assert len(clean) == len(spans)
+    data = bytearray(good.read_bytes())
+    rng = random.Random(damage)
+    hit = {"flip": [5], "zero": [3], "garbage": [], "flip_two": [2, 8], "cut": [len(spans) - 1]}[damage]
+    for k in sorted(hit, reverse=True):
+        start, end = spans[k]
+        if damage == "zero":
+            off = rng.randrange(start + 20, end - 600)
+            data[off:off + 512] = bytes(512)
+        elif damage == "cut":
+            data = data[:rng.randrange(start + 20, end - 10)]
+        else:
+            for off in rng.sample(range(start + 20, end - 10), 20):
+                data[off] ^= 0xFF
+    if damage == "garbage":  # bytes inserted between two members: no record lost
+        data[spans[6][0]:spans[6][0]] = bytes(rng.randrange(256) for _ in range(300))
+    bad = tmp_path / "bad.warc.gz"
+    bad.write_bytes(bytes(data))
+    items = read_all(bad)
+    docs = {d.id: d.text for d in items if isinstance(d, Document)}
+    skips = [s for s in items if isinstance(s, Skip)]
+    lost = {f"r-{k}" for k in hit}
+    assert docs == {i: t for i, t in clean.items() if i not in lost}  # the rest, byte-identical
+    assert all(s.reason == "damaged_record" and "bad.warc.gz: bytes " in s.detail for s in skips)
+    if damage == "garbage":  # not a record: reported, and every record read
+        assert len(skips) == 1 and "start no gzip member" in skips[0].detail and "(300 bytes)" in skips[0].detail
+    else:  # records read + records counted as lost = records written
+        assert len(skips) == len(hit) and len(docs) + len(skips) == len(spans)
+
+
+def test_giant_warc_record_is_a_counted_skip_in_bounded_memory(tmp_path):
+    """A record that decompresses past input.max_record_mb is skipped without decompressing it
+    whole; the records around it are read."""
+    p = tmp_path / "giant.warc.gz"
+    _warc(p, [("http://e.com/a", b"<p>a</p>", "text/html"), ("http://e.com/big", b"<p>" + b"x" * (3 << 20), "text/html"),
+              ("http://e.com/b", b"<p>b</p>", "text/html")])
+    items = read_all(p, max_record_mb=1)
+    assert [d.url for d in items if isinstance(d, Document)] == ["http://e.com/a", "http://e.com/b"]
+    (s,) = [s for s in items if isinstance(s, Skip)]
+    assert s.reason == "damaged_record" and "more than 1,048,576 bytes" in s.detail
+
+
+def test_cut_jsonl_gz_says_how_many_bytes_are_lost(tmp_path):
+    """A single gzip stream cut in the middle: the skip names the line and the unreadable bytes."""
+    lines = b"".join(json.dumps({"id": f"d{i}", "text": f"document {i} " * 20}).encode() + b"\n" for i in range(2000))
+    data = gzip.compress(lines)
+    p = tmp_path / "cut.jsonl.gz"
+    p.write_bytes(data[:len(data) // 2])
+    items = read_all(p)
+    docs = [d for d in items if isinstance(d, Document)]
+    (s,) = [x for x in items if isinstance(x, Skip)]
+    assert s.reason == "truncated_input" and 0 < len(docs) < 2000
+    assert f"from line {len(docs) + 1} on" in s.detail and "bytes" in s.detail and "after compressed byte" in s.detail
+
+
+def test_card_warns_at_the_top_about_data_lost_while_reading(tmp_path, shared_data):
+    from pipeline.config import load_run_config
+    from pipeline.runner import run
+    from tests.conftest import write_config
+
+    (tmp_path / "in").mkdir()
+    good = tmp_path / "in" / "crawl.warc.gz"
+    spans = _real_pages_warc(shared_data, good, n=6)
+    data = bytearray(good.read_bytes())
+    start, end = spans[2]
+    for off in range(start + 40, start + 60):
+        data[off] ^= 0xFF
+    good.write_bytes(bytes(data))
+    res = run(load_run_config(write_config(tmp_path / "c.toml", tmp_path / "in", tmp_path / "out")), progress=False)
+    card = res.card_path.read_text()
+    head = card[card.index("# Data card"):card.index("## Funnel")]
+    assert "Data lost while reading: 1 damaged or cut span(s)" in head and f"bytes {start:,}.." in head
+    read = res.report["stages"][0]
+    assert read["drops"] == {"read.damaged_record": 1} and read["docs_out"] == 5
