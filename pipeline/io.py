@@ -218,17 +218,27 @@ def _lost_bytes(fh: Any, path: str) -> str:
 def _read_parquet(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
     path = src.paths[0]
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, page_checksum_verification=True)  # where the writer stored CRCs
     except (pa.ArrowInvalid, OSError) as e:
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
     names = pf.schema_arrow.names
     if cfg.text_field not in names:
         raise InputError(f"{path}: no column {cfg.text_field!r} (columns: {', '.join(names)}); "
                          "set input.text_field")
-    cols = [c for c in (cfg.id_field, cfg.text_field, cfg.url_field, "meta") if c in names]
+    cols = list(dict.fromkeys(c for c in (cfg.id_field, cfg.text_field, cfg.url_field, "meta") if c in names))
     row = 0
-    for batch in pf.iter_batches(batch_size=1024, columns=list(dict.fromkeys(cols))):
-        for rec in batch.to_pylist():
+    for g in range(pf.num_row_groups):  # a damaged row group costs its rows, not the file
+        n = pf.metadata.row_group(g).num_rows
+        try:
+            records = pf.read_row_group(g, columns=cols).to_pylist()
+        except (pa.ArrowException, OSError) as e:
+            for k in range(row + 1, row + n + 1):
+                yield Skip(f"{src.label}:{k}", "damaged_row_group",
+                           f"{path}: row group {g} (rows {row + 1}..{row + n}, {n} rows) cannot be read "
+                           f"({type(e).__name__}: {e}); the other row groups were read")
+            row += n
+            continue
+        for rec in records:
             row += 1
             if isinstance(rec.get("meta"), str):
                 try:

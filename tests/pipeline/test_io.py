@@ -275,3 +275,28 @@ def test_card_warns_at_the_top_about_data_lost_while_reading(tmp_path, shared_da
     assert "Data lost while reading: 1 damaged or cut span(s)" in head and f"bytes {start:,}.." in head
     read = res.report["stages"][0]
     assert read["drops"] == {"read.damaged_record": 1} and read["docs_out"] == 5
+
+
+def test_damaged_parquet_row_group_loses_only_its_rows(tmp_path, shared_data):
+    """Real article texts in a Parquet file of 5 row groups; bytes flipped inside row group 2's
+    text column: its 40 rows are 40 counted skips, the other 160 rows read unchanged."""
+    import random
+
+    texts = [json.loads(l)["text"] for l in (shared_data / "extraction" / "l3s-gn1" / "ground_truth.jsonl")
+             .read_text().splitlines()[:200]]
+    p = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(200)], "text": texts}), p, row_group_size=40,
+                   compression="zstd", use_dictionary=False, write_page_checksum=True)
+    col = pq.ParquetFile(p).metadata.row_group(2).column(1)
+    start = col.data_page_offset
+    data = bytearray(p.read_bytes())
+    for off in random.Random(0).sample(range(start + 30, start + col.total_compressed_size - 5), 30):
+        data[off] ^= 0xFF
+    p.write_bytes(bytes(data))
+    items = read_all(p)
+    docs = [d for d in items if isinstance(d, Document)]
+    skips = [s for s in items if isinstance(s, Skip)]
+    assert [d.id for d in docs] == [f"d{i}" for i in range(200) if not 80 <= i < 120]
+    assert [d.text for d in docs] == [t for i, t in enumerate(texts) if not 80 <= i < 120]
+    assert len(skips) == 40 and {s.reason for s in skips} == {"damaged_row_group"}
+    assert "row group 2 (rows 81..120, 40 rows)" in skips[0].detail
