@@ -38,7 +38,8 @@ class InputConfig:
     datasets_builder: str = field(default="", metadata={
         "help": "with format=datasets and data files: the datasets builder (json, csv, parquet, text)"})
     max_record_mb: int = field(default=64, metadata={
-        "help": "a WARC.gz record that decompresses to more is a counted skip (bounds memory per record)"})
+        "help": "a WARC.gz record or JSONL line larger than this is a counted skip, never held whole "
+                "(bounds memory per record)"})
 
     def __post_init__(self) -> None:
         if self.format not in INPUT_FORMATS:

@@ -175,11 +175,17 @@ def _read_jsonl(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
         fh = _open_binary(path)
     except OSError as e:
         raise InputError(f"{path}: cannot open ({e})") from None
+    limit = cfg.max_record_mb << 20
     with fh:
         try:
-            for raw in fh:
+            while raw := fh.readline(limit + 1):
                 lineno += 1
                 rid = f"{src.label}:{lineno}"
+                if len(raw) > limit and not raw.endswith(b"\n"):
+                    skipped = len(raw) + _skip_line(fh)  # the rest of the line, never held whole
+                    yield Skip(rid, "record_too_large", f"{path} line {lineno}: {skipped:,} bytes, more than "
+                               f"input.max_record_mb = {cfg.max_record_mb}; skipped without reading it whole")
+                    continue
                 if not raw.strip():
                     continue
                 try:
@@ -198,6 +204,16 @@ def _read_jsonl(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
             yield Skip(f"{src.label}:{lineno + 1}", "truncated_input",
                        f"{path}: unreadable from line {lineno + 1} on ({type(e).__name__}: {e}); "
                        + _lost_bytes(fh, path) + "the records before it were read")
+
+
+def _skip_line(fh: Any, chunk: int = 1 << 20) -> int:
+    """Read past the rest of the current line in bounded pieces; returns the bytes skipped."""
+    n = 0
+    while piece := fh.readline(chunk):
+        n += len(piece)
+        if piece.endswith(b"\n"):
+            break
+    return n
 
 
 def _lost_bytes(fh: Any, path: str) -> str:

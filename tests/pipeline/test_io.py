@@ -300,3 +300,24 @@ def test_damaged_parquet_row_group_loses_only_its_rows(tmp_path, shared_data):
     assert [d.text for d in docs] == [t for i, t in enumerate(texts) if not 80 <= i < 120]
     assert len(skips) == 40 and {s.reason for s in skips} == {"damaged_row_group"}
     assert "row group 2 (rows 81..120, 40 rows)" in skips[0].detail
+
+
+def test_giant_jsonl_line_is_skipped_in_bounded_memory(tmp_path):
+    """A .jsonl.gz whose second line is a 64 MB document (1 MB cap): a counted skip, and reading
+    never holds the line (peak traced memory stays near the cap, not near 64 MB)."""
+    import tracemalloc
+
+    p = tmp_path / "giant.jsonl.gz"
+    with gzip.open(p, "wb") as fh:
+        fh.write(b'{"id": "a", "text": "small"}\n')
+        fh.write(b'{"id": "big", "text": "' + b"x" * (64 << 20) + b'"}\n')
+        fh.write(b'{"id": "b", "text": "after"}\n')
+    tracemalloc.start()
+    items = read_all(p, max_record_mb=1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [d.id for d in items if isinstance(d, Document)] == ["a", "b"]
+    (s,) = [x for x in items if isinstance(x, Skip)]
+    line = len(b'{"id": "big", "text": "') + (64 << 20) + len(b'"}\n')
+    assert s.reason == "record_too_large" and s.id.endswith(":2") and f"{line:,} bytes" in s.detail
+    assert peak < 8 << 20, peak
