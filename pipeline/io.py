@@ -301,62 +301,40 @@ def _warc_item(record, src: Source, n: int, path: str) -> Document | Skip:
 
 
 def _read_warc(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
-    if src.paths[0].endswith(".gz"):
-        yield from _read_warc_gz(src, cfg)
-        return
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
-
-    path = src.paths[0]
-    n = 0
-    with open(path, "rb") as fh:
-        try:
-            for record in ArchiveIterator(fh):
-                if record.rec_type != "response":
-                    continue
-                n += 1
-                item = _warc_item(record, src, n, path)
-                yield item
-                if isinstance(item, Skip) and item.reason == "truncated_input":
-                    return
-        except (ArchiveLoadFailed, *_truncation_errors()) as e:
-            yield Skip(f"{src.label}:{n + 1}", "truncated_input",
-                       f"{path}: unreadable after record {n} ({type(e).__name__}: {e}); "
-                       "the records before it were read")
-
-
-def _read_warc_gz(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
-    """Member by member (`pipeline.warc`): a damaged member is one counted skip with its byte
-    offsets, and the records after it are read."""
+    """Record by record (`pipeline.warc`): a damaged or cut record is one counted skip with its
+    byte offsets, and the records after it are read."""
     import mmap
     import os
 
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
-    from pipeline.warc import gzip_members
+    from pipeline.warc import gzip_members, warc_records
 
     path = src.paths[0]
     if os.path.getsize(path) == 0:
         return
     n = 0
+    gz = path.endswith(".gz")
+    spans = gzip_members if gz else warc_records
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        for m in gzip_members(mm, cfg.max_record_mb << 20):
+        for m in spans(mm, cfg.max_record_mb << 20):
             if m.data is None:
                 yield Skip(f"{src.label}@{m.offset}", "damaged_record",
                            f"{path}: bytes {m.offset:,}..{m.offset + m.length:,} ({m.length:,} bytes) cannot be "
-                           f"read: {m.error}; that record is lost and reading resumed at the next gzip member")
+                           f"read: {m.error}; that record is lost and reading resumed at the next record")
                 continue
             try:
-                for record in ArchiveIterator(io.BytesIO(m.data)):
+                # gzip members carry a CRC; a plain WARC's only check is the record's own digests
+                for record in ArchiveIterator(io.BytesIO(m.data), check_digests=False if gz else "raise"):
                     if record.rec_type != "response":
                         continue
                     n += 1
                     yield _warc_item(record, src, n, path)
             except (ArchiveLoadFailed, *_truncation_errors()) as e:
                 yield Skip(f"{src.label}@{m.offset}", "damaged_record",
-                           f"{path}: the gzip member at byte {m.offset:,} holds no valid WARC record "
-                           f"({type(e).__name__}: {e}); reading resumed at the next member")
+                           f"{path}: bytes {m.offset:,}..{m.offset + m.length:,} hold no valid WARC record "
+                           f"({type(e).__name__}: {e}); reading resumed at the next record")
 
 
 def _read_datasets(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:

@@ -1,4 +1,4 @@
-"""WARC.gz reading that survives damage: one bad gzip member costs one record, not the file.
+"""WARC(.gz) reading that survives damage: one bad record costs that record, not the file.
 
 A WARC.gz is a series of independent gzip members, one record each (the WARC standard's
 recommendation, which crawlers follow), precisely so that a reader can start at any member. warcio
@@ -7,7 +7,8 @@ Here the file is memory-mapped and walked member by member with zlib: a member t
 decompress (flipped bytes, zeroed blocks, inserted garbage, a cut end) becomes one damaged span
 with its byte offsets, and reading resumes at the next gzip header. Each good member is parsed
 by warcio. A member that decompresses to more than a set size is skipped, so one giant record
-cannot exhaust memory.
+cannot exhaust memory. An uncompressed WARC is walked the same way by each record's
+Content-Length, resynchronising at the next `WARC/1.x` version line.
 """
 from __future__ import annotations
 
@@ -86,4 +87,53 @@ def gzip_members(mm: mmap.mmap, max_bytes: int) -> Iterator[Member]:
             continue
         end = _next_header(mm, pos + 1)
         yield Member(pos, end - pos, None, error)
+        pos = end
+
+
+def _next_warc_header(mm: mmap.mmap, start: int) -> int:
+    """Offset of the next WARC version line (`WARC/1.0` or `WARC/1.1` and CRLF) at or after
+    start; not required to follow a newline, since garbage may run right up to it."""
+    pos = start
+    while True:
+        pos = mm.find(b"WARC/1.", pos)
+        if pos < 0:
+            return len(mm)
+        if mm[pos + 7:pos + 10] in (b"0\r\n", b"1\r\n"):
+            return pos
+        pos += 1
+
+
+def warc_records(mm: mmap.mmap, max_bytes: int) -> Iterator[Member]:
+    """The records of an uncompressed WARC file by their Content-Length, damaged spans included:
+    where a record's headers cannot be parsed or its declared length does not end on the record's
+    closing blank line (or runs past the file's end), the span up to the next `WARC/1.x` header
+    line is damaged."""
+    pos, n = 0, len(mm)
+    while pos < n:
+        if mm[pos:pos + 7] != b"WARC/1.":
+            end = _next_warc_header(mm, pos + 1)
+            if mm[pos:end].strip():
+                yield Member(pos, end - pos, None, "bytes that start no WARC record")
+            pos = end
+            continue
+        head_end = mm.find(b"\r\n\r\n", pos, pos + (1 << 20))
+        length = -1
+        if head_end > 0:
+            for line in mm[pos:head_end].split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    try:
+                        length = int(line.split(b":", 1)[1])
+                    except ValueError:
+                        pass
+        end = head_end + 4 + length + 4 if length >= 0 else -1  # block, then \r\n\r\n
+        if end < 0 or end > n or mm[end - 4:end] != b"\r\n\r\n":
+            nxt = _next_warc_header(mm, pos + 1)
+            yield Member(pos, nxt - pos, None, "unparsable headers, or a Content-Length that does not end "
+                                               "where the record does (damaged or cut)")
+            pos = nxt
+            continue
+        if end - pos > max_bytes:
+            yield Member(pos, end - pos, None, f"the record is larger than {max_bytes:,} bytes (input.max_record_mb)")
+        else:
+            yield Member(pos, end - pos, mm[pos:end])
         pos = end

@@ -115,7 +115,7 @@ def test_truncated_warc_is_counted_skip(tmp_path, name):
     items = read_all(p)
     docs = [d for d in items if isinstance(d, Document)]
     skips = [d for d in items if isinstance(d, Skip)]
-    assert len(docs) == 4 and [s.reason for s in skips] == ["damaged_record" if name.endswith(".gz") else "truncated_input"]
+    assert len(docs) == 4 and [s.reason for s in skips] == ["damaged_record"]
     assert name in skips[0].detail
 
 
@@ -171,7 +171,7 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path):
     assert skips[-1].reason == "truncated_input" and "cut.jsonl.gz" in skips[-1].detail
 
 
-def _real_pages_warc(shared_data: Path, path: Path, n: int = 12) -> list[tuple[int, int]]:
+def _real_pages_warc(shared_data: Path, path: Path, n: int = 12, gz: bool = True) -> list[tuple[int, int]]:
     """A WARC.gz of real pages (dragnet, written by others), one gzip member a record; returns
     each response member's (start, end) byte offsets."""
     from warcio.statusandheaders import StatusAndHeaders
@@ -179,7 +179,7 @@ def _real_pages_warc(shared_data: Path, path: Path, n: int = 12) -> list[tuple[i
 
     pages = sorted((shared_data / "extraction" / "dragnet" / "html").iterdir())[:n]
     buf = io.BytesIO()
-    w = WARCWriter(buf, gzip=True)
+    w = WARCWriter(buf, gzip=gz)
     w.write_record(w.create_warcinfo_record(path.name, {"software": "test"}))
     spans = []
     for i, page in enumerate(pages):
@@ -192,14 +192,16 @@ def _real_pages_warc(shared_data: Path, path: Path, n: int = 12) -> list[tuple[i
     return spans
 
 
+@pytest.mark.parametrize("suffix", [".warc.gz", ".warc"])
 @pytest.mark.parametrize("damage", ["flip", "zero", "garbage", "flip_two", "cut"])
-def test_damaged_warc_gz_loses_only_the_damaged_records(tmp_path, shared_data, damage):
-    """Seeded damage inside members of a real-pages WARC.gz: every undamaged record comes through
-    byte-identical, each damaged one is one counted skip naming the file and its byte offsets."""
+def test_damaged_warc_loses_only_the_damaged_records(tmp_path, shared_data, damage, suffix):
+    """Seeded damage inside records of a real-pages WARC(.gz): every undamaged record comes through
+    byte-identical, each damaged one is one counted skip naming the file and its byte offsets
+    (gzip members fail their CRC; plain records their block digest or their Content-Length)."""
     import random
 
-    good = tmp_path / "good.warc.gz"
-    spans = _real_pages_warc(shared_data, good)
+    good = tmp_path / f"good{suffix}"
+    spans = _real_pages_warc(shared_data, good, gz=suffix.endswith(".gz"))
     clean = {d.id: d.text for d in read_all(good) if isinstance(d, Document)}
     assert len(clean) == len(spans)
     data = bytearray(good.read_bytes())
@@ -217,16 +219,16 @@ def test_damaged_warc_gz_loses_only_the_damaged_records(tmp_path, shared_data, d
                 data[off] ^= 0xFF
     if damage == "garbage":  # bytes inserted between two members: no record lost
         data[spans[6][0]:spans[6][0]] = bytes(rng.randrange(256) for _ in range(300))
-    bad = tmp_path / "bad.warc.gz"
+    bad = tmp_path / f"bad{suffix}"
     bad.write_bytes(bytes(data))
     items = read_all(bad)
     docs = {d.id: d.text for d in items if isinstance(d, Document)}
     skips = [s for s in items if isinstance(s, Skip)]
     lost = {f"r-{k}" for k in hit}
     assert docs == {i: t for i, t in clean.items() if i not in lost}  # the rest, byte-identical
-    assert all(s.reason == "damaged_record" and "bad.warc.gz: bytes " in s.detail for s in skips)
+    assert all(s.reason == "damaged_record" and f"bad{suffix}: bytes " in s.detail for s in skips)
     if damage == "garbage":  # not a record: reported, and every record read
-        assert len(skips) == 1 and "start no gzip member" in skips[0].detail and "(300 bytes)" in skips[0].detail
+        assert len(skips) == 1 and "bytes that start no" in skips[0].detail and "(300 bytes)" in skips[0].detail
     else:  # records read + records counted as lost = records written
         assert len(skips) == len(hit) and len(docs) + len(skips) == len(spans)
 
