@@ -130,18 +130,19 @@ def _seed_bootstrap(clean: list[dict[str, Any]], points: list[dict[str, Any]],
     cell's mean plus seed noise `sigma`, independently for the clean rows and the points."""
     rng = np.random.default_rng(seed)
 
-    def redraw(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        mean: dict[tuple, list[float]] = defaultdict(list)
-        for r in rs:
-            mean[(r["variant"], r["budget"], r["N"], round(r["epochs"], 1))].append(r["loss"])
-        z = rng.standard_normal(len(rs))
-        return [dict(r, loss=float(np.mean(mean[(r["variant"], r["budget"], r["N"], round(r["epochs"], 1))])) + sigma * k)
-                for r, k in zip(rs, z)]
+    def cell_means(rs: list[dict[str, Any]]) -> np.ndarray:
+        c = cells(rs)
+        return np.array([float(np.mean(c[(r["variant"], r["budget"], r["N"], round(r["epochs"], 1))])) for r in rs])
+
+    mean_c, mean_p = cell_means(clean), cell_means(points)
+
+    def redraw(rs: list[dict[str, Any]], means: np.ndarray) -> list[dict[str, Any]]:
+        return [dict(r, loss=float(m)) for r, m in zip(rs, means + sigma * rng.standard_normal(len(rs)))]
 
     value = stat(clean, points)
     samples = []
     for _ in range(boot):
-        s = stat(redraw(clean), redraw(points))
+        s = stat(redraw(clean, mean_c), redraw(points, mean_p))
         if math.isfinite(s):
             samples.append(s)
     return value, _interval(samples)
@@ -167,20 +168,18 @@ def dose_response(rows: list[dict[str, Any]], base: str) -> list[dict[str, Any]]
     for n in sorted({r["N"] for r in mixes}):
         clean = [r for r in one_epoch(rows) if r["variant"] == base and r["N"] == n]
         for budget in sorted({r["budget"] for r in mixes if r["N"] == n}):
-            ref = [r for r in clean if r["budget"] == budget]
-            per_share = {0.0: ref} | {r["mix"]["share"]: [] for r in mixes if r["N"] == n and r["budget"] == budget}
+            per_share: dict[float, list[dict[str, Any]]] = {0.0: [r for r in clean if r["budget"] == budget]}
             for r in mixes:
                 if r["N"] == n and r["budget"] == budget:
-                    per_share[r["mix"]["share"]].append(r)
+                    per_share.setdefault(r["mix"]["share"], []).append(r)
             for share, pts in sorted(per_share.items()):
                 if not pts:
                     continue
                 m, (lo, hi) = _seed_bootstrap(clean, pts, multiplier, sigma)
-                losses = [r["loss"] for r in pts]
                 _, (llo, lhi) = _seed_bootstrap([], pts, lambda c, p: float(np.mean([r["loss"] for r in p])), sigma)
                 worth = (m - (1 - share)) / share if share else math.nan
                 out.append({"N": n, "budget": budget, "share": share, "variant": pts[0]["variant"],
-                            "loss": float(np.mean(losses)), "loss_ci": [llo, lhi], "seeds": len(pts),
+                            "loss": float(np.mean([r["loss"] for r in pts])), "loss_ci": [llo, lhi], "seeds": len(pts),
                             "multiplier": m, "multiplier_ci": [lo, hi],
                             "dropped_token_worth": worth,
                             "dropped_token_worth_ci": [(lo - (1 - share)) / share, (hi - (1 - share)) / share] if share else [math.nan, math.nan]})

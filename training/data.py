@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
 from pipeline.stage import ConfigError
-from pipeline.stages.shards import read_shard, shard_tokens
+from pipeline.stages.shards import read_shard
 from pipeline.text import sha256_file
 
 
@@ -44,10 +43,10 @@ def _checked_tokens(folder: Path, shards: list[dict[str, Any]], rows: list | Non
         if sha256_file(p) != s["sha256"]:
             raise DataError(f"shard {p} does not match the manifest (sha256 differs): the file is corrupted "
                             "or the manifest belongs to other shards; rebuild with `corpusprep shards`")
-        toks = shard_tokens(p)
+        t = read_shard(p)  # one read gives the tokens and the documents they belong to
+        toks = t["tokens"].combine_chunks().flatten().to_numpy()
         if rows is not None:
-            t = read_shard(p)
-            rows += zip(t["doc_id"].to_pylist(), pa.compute.list_value_length(t["tokens"]).to_pylist())
+            rows += zip(t["doc_id"].to_pylist(), pc.list_value_length(t["tokens"]).to_pylist())
         if len(toks) != s["tokens"]:
             raise DataError(f"shard {p} holds {len(toks)} tokens, the manifest says {s['tokens']}")
         arrays.append(toks)
@@ -101,6 +100,14 @@ class EpochSampler:
         return idx, shift
 
 
+def budget_identity(man: dict[str, Any], variant: str, budget: str) -> str:
+    """A fingerprint of exactly the tokens a run on (variant, budget) sees: its shards, the
+    validation shards and the tokenizer, by sha256. From the manifest alone (no shard is read)."""
+    return hashlib.sha256(json.dumps(
+        [man["variants"][variant]["budgets"][budget]["shards"], man["validation"]["shards"],
+         man["tokenizer"]["sha256"]], sort_keys=True).encode()).hexdigest()
+
+
 class TokenData:
     """Training windows from one (variant, budget) and evaluation windows from validation."""
 
@@ -126,9 +133,7 @@ class TokenData:
         self.info = {k: v for k, v in budgets[budget].items() if k != "shards"}
         self.info["mix"] = man["variants"][variant].get("mix")
         self.info["validation_overlap_13gram"] = man["validation"].get("overlap_13gram", {}).get(variant)
-        self.fingerprint = hashlib.sha256(json.dumps(
-            [budgets[budget]["shards"], man["validation"]["shards"], man["tokenizer"]["sha256"]],
-            sort_keys=True).encode()).hexdigest()
+        self.fingerprint = budget_identity(man, variant, budget)
 
     def n_windows(self, context: int) -> int:
         """Non-overlapping training windows of context + 1 tokens (targets shifted by one): one

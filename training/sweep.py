@@ -150,7 +150,7 @@ def shards_fingerprint(manifest: Path) -> str:
 
 def stale(spec: RunSpec, folder: Path) -> list[str]:
     """Why a point's finished or partial output cannot be reused for `spec` ([] = it can)."""
-    from training.data import TokenData
+    from training.data import budget_identity, load_manifest
     from training.train import spec_dict, spec_differences
 
     res, ckpt = folder / "result.json", folder / "checkpoint.pt"
@@ -161,8 +161,12 @@ def stale(spec: RunSpec, folder: Path) -> list[str]:
         old = json.loads(torch.load(ckpt, weights_only=True, map_location="cpu").get("spec", "null"))
     else:
         return []
-    data = TokenData(spec.train.shards, spec.train.variant, spec.train.budget)
-    new = spec_dict(spec, data.vocab_size, data.fingerprint)
+    man = load_manifest(spec.train.shards)  # the manifest names the data; no shard is read here
+    try:
+        identity = budget_identity(man, spec.train.variant, spec.train.budget)
+    except KeyError:
+        return ["(its variant or budget is no longer in the shards)"]
+    new = spec_dict(spec, man["tokenizer"]["vocab_size"], identity)
     return ["(no run spec stored)"] if old is None else spec_differences(old, new)
 
 
@@ -179,11 +183,28 @@ def _run_all(tasks: list[tuple[RunSpec, str]], workers: int, bar: Any) -> None:
             bar.update()
 
 
+def _run_phase(phase: str, pts: list[tuple[str, RunSpec]], out: Path, workers: int, progress: bool,
+               say: Callable[[str], None]) -> None:
+    """Run the points without a reusable result; a point whose stored spec differs is re-run."""
+    from tqdm import tqdm
+
+    todo = []
+    for name, spec in pts:
+        folder = out / name
+        why = stale(spec, folder)
+        if why:
+            say(f"re-running {name}: its stored run differs ({'; '.join(why)})")
+            shutil.rmtree(folder)
+        if not (folder / "result.json").exists():
+            todo.append((spec, str(folder)))
+    bar = tqdm(total=len(pts), initial=len(pts) - len(todo), desc=phase, unit="run", disable=not progress or not pts)
+    _run_all(todo, workers, bar)
+    bar.close()
+
+
 def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = True,
               say: Callable[[str], None] = print) -> Path:
     """The learning-rate search, then every point; finished points with the same spec are reused."""
-    from tqdm import tqdm
-
     from pipeline import atomic
 
     out = Path(cfg.output)
@@ -193,26 +214,11 @@ def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = Tru
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_json(out / "sweep.json", dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_fingerprint(manifest)})
     n = workers or cfg.workers
-    search = lr_points(cfg) if cfg.lr_search else []
-    for phase, make in (("lr search", lambda: search), ("sweep", lambda: points(cfg, chosen_lrs(cfg, out)[0]))):
-        todo, reran = [], 0
-        pts = make()
-        for name, spec in pts:
-            folder = out / name
-            why = stale(spec, folder)
-            if why:
-                say(f"re-running {name}: its stored run differs ({'; '.join(why)})")
-                shutil.rmtree(folder)
-                reran += 1
-            if not (folder / "result.json").exists():
-                todo.append((spec, str(folder)))
-        if phase == "sweep":
-            lrs, losses = chosen_lrs(cfg, out)
-            atomic.write_json(out / "lr_search.json", {"chosen": lrs, "losses": losses, "search": cfg.lr_search})
-        bar = tqdm(total=len(pts), initial=len(pts) - len(todo), desc=f"{phase} {cfg.name}", unit="run",
-                   disable=not progress or not pts)
-        _run_all(todo, n, bar)
-        bar.close()
+    if cfg.lr_search:
+        _run_phase("lr search", lr_points(cfg), out, n, progress, say)
+    lrs, losses = chosen_lrs(cfg, out)
+    atomic.write_json(out / "lr_search.json", {"chosen": lrs, "losses": losses, "search": cfg.lr_search})
+    _run_phase("sweep", points(cfg, lrs), out, n, progress, say)
     return out
 
 
