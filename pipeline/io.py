@@ -29,6 +29,7 @@ DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.s
 DROP_SCHEMA = pa.schema([("id", pa.string()), ("stage", pa.string()), ("reason", pa.string()),
                          ("detail", pa.string()), ("url", pa.string()), ("text", pa.string())])
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
 
 
 class InputError(ValueError):
@@ -129,13 +130,17 @@ def read_source(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
     yield from reader(src, cfg)
 
 
-def _open_binary(path: str) -> io.BufferedIOBase:
+def _open_binary(path: str) -> tuple[io.BufferedIOBase, io.BufferedIOBase]:
+    """(decompressed stream, the file under it): the file's position says how far into the
+    compressed bytes reading got."""
+    raw = open(path, "rb")
     if path.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
     if path.endswith(".zst"):
         import zstandard
-        return io.BufferedReader(zstandard.open(path, "rb"))  # type: ignore[arg-type]
-    return open(path, "rb")
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+        return io.BufferedReader(reader), raw  # type: ignore[arg-type]
+    return raw, raw
 
 
 def _truncation_errors() -> tuple[type[BaseException], ...]:
@@ -170,40 +175,59 @@ def record_to_doc(rec: Any, cfg: InputConfig, default_id: str) -> Document | Ski
 
 def _read_jsonl(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
     path = src.paths[0]
-    lineno = 0
+    lineno = pos = 0  # pos: offset of the line in the (decompressed) stream, named in skips
     try:
-        fh = _open_binary(path)
+        fh, raw_file = _open_binary(path)
     except OSError as e:
         raise InputError(f"{path}: cannot open ({e})") from None
     limit = cfg.max_record_mb << 20
-    with fh:
+    with fh, raw_file:
         try:
             while raw := fh.readline(limit + 1):
                 lineno += 1
-                rid = f"{src.label}:{lineno}"
+                rid, start = f"{src.label}:{lineno}", pos
+                pos += len(raw)
                 if len(raw) > limit and not raw.endswith(b"\n"):
                     skipped = len(raw) + _skip_line(fh)  # the rest of the line, never held whole
-                    yield Skip(rid, "record_too_large", f"{path} line {lineno}: {skipped:,} bytes, more than "
-                               f"input.max_record_mb = {cfg.max_record_mb}; skipped without reading it whole")
+                    pos = start + skipped
+                    yield Skip(rid, "record_too_large", f"{path} line {lineno} (bytes {start:,}..{pos:,}): "
+                               f"{skipped:,} bytes, more than input.max_record_mb = {cfg.max_record_mb}; "
+                               "skipped without reading it whole")
                     continue
                 if not raw.strip():
                     continue
+                where = f"{path} line {lineno} (bytes {start:,}..{pos:,})"
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    yield Skip(rid, "invalid_utf8", f"{path} line {lineno}: bytes are not UTF-8 "
+                    yield Skip(rid, "invalid_utf8", f"{where}: bytes are not UTF-8 "
                                f"at offset {e.start}; re-encode the file as UTF-8")
                     continue
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as e:
-                    yield Skip(rid, "invalid_json", f"{path} line {lineno}: {e.msg} at column {e.colno}")
+                    yield Skip(rid, "invalid_json", f"{where}: {e.msg} at column {e.colno}")
                     continue
                 yield record_to_doc(rec, cfg, rid)
+            if path.endswith(".zst"):
+                from pipeline.zstd_frames import zstd_cut_at
+
+                cut = zstd_cut_at(path)  # the zstd reader ends quietly where a file is cut
+                if cut is not None:
+                    raise _StreamCut(cut)
         except _truncation_errors() as e:
             yield Skip(f"{src.label}:{lineno + 1}", "truncated_input",
                        f"{path}: unreadable from line {lineno + 1} on ({type(e).__name__}: {e}); "
-                       + _lost_bytes(fh, path) + "the records before it were read")
+                       + _lost_bytes(e.at if isinstance(e, _StreamCut) else raw_file.tell(), path)
+                       + "the records before it were read")
+
+
+class _StreamCut(EOFError):
+    """A compressed stream that ends inside a frame, found after its reader ended quietly."""
+
+    def __init__(self, at: int):
+        super().__init__(f"the file stops being whole zstd frames at compressed byte {at:,}")
+        self.at = at
 
 
 def _skip_line(fh: Any, chunk: int = 1 << 20) -> int:
@@ -216,16 +240,11 @@ def _skip_line(fh: Any, chunk: int = 1 << 20) -> int:
     return n
 
 
-def _lost_bytes(fh: Any, path: str) -> str:
-    """How much of a single-stream file is lost after a read error, in words: a compressed
-    stream cannot be resynchronised, so everything after the error position is gone."""
+def _lost_bytes(pos: int, path: str) -> str:
+    """How much of a single-stream file is lost after a read error at compressed byte `pos`, in
+    words: a compressed stream cannot be resynchronised, so everything after it is gone."""
     import os
 
-    raw = getattr(fh, "fileobj", None) or getattr(fh, "raw", None)
-    try:
-        pos = raw.tell()
-    except (AttributeError, OSError, ValueError):
-        return "an unknown number of records after it are lost; "
     size = os.path.getsize(path)
     return (f"{size - pos:,} of its {size:,} bytes ({100 * (size - pos) / max(size, 1):.0f} %) after compressed byte "
             f"{pos:,} are unreadable, with an unknown number of records; ")
@@ -235,8 +254,13 @@ def _read_parquet(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
     path = src.paths[0]
     try:
         pf = pq.ParquetFile(path, page_checksum_verification=True)  # where the writer stored CRCs
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    except (pa.ArrowException, OSError) as e:  # a cut or damaged footer: no row group can be found
+        size = Path(path).stat().st_size
+        yield Skip(f"{src.label}@0", "damaged_file",
+                   f"{path}: not a readable Parquet file ({type(e).__name__}: {e}); all {size:,} bytes "
+                   "are lost, with an unknown number of records (a Parquet file's footer indexes its "
+                   "rows); re-fetch or rewrite the file")
+        return
     names = pf.schema_arrow.names
     if cfg.text_field not in names:
         raise InputError(f"{path}: no column {cfg.text_field!r} (columns: {', '.join(names)}); "
@@ -272,6 +296,11 @@ def _read_html(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
         rel = str(Path(path).relative_to(root)) if len(src.paths) > 1 else Path(path).name
         label = str(Path(src.label).parent / rel) if len(src.paths) > 1 else src.label
         try:
+            size = Path(path).stat().st_size
+            if size > cfg.max_record_mb << 20:
+                yield Skip(label, "record_too_large", f"{path}: {size:,} bytes, more than "
+                           f"input.max_record_mb = {cfg.max_record_mb}; skipped without reading it")
+                continue
             data = Path(path).read_bytes()
         except OSError as e:
             yield Skip(label, "unreadable_file", f"{path}: {e}")
@@ -327,6 +356,8 @@ def _read_warc(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
             try:
                 # gzip members carry a CRC; a plain WARC's only check is the record's own digests
                 for record in ArchiveIterator(io.BytesIO(m.data), check_digests=False if gz else "raise"):
+                    if record.rec_type not in WARC_TYPES:  # a damaged header: not silently passed over
+                        raise ArchiveLoadFailed(f"unknown WARC-Type {record.rec_type!r}")
                     if record.rec_type != "response":
                         continue
                     n += 1

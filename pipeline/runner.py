@@ -193,7 +193,7 @@ def _losses(drops: Path) -> list[dict[str, str]]:
     t = pq.read_table(drops, columns=["id", "reason", "detail"])
     return [{"id": i, "reason": r, "detail": d} for i, r, d in
             zip(t["id"].to_pylist(), t["reason"].to_pylist(), t["detail"].to_pylist())
-            if r in ("read.truncated_input", "read.damaged_record")]
+            if r in ("read.truncated_input", "read.damaged_record", "read.damaged_file")]
 
 
 # ---------------------------------------------------------------------------------------------
