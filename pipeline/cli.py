@@ -44,9 +44,17 @@ def _add_stage(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--url-field", default="url", help="input field holding the URL")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--part-docs", type=int, default=2000, help="documents per part file")
+    p.add_argument("--max-record-mb", type=int, default=_input_default("max_record_mb"),
+                   help="a record larger than this is a counted skip, never read whole (default: %(default)s)")
     p.add_argument("--labels", default="", help="ground-truth labels (JSONL id, kind): report recall/precision")
     p.add_argument("--resume", action="store_true", help="continue into an existing --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _input_default(name: str):
+    from pipeline.config import InputConfig
+
+    return InputConfig.__dataclass_fields__[name].default
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -78,7 +86,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
         raise ConfigError("corpusprep stage needs --input and --output (or --explain)")
     cls(config).setup()
     inp = InputConfig(path=args.input, format=args.format, text_field=args.text_field,
-                      id_field=args.id_field, url_field=args.url_field, labels=args.labels)
+                      id_field=args.id_field, url_field=args.url_field, labels=args.labels,
+                      max_record_mb=args.max_record_mb)
     out = Path(args.output)
     if out.exists() and any(out.iterdir()) and not args.resume:
         raise RunError(f"output folder {out} is not empty; pass --resume or choose another")
@@ -334,16 +343,46 @@ COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": 
             "report": cmd_report}
 
 
+class Stopped(BaseException):
+    """SIGTERM: unwinds like Ctrl-C, so atomic writes remove their temp files on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Stopped()
+
+
+def _disk_full(e: OSError) -> bool:
+    import errno
+
+    return e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     from pipeline.io import InputError
     from pipeline.runner import RunError
 
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # forked workers inherit it
     try:
         return COMMANDS[args.command](args)
     except (ConfigError, InputError, RunError, FileNotFoundError, ValueError) as e:
         print(f"corpusprep {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if not _disk_full(e):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"corpusprep {args.command}: error: no space left on the device{where} ({e}); nothing half-written "
+              "was kept: free some space and run the same command with --resume to finish", file=sys.stderr)
+        return 3
+    except (Stopped, KeyboardInterrupt):
+        print(f"corpusprep {args.command}: stopped; finished parts are kept and no half-written file is "
+              "left: run the same command with --resume to finish", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

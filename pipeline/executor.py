@@ -61,7 +61,10 @@ class LocalExecutor:
                 yield _released((fn, t))
             return
         # fork: workers inherit imported modules (fast start); the pipeline never imports torch.
-        with ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=mp.get_context("fork")) as pool:
+        pool = ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=mp.get_context("fork"))
+        try:
             futures = [pool.submit(_released, (fn, t)) for t in tasks]
             for fut in as_completed(futures):
                 yield fut.result()
+        finally:  # on an error or a stop, tasks not started are cancelled; running ones finish
+            pool.shutdown(wait=True, cancel_futures=True)

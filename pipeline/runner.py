@@ -288,6 +288,8 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
         if run_json.exists() and json.loads(run_json.read_text())["config_hash"] != cfg.config_hash():
             raise RunError(f"{out} holds a run of a different config; resuming would mix "
                            "outputs. Choose another run.output or delete the folder")
+        for tmp in out.rglob(".*.tmp"):  # left by a killed process; never read, never reused
+            tmp.unlink()
     for spec in cfg.stages:  # fail on bad lists/models before any data is read
         get_stage(spec.name)(spec.config).setup()
     atomic.write_json(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source})

@@ -323,3 +323,48 @@ def test_giant_jsonl_line_is_skipped_in_bounded_memory(tmp_path):
     line = len(b'{"id": "big", "text": "') + (64 << 20) + len(b'"}\n')
     assert s.reason == "record_too_large" and s.id.endswith(":2") and f"{line:,} bytes" in s.detail
     assert peak < 8 << 20, peak
+
+
+def _peak_rss_mb(*args: str) -> tuple[int, float]:
+    """(exit code, peak RSS in MB) of `corpusprep ARGS` in a fresh process. VmHWM, not ru_maxrss:
+    Linux carries ru_maxrss over from the forking parent (here pytest, ~500 MB) across exec."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import re, sys\nfrom pipeline.cli import main\nrc = main(sys.argv[1:])\n"
+            "print('PEAK', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])\nsys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
+    peak = [l for l in res.stdout.splitlines() if l.startswith("PEAK")]
+    assert peak, res.stderr
+    return res.returncode, int(peak[0].split()[1]) / 1024
+
+
+def test_giant_record_in_a_small_gz_costs_no_memory_through_a_stage(tmp_path):
+    """The issue's case scaled down: a 1 MB .jsonl.gz whose second line is a 210 MB document, run
+    through `corpusprep stage html` with input.max_record_mb = 8: the document is a counted skip
+    with its size, the records after it are read, and peak RSS stays within 24 MB of the same run
+    without it (measured: 130 -> 139 MB; holding the line would add over 200 MB). With the
+    quality stage at the default 64 MB the issue's command peaked at 229 MB with and without it."""
+    small = [json.dumps({"id": "a", "text": "A small first document with a few English words in it."}).encode()]
+    after = [json.dumps({"id": f"after{i}", "text": "Documents after the giant one are read as usual."}).encode()
+             for i in range(3)]
+    giant = b'{"id": "big", "text": "' + b"word " * (42 << 20) + b'"}'
+    for name, lines in (("base", small + after), ("giant", small + [giant] + after)):
+        with gzip.open(tmp_path / f"{name}.jsonl.gz", "wb", compresslevel=1) as fh:
+            for line in lines:
+                fh.write(line + b"\n")
+    assert (tmp_path / "giant.jsonl.gz").stat().st_size < 2 << 20
+    peaks = {}
+    for name in ("base", "giant"):
+        rc, peaks[name] = _peak_rss_mb("stage", "html", "--input", str(tmp_path / f"{name}.jsonl.gz"),
+                                       "--output", str(tmp_path / f"out-{name}"), "--no-progress",
+                                       "--max-record-mb", "8")
+        assert rc == 0
+    read = json.loads((tmp_path / "out-giant" / "_read" / "stats.json").read_text())
+    assert read["drops"] == {"read.record_too_large": 1} and read["docs_out"] == 4
+    drop = pq.read_table(tmp_path / "out-giant" / "_read" / "drops.parquet").to_pylist()[0]
+    assert drop["id"] == "giant.jsonl.gz:2" and f"{len(giant) + 1:,} bytes" in drop["detail"]
+    print(f"\npeak RSS: {peaks['base']:.0f} MB without the 210 MB record, {peaks['giant']:.0f} MB with it")
+    assert peaks["giant"] < peaks["base"] + 24, peaks
