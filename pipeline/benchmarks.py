@@ -2,7 +2,9 @@
 
 A benchmark is `name`, `path` (file, folder or glob) and `fields`: the fields whose values make
 an item's text (e.g. question + answer). Formats: JSONL, JSON array, JSON object holding a list,
-CSV/TSV with any delimiter (sniffed), Parquet, and a saved `datasets` dataset. Files that are not
+a folder of JSON files (one item an object), CSV/TSV with any delimiter (sniffed), Parquet, and a
+saved `datasets` dataset. JSON and JSONL are told apart by content and gzip by its magic bytes,
+since files are often shipped under the other name. Files that are not
 UTF-8 fall back to cp1252 (MMLU-Redux's moral_scenarios is such a file) and say so.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ class BenchmarkSpec:
     name: str
     path: str
     fields: tuple[str, ...]
-    format: str = "auto"  # jsonl | json | csv | parquet | datasets | auto
+    format: str = "auto"  # json (JSON or JSONL, told by content) | jsonl | csv | parquet | datasets | folder | auto
     split: str = "test"   # for a saved DatasetDict
 
 
@@ -38,7 +40,12 @@ class Benchmark:
 
 
 def _read_bytes_text(path: Path, notes: list[str]) -> str:
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":  # gzip by its magic bytes, whatever the name says
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise ConfigError(f"benchmark file {path}: gzip data that cannot be read ({e}); re-fetch the file") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -62,26 +69,55 @@ def _value_text(v: Any) -> str:
     return str(v)
 
 
+JSON_NAMES = (".jsonl", ".jsonl.gz", ".ndjson", ".json", ".json.gz")
+
+
+def _json_items(path: Path, text: str) -> list[Any]:
+    """JSON and JSONL told apart by content, not by name (JSONL files are often shipped as
+    `.json`): one JSON value for the whole file is JSON; otherwise every line is one item."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as whole:
+        items = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                if n == 1:  # neither one JSON value nor one value a line
+                    raise ConfigError(f"benchmark file {path}: not JSON ({whole.msg} at line {whole.lineno} "
+                                      f"column {whole.colno}) and not JSONL ({e.msg} on line 1); fix the file or "
+                                      "set format = \"csv\" or \"parquet\" if it is one") from None
+                raise ConfigError(f"benchmark file {path} line {n}: {e.msg} at column {e.colno} (read as JSONL, "
+                                  "one item a line, since the file is not one JSON value); fix that line") from None
+        return items
+    if isinstance(obj, dict):
+        lists = [v for v in obj.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+        return lists[0] if len(lists) == 1 else [obj]  # {"data": [items]} or one item an object
+    if not isinstance(obj, list):
+        raise ConfigError(f"benchmark file {path}: a JSON {type(obj).__name__}, expected an array of items, "
+                          "an object holding one, or one item an object")
+    return obj
+
+
 def _records(path: Path, fmt: str, split: str, notes: list[str]) -> list[dict[str, Any]]:
     name = path.name.lower()
     if fmt == "auto":
-        fmt = ("jsonl" if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")) else
-               "json" if name.endswith((".json", ".json.gz")) else
-               "csv" if name.endswith((".csv", ".tsv", ".csv.gz")) else
+        fmt = ("json" if name.endswith(JSON_NAMES) else
+               "csv" if name.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) else
                "parquet" if name.endswith(".parquet") else
-               "datasets" if path.is_dir() else "")
-    if fmt == "jsonl":
-        return [json.loads(l) for l in _read_bytes_text(path, notes).splitlines() if l.strip()]
-    if fmt == "json":
-        obj = json.loads(_read_bytes_text(path, notes))
-        if isinstance(obj, dict):
-            lists = [v for v in obj.values() if isinstance(v, list)]
-            if len(lists) != 1:
-                raise ConfigError(f"{path}: a JSON object must hold exactly one list of items")
-            obj = lists[0]
-        if not isinstance(obj, list):
-            raise ConfigError(f"{path}: expected a JSON array of items")
-        return obj
+               "datasets" if path.is_dir() and any((path / f).exists() for f in
+                                                   ("dataset_info.json", "dataset_dict.json", "state.json")) else
+               "folder" if path.is_dir() else "")
+    if fmt in ("json", "jsonl"):
+        return _json_items(path, _read_bytes_text(path, notes))
+    if fmt == "folder":  # e.g. one JSON object a task
+        files = sorted(f for f in path.rglob("*") if f.is_file() and f.name.lower().endswith(JSON_NAMES))
+        if not files:
+            raise ConfigError(f"benchmark folder {path}: no .json/.jsonl file in it; point path at the files "
+                              "or a saved datasets folder (format = \"datasets\")")
+        return [r for f in files for r in _records(f, "json", split, notes)]
     if fmt == "csv":
         text = _read_bytes_text(path, notes)
         # The header line decides the delimiter: csv.Sniffer is misled by commas inside
@@ -98,8 +134,8 @@ def _records(path: Path, fmt: str, split: str, notes: list[str]) -> list[dict[st
         if isinstance(ds, datasets.DatasetDict):
             ds = ds[split]
         return ds.to_list()
-    raise ConfigError(f"benchmark file {path}: unknown format; use jsonl, json, csv, parquet "
-                      "or a saved datasets folder (set format)")
+    raise ConfigError(f"benchmark file {path}: unknown format; set format to json (JSON or JSONL), csv, "
+                      "parquet or datasets")
 
 
 @lru_cache(maxsize=32)  # setup, the index and the report all read the same files
@@ -115,6 +151,9 @@ def load_benchmark(spec: BenchmarkSpec) -> Benchmark:
     for p in paths:
         recs = _records(p, spec.format, spec.split, notes)
         for i, r in enumerate(recs):
+            if not isinstance(r, dict):
+                raise ConfigError(f"benchmark {spec.name!r}: {p} item {i + 1} is a {type(r).__name__}, "
+                                  "not an object with fields; fix the file or `path`")
             missing = [f for f in spec.fields if f not in r]
             if missing:
                 have = ", ".join(map(str, list(r)[:10]))

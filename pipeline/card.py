@@ -90,12 +90,16 @@ def render_card(report: dict[str, Any]) -> str:
             L += ["", "## Benchmark contamination", "",
                   f"Index of {c['index_ngrams']:,} n-grams ({c['index_mb']} MB, built in {c['index_build_seconds']} s); "
                   f"policy `{c['config']['policy']}`, n = {c['config']['ngram']}; "
-                  f"{len(c['common_ngrams_ignored'])} common n-gram(s) ignored.", "",
-                  "| benchmark | items | items contaminated | docs affected | top n-gram |", "|---|---:|---:|---:|---|"]
+                  f"{len(c['common_ngrams_ignored'])} common n-gram(s) ignored."
+                  + (f" Fuzzy detector for edited items: word {c['config']['fuzzy_ngram']}-gram screen, a match "
+                     f"when {c['config']['fuzzy_min_score']:.0%} of an item's words are found in order."
+                     if c["config"].get("fuzzy") else ""), "",
+                  "| benchmark | items | items contaminated | of them found only fuzzily | docs affected | top n-gram |",
+                  "|---|---:|---:|---:|---:|---|"]
             for name, b in c["benchmarks"].items():
                 top = f"`{b['top_ngrams'][0][0]}` x{b['top_ngrams'][0][1]}" if b["top_ngrams"] else ""
                 L.append(f"| {name} | {b['items']:,} | {b['items_contaminated']:,} ({b['items_contaminated_pct']} %) | "
-                         f"{b['docs_affected']:,} | {top} |")
+                         f"{b.get('items_found_fuzzy', 0):,} | {b['docs_affected']:,} | {top} |")
     if shards:
         t = shards["tokenizer"]
         sp = shards["validation"]["split"]
@@ -221,9 +225,13 @@ def diff_reports(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def verify(run: str | Path) -> list[str]:
-    """Re-check every shard of a run against its manifest (sha256 and token counts)."""
+    """Re-check every shard against its manifest (sha256 and token counts). `run` is a card
+    folder, a run folder, or a shard folder made by `corpusprep shards` alone (one holding a
+    manifest.json)."""
     from pipeline.stages.shards import verify_shards
 
+    if (Path(run) / "manifest.json").exists():
+        return verify_shards(run)
     report = load_report(run)
     if not report.get("shards"):
         return ["this run has no shards"]

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import atomic
@@ -33,6 +34,7 @@ from pipeline.benchmarks import BenchmarkSpec, default_benchmarks, load_benchmar
 from pipeline.document import Document, Drop
 from pipeline.io import read_part
 from pipeline.stage import ConfigError, Stage, StageStats
+from pipeline.stages.decontam_fuzzy import FuzzyIndex, FuzzyMatch
 from pipeline.text import mix64, ngram_hashes, word_hashes
 
 _DELETE_PUNCT = str.maketrans("", "", string.punctuation)
@@ -68,12 +70,26 @@ class Config:
     min_piece_chars: int = field(default=200, metadata={"help": "redact: shorter pieces are dropped"})
     max_splits: int = field(default=10, metadata={"help": "redact: documents split more often are dropped"})
     examples: int = field(default=3, metadata={"help": "examples per benchmark in the report"})
+    fuzzy: bool = field(default=True, metadata={
+        "help": "also find items with a few edited words (word n-gram screen + in-order word alignment)"})
+    fuzzy_ngram: int = field(default=5, metadata={"help": "fuzzy: words per screening n-gram"})
+    fuzzy_min_score: float = field(default=0.8, metadata={
+        "help": "fuzzy: share of an item's words found in order in the document to call it a match"})
+    fuzzy_min_coverage: float = field(default=0.2, metadata={
+        "help": "fuzzy: share of an item's screening n-grams a document must hold to be aligned"})
+    fuzzy_max_items_per_ngram: int = field(default=5, metadata={
+        "help": "fuzzy: n-grams in more test items are the test set's template phrasing and ignored"})
 
     def __post_init__(self) -> None:
         if self.policy not in ("drop", "redact", "tag"):
             raise ConfigError(f"decontam.policy = {self.policy!r}; available: drop, redact, tag")
         if self.ngram < 1 or self.min_words < 1 or self.max_docs_per_ngram < 1:
             raise ConfigError("decontam.ngram, min_words and max_docs_per_ngram must be >= 1")
+        if self.fuzzy_ngram < 2 or self.fuzzy_max_items_per_ngram < 1:
+            raise ConfigError("decontam.fuzzy_ngram must be >= 2 and fuzzy_max_items_per_ngram >= 1")
+        for key in ("fuzzy_min_score", "fuzzy_min_coverage"):
+            if not 0 < getattr(self, key) <= 1:
+                raise ConfigError(f"decontam.{key} = {getattr(self, key)}: must be in (0, 1]")
         for b in self.benchmarks:
             if not isinstance(b, dict) or "name" not in b:
                 raise ConfigError(f"decontam.benchmarks: each entry needs a name, got {b!r}")
@@ -106,11 +122,14 @@ class Index:
     items: list[int]          # items per benchmark
     lengths: list[int]        # gram lengths present (n, and shorter whole items)
     notes: list[str]
+    fuzzy: FuzzyIndex | None = None  # over every item, numbered in benchmark order
+    fuzzy_owner: list[tuple[int, int]] = field(default_factory=list)  # (benchmark, item) per fuzzy item
 
     @classmethod
     def build(cls, cfg: Config) -> "Index":
         hs, bs, its, lengths, names, counts, notes = [], [], [], {cfg.ngram}, [], [], []
         cache: dict[str, int] = {}
+        item_words, owner = [], []
         for bi, spec in enumerate(cfg.specs()):
             bench = load_benchmark(spec)
             names.append(bench.name)
@@ -118,6 +137,8 @@ class Index:
             notes += [f"{bench.name}: {n}" for n in bench.notes]
             for ii, text in enumerate(bench.items):
                 words = lm_eval_words(text)
+                item_words.append(words)
+                owner.append((bi, ii))
                 if len(words) < min(cfg.ngram, cfg.min_words):
                     continue
                 h = np.unique(ngram_hashes(words, cfg.ngram, cache))
@@ -129,7 +150,9 @@ class Index:
             raise ConfigError("decontam: the benchmarks have no item long enough to index")
         h, b, i = np.concatenate(hs), np.concatenate(bs), np.concatenate(its)
         order = np.argsort(h, kind="stable")
-        return cls(h[order], b[order], i[order], names, counts, sorted(lengths), notes)
+        fuzzy = FuzzyIndex(item_words, cfg.fuzzy_ngram, cfg.fuzzy_max_items_per_ngram, cfg.min_words,
+                           cache) if cfg.fuzzy else None
+        return cls(h[order], b[order], i[order], names, counts, sorted(lengths), notes, fuzzy, owner)
 
     def __post_init__(self) -> None:
         # A 16 M-bit filter on the low hash bits: most document n-grams are rejected by one
@@ -137,34 +160,64 @@ class Index:
         self.filter = np.zeros(1 << 24, dtype=bool)
         self.filter[(self.hashes & np.uint64((1 << 24) - 1)).astype(np.int64)] = True
         self.length_set = set(self.lengths)
+        self.fuzzy_id = {o: k for k, o in enumerate(self.fuzzy_owner)}
 
-    def lookup(self, words: list[str], cache: dict[str, int]) -> list[tuple[int, int, int, int]]:
-        """Matches in a document: (start word, gram length, index position of first hit, hash).
+    @property
+    def nbytes(self) -> int:
+        """Memory of the index arrays, both detectors."""
+        own = self.hashes.nbytes + self.bench.nbytes + self.item.nbytes + self.filter.nbytes
+        return own + (self.fuzzy.nbytes if self.fuzzy is not None else 0)
 
-        One sweep over the gram positions gives the hashes of every gram length at once (the
-        hash of a k-gram extends that of its (k-1)-gram prefix, as `ngram_hashes` builds it).
+    def fuzzy_lookup(self, wh: np.ndarray, grams: np.ndarray, cfg: Config, found: set[tuple[int, int]]) \
+            -> list[tuple[tuple[int, int], FuzzyMatch]]:
+        """(benchmark, item) and match of each item the fuzzy detector finds beyond `found`, from
+        the document's word hashes and its fuzzy_ngram-word gram hashes."""
+        if self.fuzzy is None or not len(grams):
+            return []
+        skip = {self.fuzzy_id[o] for o in found}
+        return [(self.fuzzy_owner[m.item], m) for m in
+                self.fuzzy.find(wh, grams, cfg.fuzzy_min_score, cfg.fuzzy_min_coverage, skip)]
+
+    def lookup(self, whs: list[np.ndarray], keep: int = 0) \
+            -> list[tuple[list[tuple[int, int, int, int]], np.ndarray]]:
+        """Matches in each document given by its word hashes: (start word, gram length, index
+        position of first hit, hash); and the hashes of its `keep`-word grams (the fuzzy
+        screen's), which the same sweep computes.
+
+        The documents are concatenated so that each numpy step runs once for the whole batch, not
+        once a document; grams that would cross a document boundary are masked out. One sweep
+        over the gram positions gives every gram length at once (the hash of a k-gram extends
+        that of its (k-1)-gram prefix, as `ngram_hashes` builds it).
         """
-        out: list[tuple[int, int, int, int]] = []
-        n_words = len(words)
-        if n_words < self.lengths[0]:
-            return out
-        wh = word_hashes(words, cache)
-        h = np.zeros(n_words, dtype=np.uint64)
+        sizes = np.array([len(w) for w in whs], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        total = int(starts[-1])
+        doc_of = np.repeat(np.arange(len(whs)), sizes)
+        room = starts[1:][doc_of] - np.arange(total)  # words from each position to its document's end
+        wh = np.concatenate(whs) if total else np.empty(0, np.uint64)
+        hits: list[list[tuple[int, int, int, int]]] = [[] for _ in whs]
+        kept = np.empty(0, dtype=np.uint64)
+        h = np.zeros(total, dtype=np.uint64)
         mask = np.uint64((1 << 24) - 1)
-        for j in range(self.lengths[-1]):
-            m = n_words - j
+        for j in range(max(self.lengths[-1], keep)):
+            m = total - j
             if m <= 0:
                 break
             h = mix64(h[:m] ^ wh[j:j + m])
+            if j + 1 == keep:
+                kept = h
             if j + 1 in self.length_set:
-                cand = np.flatnonzero(self.filter[(h & mask).astype(np.int64)])
+                cand = np.flatnonzero(self.filter[(h & mask).astype(np.int64)] & (room[:m] > j))
                 if len(cand):
                     hc = h[cand]
                     pos = np.searchsorted(self.hashes, hc)
                     pos[pos == len(self.hashes)] = 0
                     for t in np.flatnonzero(self.hashes[pos] == hc):
-                        out.append((int(cand[t]), j + 1, int(pos[t]), int(hc[t])))
-        return out
+                        p = int(cand[t])
+                        d = int(doc_of[p])
+                        hits[d].append((p - int(starts[d]), j + 1, int(pos[t]), int(hc[t])))
+        grams = [kept[a:max(a, b - keep + 1)] if keep else kept[:0] for a, b in zip(starts[:-1], starts[1:])]
+        return list(zip(hits, grams))
 
     def owners(self, pos: int, h: int) -> list[tuple[int, int]]:
         """All (benchmark, item) pairs that contain the n-gram with hash h (starting at pos)."""
@@ -176,26 +229,36 @@ class Index:
 
 
 def _scan_part(task: tuple[Config, str, str]) -> str:
-    """Prepare: record every (document, n-gram, benchmark, item) match of one part."""
+    """Prepare: record every (document, n-gram, benchmark, item) match of one part, exact
+    n-grams and fuzzy item matches (method `fuzzy`, the matched words as `gram`)."""
     cfg, part, state = task
     index = _index_for(cfg, state)
     cache: dict[str, int] = {}
-    rows: dict[str, list] = {"id": [], "hash": [], "bench": [], "item": [], "gram": []}
-    for doc in read_part(part):
-        words = lm_eval_words(doc.text)
-        for start, n, pos, h in index.lookup(words, cache):
-            for b, i in index.owners(pos, h):
-                rows["id"].append(doc.id)
-                rows["hash"].append(h)
-                rows["bench"].append(b)
-                rows["item"].append(i)
-                rows["gram"].append(" ".join(words[start:start + n]))
+    rows: dict[str, list] = {"id": [], "hash": [], "bench": [], "item": [], "gram": [], "method": [], "score": []}
+
+    def add(doc_id: str, h: int, owner: tuple[int, int], gram: str, method: str, score: float) -> None:
+        for key, v in zip(rows, (doc_id, h, owner[0], owner[1], gram, method, score)):
+            rows[key].append(v)
+
+    docs = read_part(part)
+    words_of = [lm_eval_words(d.text) for d in docs]
+    whs = [word_hashes(w, cache) for w in words_of]
+    for doc, words, wh, (hits, grams) in zip(docs, words_of, whs, index.lookup(whs, cfg.fuzzy_ngram * cfg.fuzzy)):
+        found = set()
+        for start, n, pos, h in hits:
+            for o in index.owners(pos, h):
+                found.add(o)
+                add(doc.id, h, o, " ".join(words[start:start + n]), "exact", 1.0)
+        for o, m in index.fuzzy_lookup(wh, grams, cfg, found):
+            add(doc.id, 0, o, " ".join(words[m.start:m.end])[:300], "fuzzy", round(m.score, 4))
     out = Path(state) / "matches" / f"{Path(part).stem}.parquet"
     atomic.write_parquet(out, pa.table({"id": pa.array(rows["id"], pa.string()),
                                         "hash": pa.array(rows["hash"], pa.uint64()),
                                         "bench": pa.array(rows["bench"], pa.int32()),
                                         "item": pa.array(rows["item"], pa.int32()),
-                                        "gram": pa.array(rows["gram"], pa.string())}))
+                                        "gram": pa.array(rows["gram"], pa.string()),
+                                        "method": pa.array(rows["method"], pa.string()),
+                                        "score": pa.array(rows["score"], pa.float32())}))
     return str(out)
 
 
@@ -253,6 +316,7 @@ class DecontamStage(Stage):
         m = pa.concat_tables(tables) if tables else None
         common: dict[str, int] = {}
         if m is not None and m.num_rows:
+            m = m.filter(pc.equal(m["method"], "exact"))  # common phrasing is about n-grams, not items
             pairs = sorted(set(zip(m["hash"].to_pylist(), m["id"].to_pylist())))
             docs_per = Counter(h for h, _ in pairs)
             grams = dict(zip(m["hash"].to_pylist(), m["gram"].to_pylist()))
@@ -263,7 +327,7 @@ class DecontamStage(Stage):
         atomic.write_json(state / "common.json", {"hashes": sorted(common_h), "grams": common,
                                                   "index_build_seconds": round(build_s, 3),
                                                   "index_ngrams": int(len(index.hashes)),
-                                                  "index_mb": round(index.hashes.nbytes * 2 / 1e6, 2)})
+                                                  "index_mb": round(index.nbytes / 1e6, 2)})
         return StageStats()
 
     def load_state(self) -> None:
@@ -272,22 +336,53 @@ class DecontamStage(Stage):
         self.cache: dict[str, int] = {}
 
     def process(self, doc: Document) -> Document | Drop:
+        return self.process_batch([doc])[0]
+
+    def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
+        """Look up a batch of documents at once (about a million words at a time), then judge each."""
         cfg: Config = self.config
-        hits = [(s, n, pos, h) for s, n, pos, h in self.index.lookup(lm_eval_words(doc.text), self.cache)
-                if h not in self.common]
-        if not hits:
+        out: list[Document | Drop] = []
+        batch: list[tuple[Document, np.ndarray]] = []
+        words = 0
+        for i, doc in enumerate(docs):
+            batch.append((doc, word_hashes(lm_eval_words(doc.text), self.cache)))
+            words += len(batch[-1][1])
+            if i == len(docs) - 1 or words > 1_000_000:
+                looked = self.index.lookup([w for _, w in batch], cfg.fuzzy_ngram * cfg.fuzzy)
+                out += [self._judge(d, wh, found, grams) for (d, wh), (found, grams) in zip(batch, looked)]
+                batch, words = [], 0
+        return out
+
+    def _judge(self, doc: Document, wh: np.ndarray, found: list[tuple[int, int, int, int]],
+               grams: np.ndarray) -> Document | Drop:
+        cfg: Config = self.config
+        hits = [(s, n, pos, h) for s, n, pos, h in found if h not in self.common]
+        exact = {o for _, _, pos, h in hits for o in self.index.owners(pos, h)}
+        if cfg.policy == "drop" and exact:  # enough to drop: no need to align
+            fuzzy = []
+        else:
+            fuzzy = self.index.fuzzy_lookup(wh, grams, cfg, exact)
+        if not hits and not fuzzy:
             return doc
-        owners = sorted({o for _, _, pos, h in hits for o in self.index.owners(pos, h)})
-        info = {"matches": len(hits), "items": [[self.index.names[b], i] for b, i in owners]}
+        owners = sorted(exact | {o for o, _ in fuzzy})
+        names = self.index.names
+        info = {"matches": len(hits) + len(fuzzy), "items": [[names[b], i] for b, i in owners],
+                "fuzzy": [[names[b], i, round(m.score, 4)] for (b, i), m in fuzzy]}
         for b in sorted({b for b, _ in owners}):
-            self.count(f"docs_contaminated.{self.index.names[b]}")
+            self.count(f"docs_contaminated.{names[b]}")
+        if fuzzy and not exact:
+            self.count("docs_fuzzy_only")
         if cfg.policy == "drop":
-            return Drop("contaminated", ", ".join(f"{self.index.names[b]}#{i}" for b, i in owners[:5]))
+            scores = {o: m.score for o, m in fuzzy}
+            return Drop("contaminated", ", ".join(f"{names[b]}#{i}" + (f" (fuzzy {scores[(b, i)]:.2f})"
+                                                                      if (b, i) in scores else "")
+                                                  for b, i in owners[:5]))
         if cfg.policy == "tag":
             doc.meta["decontam"] = info
             return doc
         _, starts, ends = words_with_spans(doc.text)  # the same words, with character spans
         spans = [(starts[s], ends[s + n - 1]) for s, n, _, _ in hits]
+        spans += [(starts[m.start], ends[m.end - 1]) for _, m in fuzzy]
         pieces, cuts = redact(doc.text, spans, cfg.redact_margin, cfg.min_piece_chars)
         if cuts > cfg.max_splits:
             return Drop("too_many_splits", f"{cuts} matches")
@@ -312,20 +407,27 @@ class DecontamStage(Stage):
         sizes = [len(lb(s).items) for s in cfg.specs()]
         m = pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
         common_h = set(common["hashes"])
-        per: dict[int, dict] = defaultdict(lambda: {"items": set(), "docs": set(), "grams": Counter(), "examples": []})
+        per: dict[int, dict] = defaultdict(lambda: {"items": set(), "fuzzy_items": set(), "docs": set(),
+                                                    "grams": Counter(), "examples": []})
         for r in m:
-            if r["hash"] in common_h:
+            fuzzy = r.get("method") == "fuzzy"
+            if not fuzzy and r["hash"] in common_h:
                 continue
             p = per[r["bench"]]
             p["items"].add(r["item"])
             p["docs"].add(r["id"])
-            p["grams"][r["gram"]] += 1
+            if fuzzy:
+                p["fuzzy_items"].add(r["item"])
+            else:
+                p["grams"][r["gram"]] += 1
             if len(p["examples"]) < cfg.examples and all(e["doc"] != r["id"] for e in p["examples"]):
-                p["examples"].append({"doc": r["id"], "item": r["item"], "ngram": r["gram"]})
+                p["examples"].append({"doc": r["id"], "item": r["item"], "ngram": r["gram"],
+                                      "method": r.get("method", "exact"), "score": r.get("score", 1.0)})
         report = {}
         for b, name in enumerate(index_names):
-            p = per.get(b, {"items": set(), "docs": set(), "grams": Counter(), "examples": []})
+            p = per[b]
             report[name] = {"items": sizes[b], "items_contaminated": len(p["items"]),
+                            "items_found_fuzzy": len(p["fuzzy_items"]),
                             "items_contaminated_pct": round(100 * len(p["items"]) / sizes[b], 3) if sizes[b] else 0.0,
                             "docs_affected": len(p["docs"]),
                             "top_ngrams": p["grams"].most_common(10), "examples": p["examples"]}

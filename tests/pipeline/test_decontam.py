@@ -102,3 +102,58 @@ def test_bad_benchmark_config_fails_at_startup(tmp_path):
     bench.write_text(json.dumps({"question": "a"}) + "\n")
     with pytest.raises(ConfigError, match="has no field"):
         DecontamStage(Config(benchmarks=({"name": "x", "path": str(bench), "fields": ["q"]},))).setup()
+
+
+def _one_item_bench(path: Path, data: bytes, tmp_path: Path) -> dict:
+    """Run decontam with one benchmark file holding 'prompt' items; return the stage's stats."""
+    path.write_bytes(data)
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "leak", "text": "Today: which river flows through the ancient city of Thebes in "
+                                                     "upper Egypt and into the sea? The Nile river."}) + "\n")
+    cfg = write_config(tmp_path / "c.toml", inp, tmp_path / "out", input_extra="",
+                       stages='[[stages]]\nname = "decontam"\n'
+                              f'benchmarks = [{{name = "b", path = "{path}", fields = ["prompt"]}}]\n')
+    return run(load_run_config(cfg), progress=False).report["stages"][-1]
+
+
+ITEMS = [{"prompt": "Which river flows through the ancient city of Thebes in Upper Egypt and into the sea"},
+         {"prompt": "What is the name of the longest bone in the human body and where is it"}]
+
+
+@pytest.mark.parametrize("name,data", [
+    ("jsonl_named.json", "".join(json.dumps(r) + "\n" for r in ITEMS).encode()),
+    ("array_named.jsonl", json.dumps(ITEMS).encode()),
+    ("gzipped_without_suffix.json", __import__("gzip").compress("".join(json.dumps(r) + "\n" for r in ITEMS).encode())),
+])
+def test_benchmark_files_are_read_by_content_not_name(tmp_path, name, data):
+    st = _one_item_bench(tmp_path / name, data, tmp_path)
+    assert st["decontam"]["benchmarks"]["b"]["items"] == 2 and st["drops"] == {"decontam.contaminated": 1}
+
+
+def test_folder_of_one_object_a_task(tmp_path):
+    (tmp_path / "tasks").mkdir()
+    for i, r in enumerate(ITEMS):
+        (tmp_path / "tasks" / f"task_{i}.json").write_text(json.dumps(dict(r, task_id=i)))
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "d", "text": ITEMS[1]["prompt"].lower() + " today"}) + "\n")
+    cfg = write_config(tmp_path / "c.toml", inp, tmp_path / "out", input_extra="",
+                       stages='[[stages]]\nname = "decontam"\n'
+                              f'benchmarks = [{{name = "t", path = "{tmp_path / "tasks"}", fields = ["prompt"]}}]\n')
+    st = run(load_run_config(cfg), progress=False).report["stages"][-1]
+    assert st["decontam"]["benchmarks"]["t"]["items"] == 2 and st["docs_dropped"] == 1
+
+
+def test_malformed_benchmark_file_fails_at_start_up_naming_file_line_and_fix(tmp_path):
+    from tests.conftest import run_cli
+
+    bad = tmp_path / "bench.json"
+    bad.write_text(json.dumps(ITEMS[0]) + "\n" + json.dumps(ITEMS[1]) + "\n" + '{"prompt": "cut off\n')
+    inp = tmp_path / "in.jsonl"
+    inp.write_text(json.dumps({"id": "d", "text": "some text"}) + "\n")
+    cfg = write_config(tmp_path / "c.toml", inp, tmp_path / "out", input_extra="",
+                       stages='[[stages]]\nname = "decontam"\n'
+                              f'benchmarks = [{{name = "b", path = "{bad}", fields = ["prompt"]}}]\n')
+    res = run_cli("run", str(cfg), check=False)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"{bad} line 3" in res.stderr and "fix that line" in res.stderr
+    assert not (tmp_path / "out" / "00_read").exists()  # at start-up, before any data is read

@@ -119,6 +119,7 @@ def test_card_funnel_equals_stage_outputs_and_rerenders(sharded):
 def test_card_verify_catches_a_flipped_byte(sharded, tmp_path):
     tmp, _ = sharded
     assert verify(tmp / "cards" / "s") == []
+    assert run_cli("card", "verify", str(tmp / "out" / "shards"), check=False).returncode == 0  # a shard folder
     man = json.loads((tmp / "out" / "shards" / "manifest.json").read_text())
     shard = tmp / "out" / "shards" / next(iter_manifest_shards(man))["path"]
     data = bytearray(shard.read_bytes())
@@ -127,6 +128,9 @@ def test_card_verify_catches_a_flipped_byte(sharded, tmp_path):
     shard.write_bytes(bytes(data))
     try:
         res = run_cli("card", "verify", str(tmp / "cards" / "s"), check=False)
+        assert res.returncode == 1 and "sha256 differs" in res.stdout
+        # a shard folder alone (as `corpusprep shards` writes it: shards + manifest.json, no card)
+        res = run_cli("card", "verify", str(tmp / "out" / "shards"), check=False)
         assert res.returncode == 1 and "sha256 differs" in res.stdout
     finally:
         shard.write_bytes(original)
