@@ -21,6 +21,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue a run whose output folder exists (finished parts are skipped)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: run.workers)")
+    p.add_argument("--executor", choices=["local", "ray"], default=None,
+                   help="where tasks run (default: run.executor): a local process pool, or Ray")
+    p.add_argument("--address", default=None,
+                   help="with --executor ray: the cluster to join (e.g. auto); default: start a local instance")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. run.workers=2 or stages.html.parser=bs4")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -61,7 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.config import load_run_config
     from pipeline.runner import run
 
-    cfg = load_run_config(args.config, args.overrides)
+    where = [f"run.{k}={v}" for k, v in (("executor", args.executor), ("address", args.address)) if v is not None]
+    cfg = load_run_config(args.config, list(args.overrides) + where)
     res = run(cfg, resume=args.resume, workers=args.workers, progress=not args.no_progress)
     r = res.report
     print(f"{r['docs_in']:,} documents in, {r['docs_kept']:,} kept, {r['docs_dropped']:,} dropped "
@@ -299,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p = sub.add_parser("card", help="show, diff or verify data cards",
                        description="show RUN | diff RUN_A RUN_B | verify RUN; RUN is a card folder "
-                                   "(data_cards/<name>) or a run output folder")
+                                   "(data_cards/<name>) or a run output folder; verify also takes a shard "
+                                   "folder made by `corpusprep shards`")
     p.add_argument("action", choices=["show", "diff", "verify"])
     p.add_argument("runs", nargs="+", help="card or run folder(s)")
     p = sub.add_parser("train", help="train a GPT on token shards (resumes from a checkpoint)",

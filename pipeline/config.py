@@ -19,6 +19,9 @@ from typing import Any
 from pipeline.stage import ConfigError
 
 INPUT_FORMATS = ("auto", "jsonl", "parquet", "html", "warc", "datasets")
+EXECUTORS = ("local", "ray")
+# where the work runs is not part of what it computes: these stay out of the config hash
+WHERE_IT_RUNS = ("workers", "executor", "address")
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,11 @@ class RunSettings:
 
     name: str = field(metadata={"help": "run name: the data card goes to data_cards/<name>/"})
     output: str = field(metadata={"help": "output folder of the run"})
-    workers: int = field(default=1, metadata={"help": "worker processes"})
+    workers: int = field(default=1, metadata={"help": "worker processes (local) or CPUs of a local Ray instance"})
+    executor: str = field(default="local", metadata={
+        "help": "local (a process pool) or ray (a local Ray instance, or the cluster at run.address)"})
+    address: str = field(default="", metadata={
+        "help": "with executor = ray: the cluster to join (e.g. auto, or ray://host:10001); empty = start a local one"})
     part_docs: int = field(default=2000, metadata={
         "help": "documents per part file: the unit of parallelism, resume and memory"})
     keep_dropped_text: bool = field(default=True, metadata={
@@ -70,6 +77,8 @@ class RunSettings:
                               "slashes or spaces")
         if self.workers < 1:
             raise ConfigError(f"run.workers = {self.workers}: must be >= 1")
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"run.executor = {self.executor!r}: unknown; available: {', '.join(EXECUTORS)}")
         if self.part_docs < 1:
             raise ConfigError(f"run.part_docs = {self.part_docs}: must be >= 1")
 
@@ -89,8 +98,11 @@ class RunConfig:
     shards: Any = None      # ShardsConfig when the run ends with token shards
 
     def config_hash(self) -> str:
-        """sha256 of the canonical JSON of the config: what a card and a manifest point back to."""
-        blob = json.dumps(self.source, sort_keys=True, separators=(",", ":"), default=str)
+        """sha256 of the canonical JSON of the config: what a card and a manifest point back to.
+        Where the work runs (workers, executor, address) is left out: it does not change the
+        output, so a run may resume under another worker count or executor."""
+        run = {k: v for k, v in self.source.get("run", {}).items() if k not in WHERE_IT_RUNS}
+        blob = json.dumps(dict(self.source, run=run), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -1,4 +1,5 @@
-"""Where tasks run. One small interface so a Ray executor can replace the local pool later.
+"""Where tasks run: a local process pool, or Ray (a local instance or a cluster), behind one
+small interface.
 
 Tasks are plain picklable tuples handed to top-level functions; results are written to files by
 the tasks themselves, so the order in which they finish never changes a run's output.
@@ -68,3 +69,47 @@ class LocalExecutor:
                 yield fut.result()
         finally:  # on an error or a stop, tasks not started are cancelled; running ones finish
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor:
+    """Each task a Ray task: on a laptop a local Ray instance with `workers` CPUs, on a cluster the
+    one at `address` (its nodes need corpusprep installed and the run's paths on a shared
+    filesystem). A task whose worker process dies is retried by Ray (tasks write whole files
+    atomically, so a retry gives the same output)."""
+
+    def __init__(self, workers: int = 1, address: str = ""):
+        try:
+            import ray
+        except ImportError:
+            from pipeline.stage import ConfigError
+            raise ConfigError("run.executor = 'ray' needs Ray: pip install 'corpusprep[ray]'") from None
+        self.workers = max(1, int(workers))
+        self._started = not ray.is_initialized()
+        if self._started:
+            ray.init(address=address or None, num_cpus=None if address else self.workers,
+                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self._task = ray.remote(num_cpus=1, max_retries=3)(_released)
+
+    def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
+        import ray
+
+        pending = [self._task.remote((fn, t)) for t in tasks]
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                yield ray.get(done[0])
+        finally:  # on an error or a stop, tasks not started are cancelled
+            for ref in pending:
+                ray.cancel(ref)
+
+    def close(self) -> None:
+        """Stop the local Ray instance this executor started (a joined cluster stays up)."""
+        import ray
+
+        if self._started and ray.is_initialized():
+            ray.shutdown()
+
+
+def make_executor(kind: str, workers: int, address: str = "") -> Executor:
+    """The executor a run asked for (`run.executor`)."""
+    return RayExecutor(workers, address) if kind == "ray" else LocalExecutor(workers)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from pipeline import atomic
 from pipeline.config import InputConfig, RunConfig, StageSpec
-from pipeline.executor import Executor, LocalExecutor, release_memory
+from pipeline.executor import Executor, make_executor, release_memory
 from pipeline.groundtruth import evaluate, evaluate_pairs
 from pipeline.io import (DROP_SCHEMA, InputError, Skip, Source, docs_to_table, drops_to_table,
                          list_sources, read_part, read_source)
@@ -276,7 +276,18 @@ def stage_dirs(cfg: RunConfig) -> list[Path]:
 
 def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
         progress: bool = True, executor: Executor | None = None) -> RunResult:
-    """Run every stage of `cfg`; with `resume`, continue a killed run of the same config."""
+    """Run every stage of `cfg`; with `resume`, continue a killed run of the same config (under
+    any worker count or executor)."""
+    own = executor is None
+    executor = executor or make_executor(cfg.run.executor, workers or cfg.run.workers, cfg.run.address)
+    try:
+        return _run(cfg, resume, progress, executor)
+    finally:
+        if own and hasattr(executor, "close"):
+            executor.close()
+
+
+def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> RunResult:
     from pipeline.card import write_card  # card imports runner helpers
 
     out = Path(cfg.run.output)
@@ -293,7 +304,6 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
     for spec in cfg.stages:  # fail on bad lists/models before any data is read
         get_stage(spec.name)(spec.config).setup()
     atomic.write_json(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source})
-    executor = executor or LocalExecutor(workers or cfg.run.workers)
     t0 = time.perf_counter()
     dirs = stage_dirs(cfg)
     stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress)]
@@ -305,6 +315,8 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
         shards = run_shards(cfg, dirs, progress)
     report = build_report(cfg, stats, time.perf_counter() - t0, shards)
     atomic.write_json(out / "report.json", report)
+    for tmp in out.rglob(".*.tmp"):  # left by a worker killed mid-write and retried
+        tmp.unlink()
     card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)
     return RunResult(out, report, card)
 

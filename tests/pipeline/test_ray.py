@@ -1,0 +1,126 @@
+"""The pipeline on Ray: the same part-level tasks, so the same bytes as the local pool, through
+worker deaths, a killed driver, and resumes under another executor or worker count.
+
+Each test starts its own local Ray instance (2 CPUs) and stops it; Ray comes with the test extra
+(`corpusprep[ray]`), and the tests skip, saying why, only where it cannot be installed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_run_config
+from pipeline.runner import run
+from tests.conftest import REPO, run_cli, write_config
+from tests.pipeline.test_runner import data_files
+
+try:
+    import ray  # noqa: F401
+except ImportError as e:  # pragma: no cover - ray is in the test extra
+    pytest.skip(f"ray cannot be imported ({e}); install it with pip install 'corpusprep[ray]'",
+                allow_module_level=True)
+
+STAGES = '[[stages]]\nname = "html"\n[[stages]]\nname = "dedup"\n'  # dedup: global steps as tasks too
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory, sample_corpus) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("ray_ref")
+    inp = sample_corpus["dir"] / "warc"
+    run(load_run_config(write_config(tmp / "ref.toml", inp, tmp / "ref", stages=STAGES,
+                                     extra_run="part_docs = 150\nworkers = 2")), progress=False)
+    return inp, tmp / "ref"
+
+
+def _funnel(out: Path) -> list[dict]:
+    keys = ("docs_in", "docs_out", "drops", "bytes_in", "bytes_out")
+    return [{k: json.loads((d / "stats.json").read_text())[k] for k in keys} for d in sorted(out.glob("0*_*"))]
+
+
+def _config(tmp: Path, inp: Path, out: str, executor: str = "local", workers: int = 2) -> Path:
+    return write_config(tmp / f"{out}.toml", inp, tmp / out, stages=STAGES,
+                        extra_run=f'part_docs = 150\nworkers = {workers}\nexecutor = "{executor}"')
+
+
+def _ray_task_pids() -> list[int]:
+    """Ray worker processes running one of our tasks (Ray titles them `ray::<function>`)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "cmdline").read_bytes().startswith(b"ray::_released"):
+                    pids.append(int(d.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_run_under_ray_is_byte_identical_to_the_local_pool(tmp_path, local_reference):
+    inp, ref = local_reference
+    cfg = _config(tmp_path, inp, "ray", "ray")
+    res = run(load_run_config(cfg), progress=False)
+    assert data_files(tmp_path / "ray") == data_files(ref) and len(data_files(ref)) > 20
+    assert _funnel(tmp_path / "ray") == _funnel(ref)
+    # where it ran is not part of what it computed
+    local = load_run_config(cfg, ["run.executor=local", "run.workers=1"])
+    assert res.report["config_hash"] == local.config_hash()
+    assert local.config_hash() != load_run_config(cfg, ["run.part_docs=100"]).config_hash()
+
+
+def test_a_killed_ray_worker_is_retried_and_the_output_unchanged(tmp_path, local_reference):
+    inp, ref = local_reference
+    killed: list[int] = []
+
+    def killer() -> None:
+        deadline = time.time() + 120
+        while not killed and time.time() < deadline:
+            pids = _ray_task_pids()
+            if pids and len(list((tmp_path / "k").glob("01_html/_done/*.json"))) >= 2:
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.005)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    run(load_run_config(_config(tmp_path, inp, "k", "ray")), progress=False)
+    t.join()
+    assert killed, "no Ray worker was seen running a task"
+    assert data_files(tmp_path / "k") == data_files(ref) and _funnel(tmp_path / "k") == _funnel(ref)
+    assert not list((tmp_path / "k").rglob(".*.tmp"))
+
+
+def _start_and_kill(cfg: Path, out: Path, markers: int, *extra: str) -> None:
+    """Start `corpusprep run --resume CFG EXTRA` and SIGKILL it once `markers` more parts are done."""
+    before = len(list(out.glob("*/_done/*.json")))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--resume", "--no-progress",
+                             *extra], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if len(list(out.glob("*/_done/*.json"))) >= before + markers:
+            proc.kill()
+            break
+        time.sleep(0.01)
+    proc.wait()
+    assert not (out / "report.json").exists(), "the run finished before it could be killed"
+
+
+def test_resume_across_worker_counts_and_executors_redoes_nothing(tmp_path, local_reference):
+    """Killed with 2 local workers, resumed with 1, killed again, finished under Ray (whose
+    driver is killed once too): finished parts are never redone, the output is the reference's."""
+    inp, ref = local_reference
+    cfg, out = _config(tmp_path, inp, "x"), tmp_path / "x"
+    _start_and_kill(cfg, out, 4)
+    _start_and_kill(cfg, out, 4, "--workers", "1")
+    _start_and_kill(cfg, out, 2, "--executor", "ray")  # the driver killed under Ray
+    done = {p: p.stat().st_mtime_ns for p in out.glob("*/_done/*.json")}
+    run_cli("run", str(cfg), "--resume", "--no-progress", "--executor", "ray")
+    assert {p: p.stat().st_mtime_ns for p in done} == done  # finished parts untouched
+    assert data_files(out) == data_files(ref) and _funnel(out) == _funnel(ref)
