@@ -2,17 +2,20 @@
 
 Every shard is checked against the manifest's sha256 and token count before the first step, so a
 corrupted shard or a manifest that does not match its shards stops training with a message, not a
-silently different model. Shards are memory-mapped Arrow streams; one budget's tokens are joined
-into one array, cut into non-overlapping windows that `EpochSampler` draws in exact epochs.
+silently different model. A budget's tokens are read from its shard files on demand
+(`TokenStream`), never joined in memory, and cut into non-overlapping windows that `EpochSampler`
+draws in exact epochs; the small validation split is held in memory.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
@@ -33,29 +36,33 @@ def load_manifest(folder: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _checked_tokens(folder: Path, shards: list[dict[str, Any]], rows: list | None = None) -> np.ndarray:
-    """The shards' tokens, each checked against the manifest; `rows` collects (doc_id, length)."""
+def _checked(folder: Path, s: dict[str, Any]) -> Path:
+    """A shard's path, after checking it exists and matches the manifest's sha256."""
+    p = folder / s["path"]
+    if not p.is_file():
+        raise DataError(f"shard {p} listed in the manifest is missing")
+    if sha256_file(p) != s["sha256"]:
+        raise DataError(f"shard {p} does not match the manifest (sha256 differs): the file is corrupted "
+                        "or the manifest belongs to other shards; rebuild with `corpusprep shards`")
+    return p
+
+
+def _checked_tokens(folder: Path, shards: list[dict[str, Any]]) -> np.ndarray:
+    """Small token sets (the validation split) in memory, each shard checked against the manifest."""
     arrays = []
     for s in shards:
-        p = folder / s["path"]
-        if not p.is_file():
-            raise DataError(f"shard {p} listed in the manifest is missing")
-        if sha256_file(p) != s["sha256"]:
-            raise DataError(f"shard {p} does not match the manifest (sha256 differs): the file is corrupted "
-                            "or the manifest belongs to other shards; rebuild with `corpusprep shards`")
-        t = read_shard(p)  # one read gives the tokens and the documents they belong to
-        toks = t["tokens"].combine_chunks().flatten().to_numpy()
-        if rows is not None:
-            rows += zip(t["doc_id"].to_pylist(), pc.list_value_length(t["tokens"]).to_pylist())
+        p = _checked(folder, s)
+        toks = read_shard(p)["tokens"].combine_chunks().flatten().to_numpy()
         if len(toks) != s["tokens"]:
             raise DataError(f"shard {p} holds {len(toks)} tokens, the manifest says {s['tokens']}")
         arrays.append(toks)
     return np.concatenate(arrays) if arrays else np.empty(0, np.uint16)
 
 
-def _sources(folder: Path, man: dict[str, Any], rows: list[tuple[str, int]]) -> tuple[list[str], np.ndarray]:
-    """Per training token, which stage dropped its document (`kept` when none did), from the
-    manifest's fates file: to see what a model learned from which kind of text."""
+def _sources(folder: Path, man: dict[str, Any], shards: list[dict[str, Any]]) -> tuple[list[str], np.ndarray]:
+    """Per training document, which stage dropped it (`kept` when none did), from the manifest's
+    fates file: to see what a model learned from which kind of text."""
+    doc_ids = [i for s in shards for i in read_shard(folder / s["path"])["doc_id"].to_pylist()]
     fate: dict[str, str] = {}
     if man.get("fates"):
         p = folder / man["fates"]["path"]
@@ -63,10 +70,95 @@ def _sources(folder: Path, man: dict[str, Any], rows: list[tuple[str, int]]) -> 
             raise DataError(f"{p} is missing or does not match the manifest's sha256")
         t = pq.read_table(p)
         fate = dict(zip(t["id"].to_pylist(), t["stage"].to_pylist()))
-    names = sorted({fate.get(i, "kept") for i, _ in rows})
+    names = sorted({fate.get(i, "kept") for i in doc_ids})
     code = {n: k for k, n in enumerate(names)}
-    per_row = np.array([code[fate.get(i, "kept")] for i, _ in rows], np.uint8)
-    return names, np.repeat(per_row, [n for _, n in rows])
+    return names, np.array([code[fate.get(i, "kept")] for i in doc_ids], np.uint8)
+
+
+class TokenStream:
+    """A budget's tokens as one stream, read from the shard files on demand: each shard's token
+    values lie in one place in its Arrow IPC file, so windows are read with `os.pread` at those
+    offsets. Memory stays at the windows being read, whatever the budget's size (a 10 B-token
+    budget would otherwise need 20 GB before the first step); the page cache does the rest.
+
+    Supports what the trainer needs of an array: `len`, slices, and integer index arrays of any
+    shape. Also holds each document's first token and length (for per-document statistics)."""
+
+    MAX_OPEN = 32  # shard files kept open at once
+
+    def __init__(self, folder: Path, shards: list[dict[str, Any]]):
+        self.paths: list[str] = []
+        firsts: list[int] = []
+        offsets: list[int] = []
+        doc_lens: list[int] = []
+        dtype, total = None, 0
+        for s in shards:
+            p = _checked(folder, s)
+            n = 0
+            with pa.memory_map(str(p)) as m:
+                base, size = m.read_buffer(1).address, m.size()
+                m.seek(0)
+                table = pa.ipc.open_stream(m).read_all()
+                for chunk in table["tokens"].chunks:
+                    flat = chunk.flatten()
+                    dtype = dtype or np.dtype(flat.type.to_pandas_dtype())
+                    start = flat.buffers()[1].address - base + flat.offset * flat.type.byte_width
+                    if not 0 <= start <= size - len(flat) * flat.type.byte_width:
+                        raise DataError(f"shard {p}: token values are not stored uncompressed in the file; "
+                                        "rebuild it with `corpusprep shards`")
+                    self.paths.append(str(p))
+                    firsts.append(total + n)
+                    offsets.append(start)
+                    n += len(flat)
+                doc_lens += pc.list_value_length(table["tokens"]).to_pylist()
+            if n != s["tokens"]:
+                raise DataError(f"shard {p} holds {n} tokens, the manifest says {s['tokens']}")
+            total += n
+        self.dtype = dtype or np.dtype(np.uint16)
+        self.first = np.array(firsts + [total], dtype=np.int64)
+        self.offset = np.array(offsets, dtype=np.int64)
+        self.doc_len = np.array(doc_lens, dtype=np.int64)
+        self.doc_start = np.cumsum(self.doc_len) - self.doc_len
+        self._open: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return int(self.first[-1])
+
+    def _fd(self, path: str) -> int:
+        if path not in self._open:
+            if len(self._open) >= self.MAX_OPEN:
+                os.close(self._open.pop(next(iter(self._open))))
+            self._open[path] = os.open(path, os.O_RDONLY)
+        return self._open[path]
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        """Tokens start .. start+n-1 of the stream."""
+        out = np.empty(max(n, 0), dtype=self.dtype)
+        pos, k = start, int(np.searchsorted(self.first, start, "right")) - 1
+        while pos < start + n:
+            take = min(start + n, int(self.first[k + 1])) - pos
+            at = int(self.offset[k]) + (pos - int(self.first[k])) * self.dtype.itemsize
+            raw = os.pread(self._fd(self.paths[k]), take * self.dtype.itemsize, at)
+            out[pos - start:pos - start + take] = np.frombuffer(raw, dtype=self.dtype)
+            pos += take
+            k += 1
+        return out
+
+    def __getitem__(self, key: slice | np.ndarray) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                raise IndexError("TokenStream slices take no step")
+            return self.read(start, max(0, stop - start))
+        idx = np.asarray(key, dtype=np.int64)
+        flat = np.unique(idx)  # each run of consecutive positions read once
+        runs = np.split(flat, np.flatnonzero(np.diff(flat) != 1) + 1) if len(flat) else []
+        values = np.concatenate([self.read(int(r[0]), len(r)) for r in runs]) if runs else np.empty(0, self.dtype)
+        return values[np.searchsorted(flat, idx)]
+
+    def __del__(self) -> None:
+        for fd in getattr(self, "_open", {}).values():
+            os.close(fd)
 
 
 class EpochSampler:
@@ -124,9 +216,8 @@ class TokenData:
             raise DataError(f"{tok} is missing or does not match the manifest's tokenizer sha256")
         self.manifest = man
         self.vocab_size = man["tokenizer"]["vocab_size"]
-        rows: list[tuple[str, int]] = []
-        self.train = _checked_tokens(self.folder, budgets[budget]["shards"], rows)
-        self.sources, self.source_of = _sources(self.folder, man, rows)
+        self.train = TokenStream(self.folder, budgets[budget]["shards"])
+        self.sources, self.doc_source = _sources(self.folder, man, budgets[budget]["shards"])
         self.val = _checked_tokens(self.folder, man["validation"]["shards"])
         self.unique_tokens = int(len(self.train))
         # what these tokens are, for results: the budget's manifest entry without its shard list

@@ -157,21 +157,29 @@ def memorized_share(model: GPT, data: TokenData, cfg: TrainConfig, device: str, 
 @torch.no_grad()
 def loss_by_source(model: GPT, data: TokenData, device: str, windows: int = 32, seed: int = 0) -> dict[str, float]:
     """Loss on training tokens, by the stage that dropped their document (`kept`: none did),
-    over up to `windows` random windows each: where a model's low training loss comes from."""
+    over up to `windows` windows each starting at a random token of that source's documents:
+    where a model's low training loss comes from. Only targets from that source count."""
     ctx = model.cfg.context
     rng = np.random.default_rng(seed)
     out: dict[str, float] = {}
     model.eval()
     usable = len(data.train) - ctx - 1
+    starts_all, lens_all = data.train.doc_start, data.train.doc_len
     for k, name in enumerate(data.sources):
-        pos = np.flatnonzero(data.source_of[:usable] == k) if usable > 0 else np.empty(0, np.int64)
-        if len(pos) < ctx:
+        docs = np.flatnonzero(data.doc_source == k)
+        lens = np.clip(np.minimum(starts_all[docs] + lens_all[docs], max(usable, 0)) - starts_all[docs], 0, None)
+        total = int(lens.sum())
+        if total < ctx:
             continue
-        starts = rng.choice(pos, size=min(windows, len(pos)), replace=False)
+        picks = np.sort(rng.choice(total, size=min(windows, total), replace=False))
+        ends = np.cumsum(lens)
+        which = np.searchsorted(ends, picks, "right")  # the picked token's document among `docs`
+        starts = starts_all[docs][which] + picks - (ends[which] - lens[which])
         w = torch.from_numpy(data.train[starts[:, None] + np.arange(ctx + 1)].astype(np.int64)).to(device)
         logits, _ = model(w[:, :-1])
         nll = F.cross_entropy(logits.float().transpose(1, 2), w[:, 1:], reduction="none")
-        mask = torch.from_numpy(data.source_of[starts[:, None] + np.arange(1, ctx + 1)] == k).to(device)
+        targets = starts[:, None] + np.arange(1, ctx + 1)
+        mask = torch.from_numpy(data.doc_source[np.searchsorted(starts_all, targets, "right") - 1] == k).to(device)
         out[name] = float((nll * mask).sum() / mask.sum())
     model.train()
     return out
