@@ -118,6 +118,8 @@ def render_card(report: dict[str, Any]) -> str:
               "than 10 documents is not counted):", "",
               "| variant | overlap |", "|---|---:|"]
         L += [f"| {v} | {100 * x:.2f} % |" for v, x in shards["validation"]["overlap_13gram"].items()] + [""]
+        L += ["Budgets of a variant are prefixes of one shard sequence, stored once (a budget takes its first "
+              "shards and ends inside the last); a mix's budgets have sequences of their own.", ""]
         targets = {b: y["target"] for x in shards["variants"].values() for b, y in x["budgets"].items()}
         budgets = sorted(targets, key=targets.get)
         L += ["| variant | documents | tokens | " + " | ".join(budgets) + " |", "|---|---:|---:|" + "---:|" * len(budgets)]

@@ -86,7 +86,8 @@ class TokenStream:
 
     MAX_OPEN = 32  # shard files kept open at once
 
-    def __init__(self, folder: Path, shards: list[dict[str, Any]]):
+    def __init__(self, folder: Path, shards: list[dict[str, Any]], limit: int | None = None):
+        """The tokens of `shards` in order, up to `limit` (a nested budget ends inside its last shard)."""
         self.paths: list[str] = []
         firsts: list[int] = []
         offsets: list[int] = []
@@ -114,11 +115,17 @@ class TokenStream:
             if n != s["tokens"]:
                 raise DataError(f"shard {p} holds {n} tokens, the manifest says {s['tokens']}")
             total += n
+        if limit is not None and limit > total:
+            raise DataError(f"the manifest's budget needs {limit:,} tokens, its shards hold {total:,}")
+        end = total if limit is None else limit
+        keep = int(np.searchsorted(np.array(firsts + [total]), end, "left"))  # segments holding tokens < end
         self.dtype = dtype or np.dtype(np.uint16)
-        self.first = np.array(firsts + [total], dtype=np.int64)
-        self.offset = np.array(offsets, dtype=np.int64)
-        self.doc_len = np.array(doc_lens, dtype=np.int64)
-        self.doc_start = np.cumsum(self.doc_len) - self.doc_len
+        self.first = np.array(firsts[:keep] + [end], dtype=np.int64)
+        self.offset = np.array(offsets[:keep], dtype=np.int64)
+        starts = np.cumsum(doc_lens, dtype=np.int64) - np.array(doc_lens, dtype=np.int64)
+        rows = int(np.searchsorted(starts, end, "left"))  # document pieces that start before the end
+        self.doc_start = starts[:rows]
+        self.doc_len = np.minimum(np.array(doc_lens[:rows], dtype=np.int64), end - self.doc_start)
         self._open: dict[str, int] = {}
 
     def __len__(self) -> int:
@@ -196,7 +203,8 @@ def budget_identity(man: dict[str, Any], variant: str, budget: str) -> str:
     """A fingerprint of exactly the tokens a run on (variant, budget) sees: its shards, the
     validation shards and the tokenizer, by sha256. From the manifest alone (no shard is read)."""
     return hashlib.sha256(json.dumps(
-        [man["variants"][variant]["budgets"][budget]["shards"], man["validation"]["shards"],
+        [man["variants"][variant]["budgets"][budget]["shards"], man["variants"][variant]["budgets"][budget]["tokens"],
+         man["validation"]["shards"],
          man["tokenizer"]["sha256"]], sort_keys=True).encode()).hexdigest()
 
 
@@ -216,8 +224,9 @@ class TokenData:
             raise DataError(f"{tok} is missing or does not match the manifest's tokenizer sha256")
         self.manifest = man
         self.vocab_size = man["tokenizer"]["vocab_size"]
-        self.train = TokenStream(self.folder, budgets[budget]["shards"])
+        self.train = TokenStream(self.folder, budgets[budget]["shards"], budgets[budget]["tokens"])
         self.sources, self.doc_source = _sources(self.folder, man, budgets[budget]["shards"])
+        self.doc_source = self.doc_source[:len(self.train.doc_len)]  # pieces within the budget
         self.val = _checked_tokens(self.folder, man["validation"]["shards"])
         self.unique_tokens = int(len(self.train))
         # what these tokens are, for results: the budget's manifest entry without its shard list

@@ -4,13 +4,18 @@ Layout of a shard folder (everything written atomically; `manifest.json` last):
 
     tokenizer.json                      byte-level BPE (trained here, or the one given)
     validation/shard-00000.arrow        held out of every budget of every variant
-    <variant>/<budget>/shard-NNNNN.arrow
+    <variant>/shard-NNNNN.arrow         a variant's one shard sequence; its nested budgets are
+                                        prefixes of it (stored once: the manifest names each
+                                        budget's shards and its token count, which ends inside
+                                        the last one)
+    <mix>/<budget>/shard-NNNNN.arrow    a mix's budgets are drawn apart, so each has its own
     manifest.json                       every shard: tokens, documents, sha256; tokenizer hash;
                                         the source run's config hash; budgets and variants
 
 A shard is an Arrow IPC stream (readable by pyarrow and `datasets.Dataset.from_file`) of rows
 `doc_id, doc_offset, tokens`: the pieces of documents it holds, in order, each document followed
-by EOS. Every shard holds exactly `tokens_per_shard` tokens but the last of a set.
+by EOS. Every shard holds exactly `tokens_per_shard` tokens but the last of a set. A reader of a
+budget reads its shards in order and stops at the budget's `tokens`.
 
 Validation: whole groups of documents (`pipeline.splits`: documents sharing a rare word 13-gram
 are one group, so near copies and shared paragraphs stay on one side), drawn in a seeded order
@@ -215,6 +220,23 @@ def shard_tokens(path: str | Path) -> np.ndarray:
     return read_shard(path)["tokens"].combine_chunks().flatten().to_numpy()
 
 
+def budget_rows(folder: str | Path, budget: dict[str, Any]) -> Iterator[tuple[str, np.ndarray]]:
+    """(doc_id, tokens) of each document piece of a budget (or the validation split) as the
+    manifest describes it: its shards in order, stopping at its `tokens`."""
+    left = budget["tokens"]
+    for s in budget["shards"]:
+        t = read_shard(Path(folder) / s["path"])
+        col = t["tokens"].combine_chunks()
+        flat, offs = col.flatten().to_numpy(), col.offsets.to_numpy()
+        offs = offs - offs[0]
+        for k, doc_id in enumerate(t["doc_id"].to_pylist()):
+            if left <= 0:
+                return
+            toks = flat[offs[k]:offs[k + 1]][:left]
+            left -= len(toks)
+            yield doc_id, toks
+
+
 # --- the whole step -----------------------------------------------------------------------------
 def read_drops(drops: dict[str, Path], stages: set[str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """From stages' drops.parquet: the stage that dropped each id, and the dropped texts of `stages`."""
@@ -379,12 +401,24 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
 
     per_ids: list[set[str]] = []
 
-    def emit(name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any]) -> None:
+    def emit(name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any],
+             nested: bool = True) -> None:
+        """Write a variant's budgets. Nested budgets are prefixes of one shard sequence, stored
+        once: a budget names the first shards of the largest budget's sequence and takes of the
+        last only up to its own token count (`tokens`). A mix's budgets are drawn apart (not
+        prefixes of each other), so each is a sequence of its own."""
         vb = {}
         per_ids.append({i for docs in per_budget.values() for i, _ in docs})
+        largest = max(per_budget)
+        sequence = write_shards(out / name, per_budget[largest], cfg.tokens_per_shard, dtype) if nested else []
         for b, docs in per_budget.items():
-            shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, dtype)
-            vb[budget_name(b)] = {"target": b, **describe(docs), "shards": _rel(shards, out)}
+            info = describe(docs)
+            if nested:
+                ends = np.cumsum([x["tokens"] for x in sequence])
+                shards = sequence[:int(np.searchsorted(ends, info["tokens"])) + 1]
+            else:
+                shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, dtype)
+            vb[budget_name(b)] = {"target": b, **info, "shards": _rel(shards, out)}
         largest = per_budget[max(per_budget)]
         manifest["validation"]["overlap_13gram"][name] = round(overlap(val_sets, [sets[i] for i, _ in largest]), 5)
         manifest["variants"][name] = {**extra, "budgets": vb}
@@ -417,7 +451,7 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
             per[b] = sorted(docs, key=lambda d: order[d[0]])
         emit(name, per, {"source": f"mix of {m['base']} and drops of {', '.join(m['dropped'])}",
                          "mix": {"base": m["base"], "dropped": list(m["dropped"]), "share": float(m["share"]),
-                                 "dropped_docs_available": len(dropped)}})
+                                 "dropped_docs_available": len(dropped)}}, nested=False)
     if fate:  # which stage dropped each document of the budgets (the rest were kept by all)
         in_budgets = sorted({i for x in per_ids for i in x})
         fate_path = out / "fates.parquet"
@@ -461,7 +495,10 @@ def verify_shards(folder: str | Path) -> list[str]:
 
 
 def iter_manifest_shards(man: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from man["validation"]["shards"]
-    for v in man["variants"].values():
-        for b in v["budgets"].values():
-            yield from b["shards"]
+    """Every shard file of a manifest once (nested budgets share their variant's files)."""
+    seen: set[str] = set()
+    for s in [*man["validation"]["shards"], *(s for v in man["variants"].values()
+                                             for b in v["budgets"].values() for s in b["shards"])]:
+        if s["path"] not in seen:
+            seen.add(s["path"])
+            yield s

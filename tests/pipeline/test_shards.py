@@ -12,7 +12,7 @@ import pytest
 from pipeline.card import load_report, render_card, verify
 from pipeline.config import load_run_config
 from pipeline.runner import run
-from pipeline.stages.shards import iter_manifest_shards, parse_tokens, read_shard, shard_tokens
+from pipeline.stages.shards import budget_rows, iter_manifest_shards, parse_tokens, read_shard, shard_tokens
 from tests.conftest import REPO, run_cli, write_config
 
 SHARDS = """
@@ -37,12 +37,12 @@ def sharded(tmp_path_factory, sample_corpus):
     return tmp, res
 
 
-def doc_ids(folder: Path, shards: list[dict]) -> list[str]:
+def doc_ids(folder: Path, budget: dict) -> list[str]:
+    """The documents of a budget (or the validation split) in order, as the manifest describes it."""
     ids: list[str] = []
-    for s in shards:
-        for i in read_shard(folder / s["path"])["doc_id"].to_pylist():
-            if not ids or ids[-1] != i:
-                ids.append(i)
+    for i, _ in budget_rows(folder, budget):
+        if not ids or ids[-1] != i:
+            ids.append(i)
     return ids
 
 
@@ -50,17 +50,15 @@ def test_budgets_within_one_document_nested_and_validation_disjoint(sharded):
     tmp, res = sharded
     folder = tmp / "out" / "shards"
     man = json.loads((folder / "manifest.json").read_text())
-    val = set(doc_ids(folder, man["validation"]["shards"]))
+    val = set(doc_ids(folder, man["validation"]))
     assert man["validation"]["tokens"] >= 10_000 and man["validation"]["variant"] == "deduped"
     for name, v in man["variants"].items():
         previous: list[str] = []
-        for b, info in v["budgets"].items():
-            ids = doc_ids(folder, info["shards"])
+        for b, info in sorted(v["budgets"].items(), key=lambda x: x[1]["target"]):
+            ids = doc_ids(folder, info)
             lengths = {}
-            for s in info["shards"]:
-                t = read_shard(folder / s["path"])
-                for i, toks in zip(t["doc_id"].to_pylist(), t["tokens"].to_pylist()):
-                    lengths[i] = lengths.get(i, 0) + len(toks)
+            for i, toks in budget_rows(folder, info):
+                lengths[i] = lengths.get(i, 0) + len(toks)
             total = sum(lengths.values())
             assert total == info["tokens"] >= info["target"]
             assert total - lengths[ids[-1]] < info["target"]  # within one document of the target
@@ -81,10 +79,12 @@ def test_round_trip_decodes_to_the_documents(sharded):
     for p in (tmp / "out" / "02_dedup").glob("part-*.parquet"):
         t = pq.read_table(p)
         texts.update(zip(t["id"].to_pylist(), t["text"].to_pylist()))
-    stream = np.concatenate([shard_tokens(folder / s["path"]) for s in man["variants"]["deduped"]["budgets"]["20K"]["shards"]])
+    budget = man["variants"]["deduped"]["budgets"]["20K"]
+    stream = np.concatenate([t for _, t in budget_rows(folder, budget)])
+    assert len(stream) == budget["tokens"]
     eos = man["tokenizer"]["eos_id"]
     ends = np.flatnonzero(stream == eos)
-    ids = doc_ids(folder, man["variants"]["deduped"]["budgets"]["20K"]["shards"])
+    ids = doc_ids(folder, budget)
     start = 0
     for doc_id, end in zip(ids, ends):
         assert tok.decode(stream[start:end].tolist()) == texts[doc_id]
@@ -164,16 +164,14 @@ def _grams(text: str, n: int = 13) -> set[tuple[str, ...]]:
     return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)}
 
 
-def _decoded(folder: Path, shards: list[dict]) -> dict[str, str]:
+def _decoded(folder: Path, budget: dict) -> dict[str, str]:
     """Each document's text, decoded from its shard tokens."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     pieces: dict[str, list[int]] = {}
-    for s in shards:
-        t = read_shard(folder / s["path"])
-        for i, toks in zip(t["doc_id"].to_pylist(), t["tokens"].to_pylist()):
-            pieces.setdefault(i, []).extend(toks)
+    for i, toks in budget_rows(folder, budget):
+        pieces.setdefault(i, []).extend(toks.tolist())
     return {i: tok.decode(t) for i, t in pieces.items()}
 
 
@@ -184,12 +182,12 @@ def test_validation_is_independent_of_every_variants_training(sharded, sample_co
     tmp, _ = sharded
     folder = tmp / "out" / "shards"
     man = json.loads((folder / "manifest.json").read_text())
-    val = _decoded(folder, man["validation"]["shards"])
+    val = _decoded(folder, man["validation"])
     val_grams = set().union(*(_grams(t) for t in val.values()))
     for name, v in man["variants"].items():
         largest = max(v["budgets"].values(), key=lambda b: b["target"])
         df: dict[tuple, int] = {}
-        for text in _decoded(folder, largest["shards"]).values():
+        for text in _decoded(folder, largest).values():
             for g in _grams(text):
                 df[g] = df.get(g, 0) + 1
         share = sum(1 <= df.get(g, 0) <= 10 for g in val_grams) / len(val_grams)
@@ -197,7 +195,7 @@ def test_validation_is_independent_of_every_variants_training(sharded, sample_co
         assert abs(share - man["validation"]["overlap_13gram"][name]) < 0.005  # the card's figure is this
     labels = [json.loads(line) for line in (sample_corpus["dir"] / "labels.jsonl").read_text().splitlines()]
     copies = [(x["id"], x["of"]) for x in labels if x["kind"] in ("near_dup", "exact_dup")]
-    trained = {i for v in man["variants"].values() for b in v["budgets"].values() for i in doc_ids(folder, b["shards"])}
+    trained = {i for v in man["variants"].values() for b in v["budgets"].values() for i in doc_ids(folder, b)}
     pairs_at_validation = [(a, b) for a, b in copies if a in val or b in val]
     assert pairs_at_validation  # the seeded split draws some planted pairs into validation
     assert not [(a, b) for a, b in pairs_at_validation if a in trained or b in trained]
@@ -236,16 +234,33 @@ def test_mix_holds_exact_token_shares_of_kept_and_dropped_documents(sharded):
     assert mix["mix"]["share"] == 0.25 and list(mix["budgets"]) == ["40K"]
     b = mix["budgets"]["40K"]
     dropped = set(pq.read_table(tmp / "out" / "02_dedup" / "drops.parquet")["id"].to_pylist())
-    deduped = set(doc_ids(folder, man["variants"]["deduped"]["budgets"]["80K"]["shards"]))
-    val = set(doc_ids(folder, man["validation"]["shards"]))
+    deduped = set(doc_ids(folder, man["variants"]["deduped"]["budgets"]["80K"]))
+    val = set(doc_ids(folder, man["validation"]))
     per = {"dropped": 0, "kept": 0}
-    for s in b["shards"]:
-        t = read_shard(folder / s["path"])
-        for i, toks in zip(t["doc_id"].to_pylist(), t["tokens"].to_pylist()):
-            assert i not in val
-            if i in dropped:
-                per["dropped"] += len(toks)
-            else:
-                assert i in deduped  # the clean part is a prefix of deduped's own order
-                per["kept"] += len(toks)
+    for i, toks in budget_rows(folder, b):
+        assert i not in val
+        if i in dropped:
+            per["dropped"] += len(toks)
+        else:
+            assert i in deduped  # the clean part is a prefix of deduped's own order
+            per["kept"] += len(toks)
     assert per == {"dropped": 10_000, "kept": 30_000} == {"dropped": b["composition"]["dedup"], "kept": b["composition"]["kept"]}
+
+
+def test_nested_budgets_are_stored_once(sharded):
+    """Budgets B1 < ... < Bk of a variant take the disk of Bk alone: each budget names a prefix of
+    one shard sequence. A mix's budgets are drawn apart and keep sequences of their own."""
+    tmp, _ = sharded
+    folder = tmp / "out" / "shards"
+    man = json.loads((folder / "manifest.json").read_text())
+    for name, v in man["variants"].items():
+        if v.get("mix"):
+            continue
+        largest = max(v["budgets"].values(), key=lambda b: b["target"])
+        files = {p for p in (folder / name).rglob("*.arrow")}
+        assert files == {folder / s["path"] for s in largest["shards"]}  # nothing stored twice
+        on_disk = sum(p.stat().st_size for p in files)
+        assert on_disk == sum((folder / s["path"]).stat().st_size for s in largest["shards"])
+        for b in v["budgets"].values():
+            assert b["shards"] == largest["shards"][:len(b["shards"])]  # a prefix
+            assert sum(s["tokens"] for s in b["shards"][:-1]) < b["tokens"] <= sum(s["tokens"] for s in b["shards"])
