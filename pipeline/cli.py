@@ -168,6 +168,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec = load_run_spec(args.config, args.overrides)
     out = Path(args.out or f"out/train/{spec.name}")
     r = train(spec, out, progress=not args.no_progress)
+    if int(r.get("processes", 1)) > 1:  # under torchrun: rank 0 reports
+        import torch.distributed as dist
+
+        rank = dist.get_rank()
+        dist.destroy_process_group()
+        if rank:
+            return 0
     print(f"{spec.name}: N = {r['N']:,} (non-embedding), D = {r['D']:,} tokens ({r['epochs']:.2f} epochs); "
           f"val loss {r['val_loss']:.4f} (ppl {r['val_ppl']:.1f}), ECE {r['ece']:.4f}; "
           f"{r['tokens_per_s']:,.0f} tokens/s, MFU {r['mfu']:.1%} of {r['peak_flops'] / 1e9:.0f} GFLOP/s")

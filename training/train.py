@@ -4,13 +4,21 @@ Small and readable like nanoGPT, but a function with no globals: the LR schedule
 optimizer and loss are chosen by config, and everything needed to continue exactly (model,
 optimizer, step, sampler and torch RNG states) is in one checkpoint loaded with
 `torch.load(weights_only=True)`. The result is one JSON file: what fit and report read.
+
+Under torchrun (`RANK`/`WORLD_SIZE` set) the same function trains with DistributedDataParallel
+(gloo on CPU, NCCL on GPUs): each step's draws of the seeded epoch permutation are split into
+disjoint equal slices, one a process, so the global batch and its windows are those of a
+single-process run; only rank 0 writes checkpoints and results, and a checkpoint holds no world
+size, so a run resumes under any number of processes.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -63,8 +71,9 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+    if cfg.optimizer == "adamw":  # fused kernels where the parameters live on a GPU
+        fused = {"fused": True} if decay and decay[0].is_cuda else {}
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, **fused)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     if cfg.optimizer == "rmsprop":
@@ -191,6 +200,21 @@ def pick_device(name: str) -> str:
     return name
 
 
+def distributed(device: str) -> tuple[int, int]:
+    """(rank, world size): under torchrun, after joining its process group (gloo on CPU, NCCL on
+    GPUs, one GPU a local rank); (0, 1) in a plain process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        if device.startswith("cuda"):
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
 def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, progress: bool = False) -> dict[str, Any]:
     """Train; resume from out_dir/checkpoint.pt when it exists. `stop_after` ends early (tests)."""
     from tqdm import tqdm
@@ -200,6 +224,11 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     data = TokenData(cfg.shards, cfg.variant, cfg.budget)  # checks every shard before any step
     mcfg = dataclasses.replace(spec.model, vocab_size=spec.model.vocab_size or data.vocab_size)
     device = pick_device(cfg.device)
+    rank, world = distributed(device)
+    if cfg.batch_size % world:
+        raise DataError(f"train.batch_size = {cfg.batch_size} must be divisible by the {world} processes, so "
+                        "that every process takes an equal slice of each batch")
+    micro = cfg.batch_size // world  # this process's windows of each micro-batch
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -225,17 +254,26 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         opt.load_state_dict(state["optimizer"])
         step, curves, train_time = state["step"], state["curves"], state["train_time"]
         torch.set_rng_state(state["torch_rng"])
-    runner = torch.compile(model) if cfg.compile else model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net: torch.nn.Module = DistributedDataParallel(model)
+    else:
+        net = model
+    runner = torch.compile(net) if cfg.compile else net
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (device == "cuda" and cfg.bf16) else None
     peak = measure_peak_flops(device)
 
     def save() -> None:
-        with atomic.atomic_path(ckpt) as tmp:
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                        "curves": curves, "train_time": train_time, "spec": json.dumps(spec_now),
-                        "torch_rng": torch.get_rng_state()}, tmp)
+        if rank == 0:
+            with atomic.atomic_path(ckpt) as tmp:
+                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                            "curves": curves, "train_time": train_time, "spec": json.dumps(spec_now),
+                            "torch_rng": torch.get_rng_state()}, tmp)
+        if world > 1:
+            torch.distributed.barrier()
 
-    bar = tqdm(total=total_steps, initial=step, desc=spec.name, disable=not progress, leave=False)
+    bar = tqdm(total=total_steps, initial=step, desc=spec.name, disable=not progress or rank > 0, leave=False)
     while step < total_steps:
         if stop_after is not None and step >= stop_after:
             save()
@@ -245,18 +283,22 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
             g["lr"] = lr_at(step, total_steps, cfg)
         plain = 0.0
         for k in range(cfg.grad_accum):
-            x, y = data.batch(sampler, step * per_draw + k * cfg.batch_size, cfg.batch_size, mcfg.context, device)
-            if autocast:
-                with autocast:
+            first = step * per_draw + k * cfg.batch_size + rank * micro
+            x, y = data.batch(sampler, first, micro, mcfg.context, device)
+            last = k == cfg.grad_accum - 1  # gradients are averaged across processes once a step
+            with net.no_sync() if world > 1 and not last else contextlib.nullcontext():
+                with autocast or contextlib.nullcontext():
                     logits, ce = runner(x, y)
-            else:
-                logits, ce = runner(x, y)
-            loss = training_loss(logits, y, cfg)
-            if cfg.l1 or cfg.l2:
-                mats = [p for p in model.parameters() if p.dim() >= 2]
-                loss = loss + cfg.l1 * sum(p.abs().sum() for p in mats) + cfg.l2 * sum(p.pow(2).sum() for p in mats)
-            (loss / cfg.grad_accum).backward()
+                loss = training_loss(logits, y, cfg)
+                if cfg.l1 or cfg.l2:
+                    mats = [p for p in model.parameters() if p.dim() >= 2]
+                    loss = loss + cfg.l1 * sum(p.abs().sum() for p in mats) + cfg.l2 * sum(p.pow(2).sum() for p in mats)
+                (loss / cfg.grad_accum).backward()
             plain += ce.item() / cfg.grad_accum
+        if world > 1:  # the loss of the whole batch, as one process would report it
+            t = torch.tensor([plain], device=device)
+            torch.distributed.all_reduce(t)
+            plain = t.item() / world
         if cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
@@ -295,7 +337,8 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         "memorized_share": memorized_share(model, data, cfg, device),
         "train_loss_by_source": loss_by_source(model, data, device, seed=cfg.seed),
         "tokens_per_s": tps, "flops_per_s": fpt * tps, "peak_flops": peak, "mfu": fpt * tps / peak,
-        "device": device, "wall_time": train_time, "steps": step,
+        "device": device, "wall_time": train_time, "steps": step, "processes": world,
     }
-    atomic.write_json(out / "result.json", result)
+    if rank == 0:
+        atomic.write_json(out / "result.json", result)
     return result
