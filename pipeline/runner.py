@@ -287,6 +287,12 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
             executor.close()
 
 
+def _remove_temp_files(out: Path) -> None:
+    """Delete the temp files of atomic writes that never finished (their writer was killed)."""
+    for tmp in out.rglob(".*.tmp"):
+        tmp.unlink()
+
+
 def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> RunResult:
     from pipeline.card import write_card  # card imports runner helpers
 
@@ -299,8 +305,7 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
         if run_json.exists() and json.loads(run_json.read_text())["config_hash"] != cfg.config_hash():
             raise RunError(f"{out} holds a run of a different config; resuming would mix "
                            "outputs. Choose another run.output or delete the folder")
-        for tmp in out.rglob(".*.tmp"):  # left by a killed process; never read, never reused
-            tmp.unlink()
+        _remove_temp_files(out)  # left by a killed process; never read, never reused
     for spec in cfg.stages:  # fail on bad lists/models before any data is read
         get_stage(spec.name)(spec.config).setup()
     atomic.write_json(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source})
@@ -315,8 +320,7 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
         shards = run_shards(cfg, dirs, progress)
     report = build_report(cfg, stats, time.perf_counter() - t0, shards)
     atomic.write_json(out / "report.json", report)
-    for tmp in out.rglob(".*.tmp"):  # left by a worker killed mid-write and retried
-        tmp.unlink()
+    _remove_temp_files(out)  # left by a worker killed mid-write and retried
     card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)
     return RunResult(out, report, card)
 
