@@ -83,10 +83,15 @@ def ngram_hashes(words: list[str], n: int, cache: dict[str, int] | None = None) 
     """
     if not words:
         return np.empty(0, dtype=np.uint64)
-    wh = word_hashes(words, cache)
-    k = min(n, len(words))
-    m = len(words) - k + 1
+    return gram_hashes(word_hashes(words, cache), min(n, len(words)))
+
+
+def gram_hashes(wh: np.ndarray, n: int) -> np.ndarray:
+    """Hashes of the n-grams over word hashes `wh` (empty when there are fewer than n words)."""
+    m = len(wh) - n + 1
+    if m <= 0:
+        return np.empty(0, dtype=np.uint64)
     h = np.zeros(m, dtype=np.uint64)
-    for j in range(k):
+    for j in range(n):
         h = mix64(h ^ wh[j:j + m])
     return h

@@ -18,20 +18,9 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from pipeline.text import mix64, word_hashes
+from pipeline.text import gram_hashes, word_hashes
 
 MASK = np.uint64((1 << 24) - 1)
-
-
-def gram_hashes(wh: np.ndarray, n: int) -> np.ndarray:
-    """Hashes of the word n-grams over word hashes `wh` (as `pipeline.text.ngram_hashes`)."""
-    m = len(wh) - n + 1
-    if m <= 0:
-        return np.empty(0, dtype=np.uint64)
-    h = np.zeros(m, dtype=np.uint64)
-    for j in range(n):
-        h = mix64(h ^ wh[j:j + m])
-    return h
 
 
 @dataclass(frozen=True)
