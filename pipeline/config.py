@@ -110,6 +110,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
+    if dataclasses.is_dataclass(tp):  # a nested settings table, e.g. model.moe
+        return value if isinstance(value, tp) else build(tp, value, where)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             try:

@@ -19,6 +19,30 @@ LOSSES = ("cross_entropy", "focal")
 
 
 @dataclass(frozen=True)
+class MoEConfig:
+    """Switch-style sparse experts (Fedus et al. 2021); `experts = 0` is a dense model."""
+
+    experts: int = 0              # experts per routed MLP (0: dense)
+    every: int = 1                # every k-th block's MLP is routed (1: all, 2: blocks 2, 4, ...)
+    top_k: int = 1                # experts a token goes to (1: Switch; 2: GShard-style)
+    capacity_factor: float = 1.25  # slots per expert = ceil(factor x tokens x top_k / experts)
+    aux_loss: float = 0.01        # weight of the load-balancing loss (1.0 at a balanced router)
+
+    def __post_init__(self) -> None:
+        if self.experts == 0:
+            return
+        if self.experts < 2 or self.every < 1 or self.top_k not in (1, 2) or self.top_k > self.experts:
+            raise ConfigError(f"model.moe: experts >= 2 (0: dense), every >= 1, top_k 1 or 2 and at most experts; "
+                              f"got experts = {self.experts}, every = {self.every}, top_k = {self.top_k}")
+        if self.capacity_factor <= 0 or self.aux_loss < 0:
+            raise ConfigError("model.moe: capacity_factor > 0 and aux_loss >= 0")
+
+    def routed(self, layer: int) -> bool:
+        """Whether block `layer` (0-based) has a routed MLP."""
+        return self.experts > 0 and layer % self.every == self.every - 1
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     n_layer: int = 2
     d_model: int = 64
@@ -33,6 +57,7 @@ class ModelConfig:
     tie_weights: bool = True
     init: str = "normal"
     init_std: float = 0.02
+    moe: MoEConfig = MoEConfig()  # sparse experts; see MoEConfig
 
     def __post_init__(self) -> None:
         for name, allowed in (("activation", ACTIVATIONS), ("norm", NORMS), ("positions", POSITIONS), ("init", INITS)):
@@ -44,6 +69,8 @@ class ModelConfig:
             raise ConfigError("model: rotary positions need an even head size")
         if min(self.n_layer, self.d_model, self.n_head, self.context) < 1 or not 0 <= self.dropout < 1:
             raise ConfigError("model: n_layer, d_model, n_head, context >= 1 and dropout in [0, 1)")
+        if self.moe.experts and not any(self.moe.routed(i) for i in range(self.n_layer)):
+            raise ConfigError(f"model.moe.every = {self.moe.every} routes none of the {self.n_layer} blocks")
 
     @property
     def ff(self) -> int:

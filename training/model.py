@@ -2,7 +2,9 @@
 
 Pre-norm blocks; the choices a scaling study varies (activation, norm, positions, init, tying)
 come from `ModelConfig`. Parameter counts exclude embeddings where Kaplan et al. do, and FLOPs per
-token are 6N plus the attention term 6 * n_layer * context * d_model (PaLM's accounting).
+token are 6N plus the attention term 6 * n_layer * context * d_model (PaLM's accounting). With
+sparse experts (`model.moe`, see training.moe) N is the parameters a token meets (active), and
+`n_params(active=False)` counts every expert.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training.config import ModelConfig
+from training.moe import SwitchMLP
 
 
 class RMSNorm(nn.Module):
@@ -72,9 +75,10 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, layer: int):
         super().__init__()
-        self.n1, self.attn, self.n2, self.mlp = norm(cfg), Attention(cfg), norm(cfg), MLP(cfg)
+        self.n1, self.attn, self.n2 = norm(cfg), Attention(cfg), norm(cfg)
+        self.mlp = SwitchMLP(cfg, MLP) if cfg.moe.routed(layer) else MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, rope) -> torch.Tensor:
@@ -90,7 +94,7 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.wpe = nn.Embedding(cfg.context, cfg.d_model) if cfg.positions == "learned" else None
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
         self.norm_f = norm(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
@@ -116,7 +120,9 @@ class GPT(nn.Module):
             if isinstance(m, nn.Linear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def features(self, idx: torch.Tensor) -> torch.Tensor:
+        """The final hidden states (after the last norm): what the output layer reads, and the
+        keys of a kNN-LM datastore."""
         B, T = idx.shape
         x = self.wte(idx)
         if self.wpe is not None:
@@ -125,13 +131,27 @@ class GPT(nn.Module):
         x = self.drop(x)
         for blk in self.blocks:
             x = blk(x, rope)
-        logits = self.head(self.norm_f(x))
+        return self.norm_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        logits = self.head(self.features(idx))
         loss = None if targets is None else F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 
-    def n_params(self, embeddings: bool = False) -> int:
-        """Parameters; without embeddings (token and position) unless asked, as Kaplan et al."""
+    def routed(self) -> list[SwitchMLP]:
+        return [b.mlp for b in self.blocks if isinstance(b.mlp, SwitchMLP)]
+
+    def aux_loss(self) -> torch.Tensor | float:
+        """The last forward's load-balancing loss over routed layers, weighted (0 when dense)."""
+        return self.cfg.moe.aux_loss * sum(m.aux for m in self.routed()) if self.routed() else 0.0
+
+    def n_params(self, embeddings: bool = False, active: bool = True) -> int:
+        """Parameters; without embeddings (token and position) unless asked, as Kaplan et al.;
+        with experts, those a token meets (router + top_k experts a layer) unless `active=False`."""
         n = sum(p.numel() for p in self.parameters())
+        if active:
+            for m in self.routed():
+                n -= (len(m.experts) - self.cfg.moe.top_k) * sum(p.numel() for p in m.experts[0].parameters())
         if not embeddings:
             n -= self.wte.weight.numel()
             if self.wpe is not None:
@@ -141,7 +161,7 @@ class GPT(nn.Module):
         return n
 
     def flops_per_token(self) -> float:
-        """Training FLOPs per token: 6N (non-embedding, plus the output layer) + attention."""
+        """Training FLOPs per token: 6N (active, non-embedding, plus the output layer) + attention."""
         c = self.cfg
         return 6 * (self.n_params() + c.d_model * c.vocab_size) + 6 * c.n_layer * c.context * c.d_model
 

@@ -40,6 +40,8 @@ def spec_dict(spec: RunSpec, vocab_size: int, data_fingerprint: str) -> dict[str
     """Everything that decides a run's result, flat (`model.d_model`, `train.lr`, `data`)."""
     model = dataclasses.replace(spec.model, vocab_size=spec.model.vocab_size or vocab_size)
     flat = {f"model.{k}": v for k, v in dataclasses.asdict(model).items()}
+    if not model.moe.experts:  # a dense model's spec is what it was before experts existed
+        del flat["model.moe"]
     flat |= {f"train.{k}": v for k, v in dataclasses.asdict(spec.train).items()}
     flat["data"] = data_fingerprint
     return {k: v for k, v in flat.items() if k not in EXECUTION_ONLY}
@@ -194,6 +196,19 @@ def loss_by_source(model: GPT, data: TokenData, device: str, windows: int = 32, 
     return out
 
 
+def moe_summary(model: GPT) -> dict[str, Any] | None:
+    """Router statistics over training (None for a dense model): per routed layer, each expert's
+    share of the kept assignments and the share of assignments dropped at capacity."""
+    layers = model.routed()
+    if not layers:
+        return None
+    stats = [m.stats() for m in layers]
+    kept = sum(float(m.load.sum()) for m in layers)
+    dropped = sum(float(m.dropped) for m in layers)
+    return {"settings": dataclasses.asdict(model.cfg.moe), "layers": stats,
+            "dropped_share": dropped / (kept + dropped) if kept + dropped else 0.0}
+
+
 def pick_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -257,7 +272,8 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net: torch.nn.Module = DistributedDataParallel(model)
+        # with experts, an expert no token chose this step has no gradient
+        net: torch.nn.Module = DistributedDataParallel(model, find_unused_parameters=bool(mcfg.moe.experts))
     else:
         net = model
     runner = torch.compile(net) if cfg.compile else net
@@ -289,7 +305,7 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
             with net.no_sync() if world > 1 and not last else contextlib.nullcontext():
                 with autocast or contextlib.nullcontext():
                     logits, ce = runner(x, y)
-                loss = training_loss(logits, y, cfg)
+                loss = training_loss(logits, y, cfg) + model.aux_loss()
                 if cfg.l1 or cfg.l2:
                     mats = [p for p in model.parameters() if p.dim() >= 2]
                     loss = loss + cfg.l1 * sum(p.abs().sum() for p in mats) + cfg.l2 * sum(p.pow(2).sum() for p in mats)
@@ -329,6 +345,7 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         "spec": spec_now,
         "variant": cfg.variant, "budget": cfg.budget, "seed": cfg.seed, "lr": cfg.lr, "data": data.info,
         "N": model.n_params(), "N_total": model.n_params(embeddings=True),
+        "N_all_experts": model.n_params(active=False), "moe": moe_summary(model),
         "D": tokens_seen, "unique_tokens": data.unique_tokens, "epochs": tokens_seen / data.unique_tokens,
         "C": 6 * model.n_params() * tokens_seen, "flops_per_token": fpt,
         "curves": curves, "final_train_loss": curves["train"][-1][1],

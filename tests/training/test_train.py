@@ -152,19 +152,10 @@ def test_lr_schedules():
     assert lr_at(39, 100, dataclasses.replace(cfg, schedule="inverse_sqrt")) == pytest.approx(0.5)
 
 
-def test_loss_falls_on_the_default_corpus(tmp_path, sample_corpus):
+def test_loss_falls_on_the_default_corpus(tmp_path, default_shards):
     """html -> shards on the built-in corpus, then a short run: validation loss must fall."""
-    from pipeline.config import load_run_config
-    from pipeline.runner import run
-    from tests.conftest import write_config
-
-    cfg = write_config(tmp_path / "c.toml", sample_corpus["dir"] / "warc", tmp_path / "out",
-                       stages='[[stages]]\nname = "html"\n[shards]\nvariants = {raw = "html"}\n'
-                              'budgets = ["100K"]\nvalidation_tokens = "20K"\nvocab_size = 1024\n'
-                              'tokens_per_shard = 65536\n', extra_run="workers = 2")
-    run(load_run_config(cfg), progress=False)
     s = RunSpec(ModelConfig(n_layer=2, d_model=64, n_head=2, context=64),
-                TrainConfig(shards=str(tmp_path / "out" / "shards"), variant="raw", budget="100K", batch_size=16,
+                TrainConfig(shards=str(default_shards), variant="raw", budget="100K", batch_size=16,
                             lr=3e-3, warmup_steps=10, eval_every=20, eval_tokens=8192, threads=2,
                             memorization_windows=4), "default")
     r = train(s, tmp_path / "t")
