@@ -182,6 +182,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_knnlm(args: argparse.Namespace) -> int:
+    from training.knnlm import KnnLMConfig, run_knnlm
+
+    cfg = KnnLMConfig(datastores=tuple(b for b in (args.datastores or "").split(",") if b), k=args.k,
+                      lam=-1.0 if args.lam == "auto" else float(args.lam), query_tokens=args.query_tokens,
+                      query=args.query, exact_below=args.exact_below, nprobe=args.nprobe)
+    refs = dict(r.split("=", 1) for r in args.reference)
+    out = run_knnlm(args.run, cfg, args.shards, refs)
+    for r in out["references"]:
+        print(f"reference {r['run']} ({r['budget']}): perplexity {r['ppl']:.2f} on the same positions")
+    print(f"results: {Path(args.run) / 'knnlm.json'}")
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from training.sweep import build_sweep_report, load_sweep, run_sweep
 
@@ -323,6 +337,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a value, e.g. train.lr=1e-3 or model.n_layer=4")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("knnlm", help="kNN-LM: a finished run plus a datastore of its training budget(s)",
+                       description="Builds a datastore (final hidden state -> next token) over training budgets "
+                                   "with faiss and reports validation perplexity with and without retrieval; "
+                                   "needs the knn extra (pip install 'corpusprep[knn]').")
+    p.add_argument("run", help="a finished training run folder (result.json, checkpoint.pt)")
+    p.add_argument("--shards", help="shard folder (default: the one the run trained on)")
+    p.add_argument("--datastores", help="nested budgets of the run's variant, e.g. 50K,100K,200K (default: its own)")
+    p.add_argument("--k", type=int, default=64, help="neighbours a query (default 64)")
+    p.add_argument("--lambda", dest="lam", default="auto",
+                   help="interpolation weight, or auto: tuned on half the queried windows (default auto)")
+    p.add_argument("--query-tokens", type=int, default=16384, help="tokens queried (default 16384)")
+    p.add_argument("--query", default="validation", help="what to query: validation (default) or a budget")
+    p.add_argument("--exact-below", type=int, default=2_000_000, help="keys below which search is exact (IVF-PQ above)")
+    p.add_argument("--nprobe", type=int, default=16, help="IVF lists searched a query (default 16)")
+    p.add_argument("--reference", action="append", default=[], metavar="BUDGET=RUN",
+                   help="a dense run evaluated on the same positions (repeatable)")
     p = sub.add_parser("sweep", help="train a grid of model size x budget x variant, then report",
                        description="Resumable: finished points (result.json) are skipped.")
     p.add_argument("config", help="sweep config (TOML); see configs/sweep_default.toml")
@@ -352,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
             "demo": cmd_demo, "train-classifier": cmd_train_classifier, "shards": cmd_shards,
-            "card": cmd_card, "train": cmd_train, "sweep": cmd_sweep, "fit": cmd_fit,
+            "card": cmd_card, "train": cmd_train, "knnlm": cmd_knnlm, "sweep": cmd_sweep, "fit": cmd_fit,
             "report": cmd_report}
 
 
