@@ -107,3 +107,50 @@ def repeat(choice: list[dict[str, Any]], worth: list[dict[str, Any]], dose_rows:
     b.set_title("value of repeated and of dropped tokens", fontsize=9)
     b.legend(fontsize=6)
     save(fig, path)
+
+
+def moe(dense: list[dict[str, Any]], cells: list[tuple[tuple, list[dict[str, Any]]]], path: Path) -> None:
+    """Loss against parameters at each MoE cell's (variant, budget): dense sizes as a line (seed
+    mean, min..max bars); each MoE model drawn twice, at its active and at its all-expert N."""
+    fig, ax = plt().subplots(figsize=(6, 4))
+    for k, ((v, b, e, n, n_all), rs) in enumerate(cells):
+        c = COLOURS[k % len(COLOURS)]
+        same = [r for r in dense if (r["variant"], r["budget"], round(r["epochs"], 1)) == (v, b, e)]
+        Ns = sorted({r["N"] for r in same})
+        by_n = [[r["loss"] for r in same if r["N"] == x] for x in Ns]
+        if Ns:
+            mean = [np.mean(x) for x in by_n]
+            ax.errorbar(Ns, mean, yerr=[np.subtract(mean, [min(x) for x in by_n]), np.subtract([max(x) for x in by_n], mean)],
+                        fmt="o-", color=c, ms=4, capsize=2, label=f"dense, {v} {b}")
+        loss = [r["loss"] for r in rs]
+        ax.errorbar([n, n_all], [np.mean(loss)] * 2, yerr=[[np.mean(loss) - min(loss)] * 2, [max(loss) - np.mean(loss)] * 2],
+                    fmt="s--", color=c, mfc="white", ms=6, capsize=2,
+                    label=f"MoE {rs[0]['moe']['settings']['experts']} experts: active N .. all-expert N")
+    ax.set_xscale("log")
+    ax.set_xlabel("non-embedding parameters N")
+    ax.set_ylabel("validation loss")
+    ax.legend(fontsize=7)
+    save(fig, path)
+
+
+def knnlm(results: list[dict[str, Any]], worth: list[dict[str, Any]], path: Path) -> None:
+    """Loss on the kNN-LM's measured positions against tokens: dense models trained on each
+    budget (per seed, thin) and the kNN-LM with a datastore of each budget (the model trained on
+    the smallest), seed means bold."""
+    fig, ax = plt().subplots(figsize=(6, 4))
+    for k, res in enumerate(results):
+        dense = sorted([(res["trained_tokens"], res["lm"]["loss"])] + [(r["tokens"], r["loss"]) for r in res["references"]])
+        ax.plot(*zip(*dense), "o-", color="tab:blue", alpha=0.35, lw=1, label="dense, trained on D tokens" if k == 0 else None)
+        knn = sorted((s["tokens"], s["loss"]) for s in res["datastores"])
+        ax.plot(*zip(*knn), "s-", color="tab:red", alpha=0.35, lw=1,
+                label=f"kNN-LM: trained on {res['trained_on']}, datastore of D tokens" if k == 0 else None)
+    by: dict[int, list[float]] = {}
+    for w in worth:
+        by.setdefault(w["tokens"], []).append(w["loss"])
+    xs = sorted(by)
+    ax.plot(xs, [np.mean(by[x]) for x in xs], "s-", color="tab:red", lw=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("tokens D (trained on, or in the datastore)")
+    ax.set_ylabel("loss on the measured validation positions")
+    ax.legend(fontsize=7)
+    save(fig, path)

@@ -19,6 +19,7 @@ from pipeline import atomic
 from training import analysis as an
 from training import plots
 from training.fit import FitError, effective_data, fit_all, fit_chinchilla
+from training.sparse_and_retrieval import knnlm_section, moe_section
 
 
 def table_from_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -28,7 +29,8 @@ def table_from_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "train_loss": r.get("train_eval_loss"), "gap": r.get("train_val_gap"),
              "memorized": r.get("memorized_share"), "budget": r.get("budget", ""), "seed": r.get("seed", 0),
              "lr": r.get("lr"), "mix": (r.get("data") or {}).get("mix"), "data": r.get("data") or {},
-             "by_source": r.get("train_loss_by_source") or {}, "name": r.get("name", "")}
+             "by_source": r.get("train_loss_by_source") or {}, "name": r.get("name", ""),
+             "moe": r.get("moe"), "N_all": r.get("N_all_experts", r["N"])}
             for r in results if not r.get("name", "").startswith("lr_search")]
 
 
@@ -255,10 +257,13 @@ def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict
 
 
 def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 100,
-                 lr_search: dict[str, Any] | None = None) -> Path:
-    """report.md, fits.json and plots under `out`."""
+                 lr_search: dict[str, Any] | None = None, knnlm: list[dict[str, Any]] | None = None) -> Path:
+    """report.md, fits.json and plots under `out`. MoE runs are kept out of the dense fits and
+    findings and compared with dense runs in their own section, as are kNN-LM results."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    moe_rows = [r for r in rows if r.get("moe")]
+    rows = [r for r in rows if not r.get("moe")]
     variants = by_variant(rows)
     fits: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
@@ -271,7 +276,7 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
             errors[v] = str(e)
     seeds = sorted({r["seed"] for r in rows})
     L = ["# Scaling report", "",
-         f"{len(rows)} runs, {len(variants)} data variant(s): {', '.join(variants)}; seeds {', '.join(map(str, seeds))}.", ""]
+         f"{len(rows)} runs" + (f" (and {len(moe_rows)} MoE runs)" if moe_rows else "") + f", {len(variants)} data variant(s): {', '.join(variants)}; seeds {', '.join(map(str, seeds))}.", ""]
     if errors:
         L += [f"- fit for `{v}` failed: {e}" for v, e in errors.items()] + [""]
     found, facts = findings(variants, rows)
@@ -341,6 +346,9 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
     if facts.get("repeat_or_dirtier") or worth:
         plots.repeat(facts.get("repeat_or_dirtier", []), worth, dose, out / "repeat_or_dirtier.png")
         L += ["![repeat or add dirtier data](repeat_or_dirtier.png)", ""]
+    if moe_rows:
+        L += moe_section(rows, moe_rows, out)
+    L += knnlm_section(knnlm or [], out)
     L += overfitting_table(rows)
     atomic.write_json(out / "fits.json", {"fits": fits, "findings": facts})
     path = out / "report.md"

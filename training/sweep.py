@@ -22,7 +22,11 @@ from pipeline.config import apply_overrides, build, resolve_path
 from pipeline.stage import ConfigError
 from training.config import ModelConfig, RunSpec, TrainConfig
 
-SIZE_KEYS = {"name", "lr"}  # size entries: a name, ModelConfig fields, and optionally a fixed lr
+# Size entries: a name and ModelConfig fields (`moe = {...}` included); optionally a fixed `lr`, or
+# `lr_from = "<size>"` (that size's rate: an MoE model at a dense model's active size trains at its
+# rate, as Switch did), and `grid = false` for a size that runs only where an `extra` entry names it.
+SIZE_KEYS = {"name", "lr", "lr_from", "grid"}
+KNNLM_KEYS = {"variant", "budget", "size", "seeds", "datastores", "k", "query_tokens"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class SweepConfig:
     seeds: tuple[int, ...] = (0,)
     extra: tuple[dict[str, Any], ...] = ()     # each: variant, budget, sizes = [names], epochs = 1, seeds
     lr_search: dict[str, Any] = field(default_factory=dict)  # variant, budget, grid = [lrs], seeds
+    # kNN-LM after training: the runs of `size` on `variant`/`budget` (each seed of `seeds`) with
+    # datastores of nested budgets, beside the same size trained on those budgets
+    knnlm: dict[str, Any] = field(default_factory=dict)  # variant, budget, size, datastores, seeds, k, query_tokens
     workers: int = 2
     model: dict[str, Any] = field(default_factory=dict)   # ModelConfig fields shared by all sizes
     train: dict[str, Any] = field(default_factory=dict)   # TrainConfig fields shared by all runs
@@ -46,12 +53,21 @@ class SweepConfig:
         names = [s.get("name") for s in self.sizes]
         if None in names or len(set(names)) != len(names):
             raise ConfigError("sweep: every size needs a unique name")
+        for s in self.sizes:
+            if s.get("lr_from") is not None and (s["lr_from"] not in names or "lr_from" in
+                                                 next(x for x in self.sizes if x["name"] == s["lr_from"])):
+                raise ConfigError(f"sweep: size {s['name']}: lr_from = {s['lr_from']!r} must name a size that has its "
+                                  f"own learning rate (of {names})")
+        k = self.knnlm
+        if k and (not {"variant", "budget", "size"} <= set(k) or set(k) - KNNLM_KEYS or k["size"] not in names):
+            raise ConfigError(f"sweep.knnlm needs variant, budget, size (of {names}) and optionally datastores, "
+                              f"seeds, k, query_tokens; got {sorted(k)}")
         for r in self.extra:
             if not {"variant", "budget", "sizes"} <= set(r) or not set(r["sizes"]) <= set(names) \
                     or set(r) - {"variant", "budget", "sizes", "epochs", "seeds"}:
                 raise ConfigError(f"sweep: extra entry {r} needs variant, budget, sizes (of {names}) and "
                                   "optionally epochs and seeds (default: the sweep's)")
-        if any("lr" not in s for s in self.sizes) and self.lr_search:
+        if any("lr" not in s and "lr_from" not in s for s in self.sizes) and self.lr_search:
             if not {"variant", "budget", "grid"} <= set(self.lr_search) <= {"variant", "budget", "grid", "seeds"} \
                     or len(self.lr_search["grid"]) < 2:
                 raise ConfigError("sweep.lr_search needs variant, budget, a grid of at least two learning rates, "
@@ -87,7 +103,7 @@ def lr_points(cfg: SweepConfig) -> list[tuple[str, RunSpec]]:
     seed of the search (`seeds`, default [0]): one lucky seed should not pick a rate."""
     s = cfg.lr_search
     out = []
-    for size in (x["name"] for x in cfg.sizes if "lr" not in x):
+    for size in (x["name"] for x in cfg.sizes if "lr" not in x and "lr_from" not in x):
         for lr in s["grid"]:
             for seed in s.get("seeds", [0]):
                 name = f"lr_search/{size}/lr{lr:g}/s{seed}"
@@ -108,6 +124,10 @@ def chosen_lrs(cfg: SweepConfig, out: Path) -> tuple[dict[str, float], dict[str,
         mean = {lr: sum(v) / len(v) for lr, v in by_lr.items()}
         lrs[size] = min(mean, key=mean.get)
         words[size] = ", ".join(f"{lr:g}: {m:.3f}" for lr, m in mean.items())
+    for x in cfg.sizes:
+        if "lr_from" in x and x["lr_from"] in lrs:
+            lrs[x["name"]] = lrs[x["lr_from"]]
+            words[x["name"]] = f"that of {x['lr_from']}"
     return lrs, words
 
 
@@ -124,7 +144,8 @@ def points(cfg: SweepConfig, lrs: dict[str, float] | None = None) -> list[tuple[
     for v in cfg.variants:
         for b in cfg.budgets:
             for s in cfg.sizes:
-                add(v, b, s["name"], 1.0)
+                if s.get("grid", True):
+                    add(v, b, s["name"], 1.0)
     for r in cfg.extra:
         for s in r["sizes"]:
             add(r["variant"], r["budget"], s, float(r.get("epochs", 1)), tuple(r.get("seeds", cfg.seeds)))
@@ -219,7 +240,40 @@ def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = Tru
     lrs, losses = chosen_lrs(cfg, out)
     atomic.write_json(out / "lr_search.json", {"chosen": lrs, "losses": losses, "search": cfg.lr_search})
     _run_phase("sweep", points(cfg, lrs), out, n, progress, say)
+    if cfg.knnlm:
+        run_knnlm_phase(cfg, out, say)
     return out
+
+
+def knnlm_runs(cfg: SweepConfig, out: Path) -> list[tuple[Path, dict[str, Path]]]:
+    """(run folder, {datastore budget: dense reference run}) for each seed of the kNN-LM study."""
+    k = cfg.knnlm
+    point = lambda budget, seed: out / k["variant"] / budget / k["size"] / f"s{seed}"  # noqa: E731
+    return [(point(k["budget"], seed), {b: point(b, seed) for b in k.get("datastores", [k["budget"]])
+                                       if b != k["budget"] and (point(b, seed) / "result.json").exists()})
+            for seed in k.get("seeds", cfg.seeds)]
+
+
+def run_knnlm_phase(cfg: SweepConfig, out: Path, say: Callable[[str], None]) -> None:
+    """kNN-LM on the configured runs; a stored knnlm.json is reused when its settings, its run
+    and its references are unchanged."""
+    from training.knnlm import KnnLMConfig, run_knnlm
+
+    k = cfg.knnlm
+    kc = KnnLMConfig(datastores=tuple(k.get("datastores", [k["budget"]])), k=int(k.get("k", 64)),
+                     query_tokens=int(k.get("query_tokens", 16384)))
+    for run, refs in knnlm_runs(cfg, out):
+        if not (run / "result.json").exists():
+            raise ConfigError(f"sweep.knnlm: {run} is not a point of this sweep (add it to the grid or to extra)")
+        done = run / "knnlm.json"
+        if done.exists():
+            old = json.loads(done.read_text())
+            spec = json.loads((run / "result.json").read_text()).get("spec")
+            if old.get("settings") == dataclasses.asdict(kc) | {"datastores": list(kc.datastores)} \
+                    and old.get("spec") == spec and sorted(r["run"] for r in old["references"]) == sorted(map(str, refs.values())):
+                continue
+        say(f"kNN-LM on {run.relative_to(out)}")
+        run_knnlm(run, kc, references=refs, say=lambda s: None)
 
 
 def build_sweep_report(folder: str | Path) -> Path:
@@ -228,8 +282,9 @@ def build_sweep_report(folder: str | Path) -> Path:
 
     folder = Path(folder)
     lr = folder / "lr_search.json"
+    knn = [json.loads(p.read_text()) for p in sorted(folder.rglob("knnlm.json"))]
     return build_report(table_from_results(load_results(folder)), folder / "report",
-                        lr_search=json.loads(lr.read_text()) if lr.exists() else None)
+                        lr_search=json.loads(lr.read_text()) if lr.exists() else None, knnlm=knn)
 
 
 def load_results(folder: str | Path) -> list[dict[str, Any]]:

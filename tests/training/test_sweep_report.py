@@ -102,3 +102,48 @@ memorization_windows = 2
     assert res.stdout.count("re-running") == 10 and "train.lr: 0.003 -> 0.001" in res.stdout
     again = [json.loads(p.read_text()) for p in sorted((tmp_path / "sw").rglob("result.json"))]
     assert all(r["lr"] == 0.001 for r in again) and len(again) == 10
+
+
+def test_sweep_with_moe_and_knnlm_reports_both_sections(tmp_path):
+    shards = make_shards(tmp_path, 300, 60, ("2K", "4K"))
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(f"""
+name = "t"
+shards = "{shards}"
+output = "{tmp_path / 'sw'}"
+workers = 1
+variants = ["v"]
+budgets = ["2K", "4K"]
+sizes = [{{name = "a", n_layer = 1, d_model = 16, n_head = 2, lr = 3e-3}},
+         {{name = "b", n_layer = 1, d_model = 32, n_head = 2}},
+         {{name = "c", n_layer = 1, d_model = 16, n_head = 2, moe = {{experts = 5}}, grid = false, lr_from = "a"}}]
+seeds = [0, 1]
+extra = [{{variant = "v", budget = "4K", sizes = ["c"]}}]
+knnlm = {{variant = "v", budget = "2K", size = "a", datastores = ["2K", "4K"], k = 8, query_tokens = 480}}
+[model]
+context = 16
+[train]
+batch_size = 4
+lr = 1e-3
+eval_every = 1000
+eval_tokens = 256
+memorization_windows = 2
+""")
+    run_cli("sweep", str(cfg), "--no-progress")
+    sw = tmp_path / "sw"
+    moe = [json.loads(p.read_text()) for p in sw.rglob("result.json") if "/c/" in str(p)]
+    assert len(moe) == 2 and all(r["moe"] and r["lr"] == 3e-3 and r["budget"] == "4K" for r in moe)
+    assert not list(sw.glob("v/2K/c"))  # grid = false: only where extra names it
+    knn = sorted(sw.rglob("knnlm.json"))
+    assert [p.parent.relative_to(sw).as_posix() for p in knn] == ["v/2K/a/s0", "v/2K/a/s1"]
+    k0 = json.loads(knn[0].read_text())
+    assert [s["budget"] for s in k0["datastores"]] == ["2K", "4K"] and k0["references"][0]["budget"] == "4K"
+    rep = (sw / "report" / "report.md").read_text()
+    assert "## Sparse experts" in rep and "equal active parameters" in rep and "equal total parameters" in rep
+    assert "## Retrieval (kNN-LM)" in rep and "Datastore 4K against training on 4K" in rep
+    assert (sw / "report" / "moe.png").stat().st_size > 1000 and (sw / "report" / "knnlm.png").stat().st_size > 1000
+    fits = json.loads((sw / "report" / "fits.json").read_text())
+    assert fits["fits"]["v"]["approach3"]["n_points"] == 8  # MoE runs stay out of the dense fit
+    stamps = [p.stat().st_mtime_ns for p in knn]
+    run_cli("sweep", str(cfg), "--no-progress")
+    assert [p.stat().st_mtime_ns for p in sorted(sw.rglob("knnlm.json"))] == stamps
