@@ -1,13 +1,17 @@
-"""Trainer throughput: tokens/s and MFU for three model sizes (CPU fp32; GPU bf16 if present).
+"""Trainer throughput: tokens/s and MFU for three model sizes (CPU fp32; GPU bf16 if present),
+each beside a Switch MoE model at the same active parameters (8 experts in every other MLP, top-1).
 
     python benchmarks/bench_train.py [--device cuda]
 
 MFU = achieved training FLOP/s (6N + attention, per token) / the matmul peak measured at start-up
 (fp32 1024^3 matmuls on CPU, bf16 8192^3 on GPU). Target: >= 30 % for the largest CPU size,
->= 35 % bf16 on a GPU. Uses a small synthetic shard folder made here (vocabulary 8192).
+>= 35 % bf16 on a GPU. Uses a small synthetic shard folder made here (vocabulary 8192). An MoE
+model's FLOPs count its active parameters (router + one expert a routed layer), so its MFU says
+how much the routing (gather, per-expert matmuls, scatter) costs against the dense model.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.training.conftest import make_shards  # noqa: E402
-from training.config import ModelConfig, RunSpec, TrainConfig  # noqa: E402
+from training.config import ModelConfig, MoEConfig, RunSpec, TrainConfig  # noqa: E402
 from training.train import pick_device, train  # noqa: E402
 
 SIZES = {
@@ -34,15 +38,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         shards = make_shards(Path(tmp), 3000, 400, ("200K",), vocab=8192, validation="2K")
         print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-        print(f"{'model':28s} {'N':>11s} {'tokens/s':>10s} {'GFLOP/s':>9s} {'peak':>9s} {'MFU':>6s}")
-        for m in SIZES[device]:
+        print(f"{'model':34s} {'N active':>11s} {'N all':>11s} {'tokens/s':>10s} {'GFLOP/s':>9s} {'peak':>9s} {'MFU':>6s}")
+        moe = MoEConfig(experts=8, every=2)
+        for m in (x for dense in SIZES[device] for x in (dense, dataclasses.replace(dense, moe=moe))):
             batch = 16 if device == "cpu" else 32
             steps = 12 if device == "cpu" else 30
             cfg = TrainConfig(shards=str(shards), variant="v", budget="200K", batch_size=batch,
                               tokens=batch * m.context * steps, eval_every=10**9, eval_tokens=m.context * 2,
                               memorization_windows=0, device=device, compile=device == "cuda")
-            r = train(RunSpec(m, cfg, "bench"), Path(tmp) / f"r{m.d_model}")
-            print(f"L{m.n_layer} d{m.d_model} ctx{m.context:<12d} {r['N']:11,d} {r['tokens_per_s']:10,.0f} "
+            r = train(RunSpec(m, cfg, "bench"), Path(tmp) / f"r{m.d_model}_{m.moe.experts}")
+            name = f"L{m.n_layer} d{m.d_model} ctx{m.context}" + (f" MoE {m.moe.experts}/{m.moe.every}" if m.moe.experts else "")
+            print(f"{name:34s} {r['N']:11,d} {r['N_all_experts']:11,d} {r['tokens_per_s']:10,.0f} "
                   f"{r['flops_per_s'] / 1e9:9.1f} {r['peak_flops'] / 1e9:9.1f} {r['mfu']:6.1%}")
 
 

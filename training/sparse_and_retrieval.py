@@ -6,6 +6,7 @@ on (seeds, positions) and give intervals, as the rest of the report does.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +20,10 @@ from training import plots
 
 def _ci(d: dict[str, float]) -> str:
     return f"{d['mean']:+.3f} nats (95 % CI {d['lo']:+.3f} .. {d['hi']:+.3f})"
+
+
+def json_key(d: dict[str, Any]) -> str:
+    return json.dumps(d, sort_keys=True)
 
 
 def _closest(dense_ns: list[float], target: float, tolerance: float) -> float | None:
@@ -57,6 +62,10 @@ def moe_section(dense: list[dict[str, Any]], moe: list[dict[str, Any]], out: Pat
             pairs.append((what, n, n_all, match, np.mean(ref)))
             found.append(f"`{v}` {b}, equal {what} parameters (MoE {target:,.0f} vs dense {match:,.0f}): "
                          f"MoE - dense = {_ci(d)}" + (" — inside seed noise" if d["lo"] < 0 < d["hi"] else ""))
+    budgets, configs = {k[1] for k in cells}, {json_key(rs[0]["moe"]["settings"]) for rs in cells.values()}
+    if len(budgets) < 2 or len(configs) < 2:
+        found.append(f"Not resolved here: how the MoE gap moves with {'budget' if len(budgets) < 2 else 'the expert count'} "
+                     f"({len(budgets)} budget(s), {len(configs)} expert setting(s) measured).")
     L += [""] + [f"- {s}" for s in found] + [""]
     if moe:
         plots.moe(dense, list(cells.items()), out / "moe.png")
