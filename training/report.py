@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -236,8 +236,9 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
 
 
 def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict[str, Any]) -> list[str]:
-    seeds = sorted({r["seed"] for r in rows})
-    L = [f"Single cells: with {len(seeds)} seed(s) a point, a per-cell difference has no interval of its own; only "
+    per_cell = Counter((r["variant"], r.get("budget"), r["N"], r["D"], round(r["epochs"], 1)) for r in rows).values()
+    seeds = f"{min(per_cell)}" if min(per_cell) == max(per_cell) else f"{min(per_cell)} to {max(per_cell)}"
+    L = [f"Single cells: with {seeds} seed(s) a point, a per-cell difference has no interval of its own; only "
          "differences pooled over cells, or bootstrapped over seeds, are findings.",
          f"Scale: models of {min(r['N'] for r in rows):,.0f} to {max(r['N'] for r in rows):,.0f} non-embedding "
          f"parameters and {min(r['D'] for r in rows):,.0f} to {max(r['D'] for r in rows):,.0f} tokens; nothing here "

@@ -24,8 +24,9 @@ from training.config import ModelConfig, RunSpec, TrainConfig
 
 # Size entries: a name and ModelConfig fields (`moe = {...}` included); optionally a fixed `lr`, or
 # `lr_from = "<size>"` (that size's rate: an MoE model at a dense model's active size trains at its
-# rate, as Switch did), and `grid = false` for a size that runs only where an `extra` entry names it.
-SIZE_KEYS = {"name", "lr", "lr_from", "grid"}
+# rate, as Switch did), `grid = false` for a size that runs only where an `extra` entry names it, and
+# `seeds = [...]` for its grid points (default: the sweep's; fewer where a size is expensive).
+SIZE_KEYS = {"name", "lr", "lr_from", "grid", "seeds"}
 KNNLM_KEYS = {"variant", "budget", "size", "seeds", "datastores", "k", "query_tokens"}
 
 
@@ -145,7 +146,7 @@ def points(cfg: SweepConfig, lrs: dict[str, float] | None = None) -> list[tuple[
         for b in cfg.budgets:
             for s in cfg.sizes:
                 if s.get("grid", True):
-                    add(v, b, s["name"], 1.0)
+                    add(v, b, s["name"], 1.0, tuple(s.get("seeds", cfg.seeds)))
     for r in cfg.extra:
         for s in r["sizes"]:
             add(r["variant"], r["budget"], s, float(r.get("epochs", 1)), tuple(r.get("seeds", cfg.seeds)))
@@ -191,7 +192,18 @@ def stale(spec: RunSpec, folder: Path) -> list[str]:
     return ["(no run spec stored)"] if old is None else spec_differences(old, new)
 
 
+def _cost(spec: RunSpec) -> float:
+    """A run's compute, roughly (layers x width^2 x tokens): the pool starts the largest runs
+    first, so that the last minutes of a phase are not one long run beside an idle worker."""
+    from pipeline.stages.shards import parse_tokens
+
+    m = spec.model
+    tokens = spec.train.tokens or parse_tokens(spec.train.budget or 0) * (spec.train.epochs or 1.0)
+    return m.n_layer * m.d_model ** 2 * tokens
+
+
 def _run_all(tasks: list[tuple[RunSpec, str]], workers: int, bar: Any) -> None:
+    tasks = sorted(tasks, key=lambda t: -_cost(t[0]))  # stable: equal costs keep config order
     if workers <= 1:
         for t in tasks:
             _run_point(t)

@@ -147,3 +147,31 @@ memorization_windows = 2
     stamps = [p.stat().st_mtime_ns for p in knn]
     run_cli("sweep", str(cfg), "--no-progress")
     assert [p.stat().st_mtime_ns for p in sorted(sw.rglob("knnlm.json"))] == stamps
+
+
+def test_grid_seeds_per_size_and_the_costliest_runs_start_first(tmp_path, monkeypatch):
+    import training.sweep as sweep
+
+    cfg_path = tmp_path / "sweep.toml"
+    cfg_path.write_text(f"""
+name = "t"
+shards = "{tmp_path / 'shards'}"
+output = "{tmp_path / 'sw'}"
+variants = ["v"]
+budgets = ["2K", "8K"]
+sizes = [{{name = "a", n_layer = 1, d_model = 16, n_head = 2}},
+         {{name = "b", n_layer = 2, d_model = 32, n_head = 2, seeds = [0]}}]
+seeds = [0, 1, 2]
+extra = [{{variant = "v", budget = "2K", epochs = 16, sizes = ["a"], seeds = [5]}}]
+""")
+    cfg = sweep.load_sweep(cfg_path)
+    pts = sweep.points(cfg, {"a": 1e-3, "b": 1e-3})
+    assert [n for n, _ in pts] == ["v/2K/a/s0", "v/2K/a/s1", "v/2K/a/s2", "v/2K/b/s0",
+                                   "v/8K/a/s0", "v/8K/a/s1", "v/8K/a/s2", "v/8K/b/s0", "v/2K/a_e16/s5"]
+    started: list[str] = []
+    monkeypatch.setattr(sweep, "_run_point", lambda t: started.append(t[1]))
+    sweep._run_all([(spec, name) for name, spec in pts], 1, type("Bar", (), {"update": lambda self: None})())
+    # compute ~ layers x width^2 x tokens seen: b at 8K (2 x 32^2 x 8K), a over 32K tokens seen
+    # (1 x 16^2 x 32K), b at 2K, then a at 8K and a at 2K in config order
+    assert started == ["v/8K/b/s0", "v/2K/a_e16/s5", "v/2K/b/s0", "v/8K/a/s0", "v/8K/a/s1", "v/8K/a/s2",
+                       "v/2K/a/s0", "v/2K/a/s1", "v/2K/a/s2"]
