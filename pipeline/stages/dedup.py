@@ -135,7 +135,6 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
     sh = shingler(cfg)
     b, r = cfg.shape
     a_, b_ = permutations(b * r, cfg.seed)
-    sig_chunk = max(1024, int(data / 4 / (8 * b * r)))
     bands: list[pa.Table] = []
     with atomic.atomic_path(state_dir / "docs" / f"{name}.parquet") as tmp:
         writer = None
@@ -150,14 +149,14 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
             columns: dict[str, Any] = {"order": order, "id": rb.column(0), "exact": exact,
                                        "bytes": pc.binary_length(rb.column(1)).cast(pa.int64())}
             if cfg.minhash:
-                hashes = [sh.hashes(t.split()) for t in normals]
-                keys = band_keys(signatures(hashes, a_, b_, sig_chunk), b, r)
-                has = np.array([len(h) > 0 for h in hashes], dtype=bool)
+                values, offsets = sh.batch(normals)
+                keys = band_keys(signatures(values, offsets, a_, b_), b, r)
+                has = np.diff(offsets) > 0
                 keys, ords = keys[has], order[has]
                 bands.append(pa.table({"band": pa.array(np.tile(np.arange(b, dtype=np.int16), len(ords))),
                                        "key": keys.ravel(), "order": np.repeat(ords, b)}, schema=BAND_SCHEMA))
                 if cfg.verify:
-                    sets = [np.unique(h) for h in hashes]
+                    sets = [np.unique(values[offsets[i]:offsets[i + 1]]) for i in range(len(normals))]
                     columns["shingles"] = pa.array(sets, pa.list_(pa.uint32()))
                     columns["n_shingles"] = np.array([len(x) for x in sets], dtype=np.int64)
             table = pa.table(columns)

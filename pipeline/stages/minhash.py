@@ -1,18 +1,74 @@
 """MinHash arithmetic shared by dedup and the small in-memory near-copy searches.
 
-Shingles are word n-grams of normalised text, hashed with numpy (each distinct word once, the
-n-grams combined arithmetically: no Python loop per shingle). Signatures apply datasketch's
-default ("affine32") permutations exactly as datasketch does — the MurmurHash3 finaliser, then
-`a*h + b` mod 2^32 — so they equal `datasketch.MinHash` for the same seed (tested), but for a
-whole batch of documents at once.
+Shingles are word n-grams of normalised text: each distinct word is hashed once (cached), and
+the n-gram hashes are combined from the word hashes. Signatures apply datasketch's default
+("affine32") permutations exactly as datasketch does — the MurmurHash3 finaliser, then
+`a*h + b` mod 2^32 — so they equal `datasketch.MinHash` for the same seed (tested).
+
+Why compiled kernels (numba): n-gram combination and the permutation minimum are a few integer
+operations per shingle and permutation; numpy spent most of its time on per-document calls and
+on a shingles x permutations temporary. One compiled pass over a whole batch (texts laid end to
+end, with offsets) needs no temporary and no per-document call: it is what makes signing as
+fast as rensa's Rust (benchmarks/bench_dedup.py).
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from pipeline.text import mix64, ngram_hashes, normalize
+from pipeline.text import mix64, normalize, word_hashes
 
 MAX_HASH = np.uint32((1 << 32) - 1)
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix64(x: np.uint64) -> np.uint64:
+    """pipeline.text.mix64 (splitmix64's finaliser) for one value."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _gram_kernel(wh: np.ndarray, woff: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit n-gram hashes of many word-hash lists laid end to end (list d is wh[woff[d]:woff[d+1]]),
+    as pipeline.text.ngram_hashes computes them (a list shorter than n gives one hash of itself),
+    and each list's offsets into the result."""
+    docs = len(woff) - 1
+    goff = np.zeros(docs + 1, np.int64)
+    for d in range(docs):
+        m = woff[d + 1] - woff[d]
+        goff[d + 1] = goff[d] + (m - min(n, m) + 1 if m > 0 else 0)
+    out = np.empty(goff[docs], np.uint32)
+    for d in range(docs):
+        start, k = woff[d], min(n, woff[d + 1] - woff[d])
+        for i in range(goff[d + 1] - goff[d]):
+            h = np.uint64(0)
+            for j in range(k):
+                h = _mix64(h ^ wh[start + i + j])
+            out[goff[d] + i] = np.uint32(h & _MASK32)
+    return out, goff
+
+
+@numba.njit(cache=True, nogil=True)
+def _signature_kernel(vals: np.ndarray, off: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out[d] = min over document d's shingle hashes of (a * fmix32(h) + b) mod 2^32, per permutation,
+    fmix32 being MurmurHash3's 32-bit finaliser (datasketch's pre-mix for affine32)."""
+    for d in range(len(off) - 1):
+        row = out[d]
+        for i in range(off[d], off[d + 1]):
+            h = np.uint64(vals[i])
+            h ^= h >> np.uint64(16)
+            h = (h * np.uint64(0x85EBCA6B)) & _MASK32
+            h ^= h >> np.uint64(13)
+            h = (h * np.uint64(0xC2B2AE35)) & _MASK32
+            h ^= h >> np.uint64(16)
+            h32 = np.uint32(h)
+            for p in range(len(a)):  # in 32 bits, so that the loop vectorises (10x the 64-bit form)
+                row[p] = min(row[p], np.uint32(a[p] * h32 + b[p]))
 
 
 class Shingler:
@@ -30,21 +86,19 @@ class Shingler:
 
     def hashes(self, words: list[str]) -> np.ndarray:
         """32-bit shingle hashes (uint32, in text order, repeats kept) of a list of words."""
-        h = ngram_hashes(words, self.ngram, self.cache)
-        return (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        return _gram_kernel(word_hashes(words, self.cache), np.array([0, len(words)]), self.ngram)[0]
+
+    def batch(self, normals: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The shingle hashes of many normalised texts laid end to end, and each text's offsets
+        (text d's are values[offsets[d]:offsets[d + 1]]): what `signatures` takes."""
+        split = [t.split() for t in normals]
+        woff = np.zeros(len(split) + 1, np.int64)
+        np.cumsum([len(w) for w in split], out=woff[1:])
+        return _gram_kernel(word_hashes([w for ws in split for w in ws], self.cache), woff, self.ngram)
 
     def shingle_set(self, text: str) -> np.ndarray:
         """The distinct shingle hashes of a raw text, sorted: what true Jaccard is computed on."""
         return np.unique(self.hashes(self.normal(text).split()))
-
-
-def fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser: datasketch's pre-mix for its affine32 scheme."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,26 +109,11 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.uint32), b.astype(np.uint32)
 
 
-def signatures(hash_lists: list[np.ndarray], a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """MinHash signatures (docs x num_perm, uint32) equal to datasketch's, computed in chunks of
-    about `chunk` shingles (aligned to documents) so memory does not follow the batch size."""
-    num_perm = len(a)
-    sig = np.full((len(hash_lists), num_perm), MAX_HASH, dtype=np.uint32)
-    lens = np.array([len(h) for h in hash_lists], dtype=np.int64)
-    nonempty = np.flatnonzero(lens)
-    if not len(nonempty):
-        return sig
-    ends = np.cumsum(lens[nonempty])
-    starts = ends - lens[nonempty]
-    doc = 0
-    while doc < len(nonempty):
-        # the documents whose shingles fit in this chunk (at least one document)
-        end = max(doc + 1, int(np.searchsorted(ends, starts[doc] + chunk, side="right")))
-        hv = fmix32(np.concatenate([hash_lists[i] for i in nonempty[doc:end]]))
-        phv = hv[:, None] * a[None, :]  # uint32: wraps mod 2^32, as datasketch
-        phv += b[None, :]
-        sig[nonempty[doc:end]] = np.minimum.reduceat(phv, starts[doc:end] - starts[doc], axis=0)
-        doc = end
+def signatures(values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """MinHash signatures (docs x num_perm, uint32) equal to datasketch's, of documents whose
+    shingle hashes are laid end to end (`Shingler.batch`); no temporary beyond the result."""
+    sig = np.full((len(offsets) - 1, len(a)), MAX_HASH, dtype=np.uint32)
+    _signature_kernel(values, offsets, a.astype(np.uint32), b.astype(np.uint32), sig)
     return sig
 
 
@@ -121,8 +160,9 @@ def similar_pairs(texts: list[str], reference: list[str] | None = None,
     a_, b_ = permutations(64, 1)
 
     def sets_and_keys(ts: list[str]):
-        hs = [sh.hashes(sh.normal(t).split()) for t in ts]
-        return [set(h.tolist()) for h in hs], band_keys(signatures(hs, a_, b_), 16, 4).tolist()
+        values, offsets = sh.batch([sh.normal(t) for t in ts])
+        sets = [set(values[offsets[i]:offsets[i + 1]].tolist()) for i in range(len(ts))]
+        return sets, band_keys(signatures(values, offsets, a_, b_), 16, 4).tolist()
 
     sets, keys = sets_and_keys(texts)
     ref_sets, ref_keys = sets_and_keys(reference) if reference is not None else (sets, keys)

@@ -106,13 +106,33 @@ def test_signatures_equal_datasketch():
     cfg = Config()
     sh = shingler(cfg)
     texts = ["the quick brown fox jumps over the lazy dog again and again", "short text", ""]
-    hashes = [sh.hashes(sh.normal(t).split()) for t in texts]
+    values, offsets = sh.batch([sh.normal(t) for t in texts])
+    hashes = [values[offsets[i]:offsets[i + 1]] for i in range(len(texts))]
     a, b = permutations(112, cfg.seed)
-    ours = signatures(hashes, a, b, chunk=3)
+    ours = signatures(values, offsets, a, b)
     for h, row in zip(hashes, ours):
         m = MinHash(num_perm=112, seed=cfg.seed, hashfunc=lambda x: int(x), scheme="affine32")
         m.update_batch([int(v) for v in h])
         assert np.array_equal(m.hashvalues, row)
+
+
+def test_batch_shingles_equal_the_per_text_ngram_hashes():
+    """The compiled batch kernel against pipeline.text's numpy n-gram hashing, text by text:
+    lengths around n (shorter texts give one shingle of themselves), empty texts, repeats."""
+    import random
+
+    from pipeline.text import ngram_hashes
+
+    rng = random.Random(3)
+    vocab = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.choice([0, 1, 4, 5, 6, 30, 200]))) for _ in range(300)]
+    sh = shingler(Config())
+    values, offsets = sh.batch(texts)
+    assert len(offsets) == len(texts) + 1
+    for i, t in enumerate(texts):
+        ref = (ngram_hashes(t.split(), 5) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        assert np.array_equal(values[offsets[i]:offsets[i + 1]], ref)
+        assert np.array_equal(sh.hashes(t.split()), ref)
 
 
 def test_default_corpus_planted_duplicates(tmp_path, sample_corpus):
@@ -234,3 +254,25 @@ def test_normalisation_settings_decide_what_is_an_exact_copy(tmp_path):
     # case kept: every shingle of c differs; punctuation kept: d is at most a near copy
     strict = dedup(inp, tmp_path / "strict", lowercase=False, punctuation=False)
     assert "c" not in strict and strict.get("d", ("kept",))[0] != "dedup.exact"
+
+
+def test_normalize_fast_paths_equal_the_regular_expressions(sample_corpus):
+    """normalize's ASCII byte table and split/join give what the plain regular expressions give,
+    on the default corpus's texts and on hand-made edge cases (Unicode spaces and punctuation,
+    underscores, control separators, compatibility characters, emoji)."""
+    import gzip
+    import re
+    import unicodedata
+
+    from pipeline.text import normalize
+
+    def reference(t: str) -> str:
+        t = unicodedata.normalize("NFKC", t).lower()
+        t = re.sub(r"[^\w\s]|_", " ", t)
+        return re.sub(r"\s+", " ", t).strip()
+
+    texts = [json.loads(line)["text"] for line in gzip.open(sample_corpus["dir"] / "expected.jsonl.gz")][:400]
+    texts += ["snake_case, CamelCase; (x+y)=z!", "a\u00a0b\u2003c\u3000d\x1cE\x1fF\u2028g", "ﬁne Ｆｕｌｌ ①②",
+              "naïve café — «quotes» ‘x’", "emoji 🙂🙂 and ∑ symbols", "lone \ud800 surrogate, here", "\t\n lead and trail \r\n", "", "___", "Ⅻ ǅ ß"]
+    for t in texts:
+        assert normalize(t) == reference(t), t[:80]
