@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.text import ngram_hashes, words
+from pipeline.text import ngram_hashes_batch, words
 
 N = 13
 
 
-def ngram_sets(texts: list[str], n: int = N) -> list[np.ndarray]:
+def ngram_sets(texts: list[str], n: int = N, batch: int = 1000) -> list[np.ndarray]:
     """Distinct word n-gram hashes of each text (sorted uint64); one word hash cache for all."""
     cache: dict[str, int] = {}
-    return [np.unique(ngram_hashes(words(t.lower()), n, cache)) if len(t) else np.empty(0, np.uint64)
-            for t in texts]
+    out = []
+    for k in range(0, len(texts), batch):
+        values, offsets = ngram_hashes_batch([words(t.lower()) for t in texts[k:k + batch]], n, cache)
+        out += [np.unique(values[offsets[i]:offsets[i + 1]]) for i in range(len(offsets) - 1)]
+    return out
 
 
 def _postings(sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ import hashlib
 import re
 import unicodedata
 
+import numba
 import numpy as np
 
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
@@ -88,23 +89,56 @@ def word_hashes(words: list[str], cache: dict[str, int] | None = None) -> np.nda
     return np.array(list(map(cache.__getitem__, words)), dtype=np.uint64).reshape(len(words))
 
 
+@numba.njit(cache=True, nogil=True)
+def _mix64_one(x: np.uint64) -> np.uint64:
+    """mix64 for one value, inside compiled code."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _gram_kernel(wh: np.ndarray, woff: np.ndarray, n: int, short: bool) -> tuple[np.ndarray, np.ndarray]:
+    """n-gram hashes of many word-hash lists laid end to end (list d is wh[woff[d]:woff[d+1]]) and
+    each list's offsets into the result. A gram's hash folds its words in with mix64, starting
+    from 0. A list shorter than n gives one hash of itself when `short`, else none."""
+    docs = len(woff) - 1
+    goff = np.zeros(docs + 1, np.int64)
+    for d in range(docs):
+        m = woff[d + 1] - woff[d]
+        grams = m - n + 1 if m >= n else (1 if short and m > 0 else 0)
+        goff[d + 1] = goff[d] + grams
+    out = np.empty(goff[docs], np.uint64)
+    for d in range(docs):
+        start, k = woff[d], min(n, woff[d + 1] - woff[d])
+        for i in range(goff[d + 1] - goff[d]):
+            h = np.uint64(0)
+            for j in range(k):
+                h = _mix64_one(h ^ wh[start + i + j])
+            out[goff[d] + i] = h
+    return out, goff
+
+
+def ngram_hashes_batch(word_lists: list[list[str]], n: int, cache: dict[str, int] | None = None) \
+        -> tuple[np.ndarray, np.ndarray]:
+    """`ngram_hashes` of many word lists in one compiled pass: the hashes laid end to end, and
+    each list's offsets (list d's are values[offsets[d]:offsets[d + 1]]).
+
+    Why one pass: combining n word hashes a gram is a few integer operations, and per list numpy
+    calls cost more than the work (the validation split's 13-grams, dedup's shingles)."""
+    woff = np.zeros(len(word_lists) + 1, np.int64)
+    np.cumsum([len(w) for w in word_lists], out=woff[1:])
+    return _gram_kernel(word_hashes([w for ws in word_lists for w in ws], cache), woff, n, True)
+
+
 def ngram_hashes(words: list[str], n: int, cache: dict[str, int] | None = None) -> np.ndarray:
     """64-bit hashes of the word n-grams of `words` (one hash of the whole list if it is shorter).
-
-    Each distinct word is hashed once (cached across calls); the n-gram hashes are combined with
-    numpy over the n positions, so there is no Python loop per n-gram.
-    """
-    if not words:
-        return np.empty(0, dtype=np.uint64)
-    return gram_hashes(word_hashes(words, cache), min(n, len(words)))
+    Each distinct word is hashed once (cached across calls)."""
+    return ngram_hashes_batch([words], n, cache)[0]
 
 
 def gram_hashes(wh: np.ndarray, n: int) -> np.ndarray:
     """Hashes of the n-grams over word hashes `wh` (empty when there are fewer than n words)."""
-    m = len(wh) - n + 1
-    if m <= 0:
-        return np.empty(0, dtype=np.uint64)
-    h = np.zeros(m, dtype=np.uint64)
-    for j in range(n):
-        h = mix64(h ^ wh[j:j + m])
-    return h
+    return _gram_kernel(wh, np.array([0, len(wh)], np.int64), n, False)[0]

@@ -5,52 +5,21 @@ the n-gram hashes are combined from the word hashes. Signatures apply datasketch
 ("affine32") permutations exactly as datasketch does — the MurmurHash3 finaliser, then
 `a*h + b` mod 2^32 — so they equal `datasketch.MinHash` for the same seed (tested).
 
-Why compiled kernels (numba): n-gram combination and the permutation minimum are a few integer
-operations per shingle and permutation; numpy spent most of its time on per-document calls and
-on a shingles x permutations temporary. One compiled pass over a whole batch (texts laid end to
-end, with offsets) needs no temporary and no per-document call: it is what makes signing as
-fast as rensa's Rust (benchmarks/bench_dedup.py).
+Why compiled kernels (numba; the n-gram one is pipeline.text's): the permutation minimum is a
+few integer operations per shingle and permutation; numpy spent most of its time on per-document
+calls and on a shingles x permutations temporary. One compiled pass over a whole batch (texts
+laid end to end, with offsets) needs no temporary and no per-document call: it is what makes
+signing as fast as rensa's Rust (benchmarks/bench_dedup.py).
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from pipeline.text import mix64, normalize, word_hashes
+from pipeline.text import mix64, ngram_hashes_batch, normalize
 
 MAX_HASH = np.uint32((1 << 32) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
-
-
-@numba.njit(cache=True, nogil=True)
-def _mix64(x: np.uint64) -> np.uint64:
-    """pipeline.text.mix64 (splitmix64's finaliser) for one value."""
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-@numba.njit(cache=True, nogil=True)
-def _gram_kernel(wh: np.ndarray, woff: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """32-bit n-gram hashes of many word-hash lists laid end to end (list d is wh[woff[d]:woff[d+1]]),
-    as pipeline.text.ngram_hashes computes them (a list shorter than n gives one hash of itself),
-    and each list's offsets into the result."""
-    docs = len(woff) - 1
-    goff = np.zeros(docs + 1, np.int64)
-    for d in range(docs):
-        m = woff[d + 1] - woff[d]
-        goff[d + 1] = goff[d] + (m - min(n, m) + 1 if m > 0 else 0)
-    out = np.empty(goff[docs], np.uint32)
-    for d in range(docs):
-        start, k = woff[d], min(n, woff[d + 1] - woff[d])
-        for i in range(goff[d + 1] - goff[d]):
-            h = np.uint64(0)
-            for j in range(k):
-                h = _mix64(h ^ wh[start + i + j])
-            out[goff[d] + i] = np.uint32(h & _MASK32)
-    return out, goff
 
 
 @numba.njit(cache=True, nogil=True)
@@ -86,15 +55,13 @@ class Shingler:
 
     def hashes(self, words: list[str]) -> np.ndarray:
         """32-bit shingle hashes (uint32, in text order, repeats kept) of a list of words."""
-        return _gram_kernel(word_hashes(words, self.cache), np.array([0, len(words)]), self.ngram)[0]
+        return (ngram_hashes_batch([words], self.ngram, self.cache)[0] & _MASK32).astype(np.uint32)
 
     def batch(self, normals: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The shingle hashes of many normalised texts laid end to end, and each text's offsets
-        (text d's are values[offsets[d]:offsets[d + 1]]): what `signatures` takes."""
-        split = [t.split() for t in normals]
-        woff = np.zeros(len(split) + 1, np.int64)
-        np.cumsum([len(w) for w in split], out=woff[1:])
-        return _gram_kernel(word_hashes([w for ws in split for w in ws], self.cache), woff, self.ngram)
+        """The 32-bit shingle hashes of many normalised texts laid end to end, and each text's
+        offsets (text d's are values[offsets[d]:offsets[d + 1]]): what `signatures` takes."""
+        values, offsets = ngram_hashes_batch([t.split() for t in normals], self.ngram, self.cache)
+        return (values & _MASK32).astype(np.uint32), offsets
 
     def shingle_set(self, text: str) -> np.ndarray:
         """The distinct shingle hashes of a raw text, sorted: what true Jaccard is computed on."""

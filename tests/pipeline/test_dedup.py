@@ -116,23 +116,38 @@ def test_signatures_equal_datasketch():
         assert np.array_equal(m.hashvalues, row)
 
 
-def test_batch_shingles_equal_the_per_text_ngram_hashes():
-    """The compiled batch kernel against pipeline.text's numpy n-gram hashing, text by text:
-    lengths around n (shorter texts give one shingle of themselves), empty texts, repeats."""
+def test_compiled_ngram_hashes_equal_a_numpy_reference():
+    """The compiled n-gram kernel (pipeline.text) against the arithmetic written out in numpy, text
+    by text: lengths around n (shorter texts give one gram of themselves, or none for
+    gram_hashes), empty texts, repeats; and dedup's 32-bit shingles are its low bits."""
     import random
 
-    from pipeline.text import ngram_hashes
+    from pipeline.text import gram_hashes, hash64, mix64, ngram_hashes, ngram_hashes_batch
+
+    def reference(words: list[str], n: int, short: bool = True) -> np.ndarray:
+        wh = np.array([hash64(w) for w in words], dtype=np.uint64)
+        k = min(n, len(wh)) if short else n
+        m = len(wh) - k + 1 if len(wh) and len(wh) >= k else 0
+        h = np.zeros(m, dtype=np.uint64)
+        for j in range(k if m else 0):
+            h = mix64(h ^ wh[j:j + m])
+        return h
 
     rng = random.Random(3)
     vocab = [f"w{i}" for i in range(40)]
-    texts = [" ".join(rng.choice(vocab) for _ in range(rng.choice([0, 1, 4, 5, 6, 30, 200]))) for _ in range(300)]
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.choice([0, 1, 4, 5, 6, 12, 13, 14, 30, 200])))
+             for _ in range(300)]
     sh = shingler(Config())
     values, offsets = sh.batch(texts)
-    assert len(offsets) == len(texts) + 1
+    v13, o13 = ngram_hashes_batch([t.split() for t in texts], 13)
+    assert len(offsets) == len(o13) == len(texts) + 1
     for i, t in enumerate(texts):
-        ref = (ngram_hashes(t.split(), 5) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        assert np.array_equal(values[offsets[i]:offsets[i + 1]], ref)
-        assert np.array_equal(sh.hashes(t.split()), ref)
+        w = t.split()
+        assert np.array_equal(values[offsets[i]:offsets[i + 1]], (reference(w, 5) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+        assert np.array_equal(sh.hashes(w), values[offsets[i]:offsets[i + 1]])
+        assert np.array_equal(v13[o13[i]:o13[i + 1]], reference(w, 13)) and np.array_equal(ngram_hashes(w, 13), reference(w, 13))
+        wh = np.array([hash64(x) for x in w], dtype=np.uint64)
+        assert np.array_equal(gram_hashes(wh, 5), reference(w, 5, short=False))
 
 
 def test_default_corpus_planted_duplicates(tmp_path, sample_corpus):
