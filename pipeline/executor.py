@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import multiprocessing as mp
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
@@ -40,6 +41,16 @@ def release_memory() -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """Pool worker start-up (Linux): the kernel kills the worker when the run's process dies, so a
+    killed run (SIGKILL, OOM) leaves no idle workers behind (they would wait on their queue
+    forever). Elsewhere a no-op."""
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _released(call: tuple[Callable[[Any], Any], Any]) -> Any:
     fn, task = call
     try:
@@ -62,7 +73,8 @@ class LocalExecutor:
                 yield _released((fn, t))
             return
         # fork: workers inherit imported modules (fast start); the pipeline never imports torch.
-        pool = ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=mp.get_context("fork"))
+        pool = ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=mp.get_context("fork"),
+                                   initializer=_die_with_parent)
         try:
             futures = [pool.submit(_released, (fn, t)) for t in tasks]
             for fut in as_completed(futures):

@@ -110,6 +110,23 @@ def _start_and_kill(cfg: Path, out: Path, markers: int, *extra: str) -> None:
         time.sleep(0.01)
     proc.wait()
     assert not (out / "report.json").exists(), "the run finished before it could be killed"
+    # its pool workers die with it (they would otherwise wait on their queue forever)
+    deadline = time.time() + 10
+    while time.time() < deadline and _processes_naming(cfg):
+        time.sleep(0.05)
+    assert not _processes_naming(cfg)
+
+
+def _processes_naming(cfg: Path) -> list[int]:
+    """Processes whose command line names `cfg` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(cfg).encode() in (d / "cmdline").read_bytes():
+                out.append(int(d.name))
+        except OSError:
+            pass
+    return out
 
 
 def test_resume_across_worker_counts_and_executors_redoes_nothing(tmp_path, local_reference):
