@@ -24,7 +24,7 @@ def spec(shards, budget="1K", **kw) -> RunSpec:
 
 def test_tiny_model_overfits_a_1000_token_shard(small_shards, tmp_path):
     model = ModelConfig(n_layer=2, d_model=128, n_head=4, context=64)
-    s = RunSpec(model, spec(small_shards, tokens=16 * 64 * 500, batch_size=16, lr=5e-3, warmup_steps=20,
+    s = RunSpec(model, spec(small_shards, tokens=16 * 64 * 250, batch_size=16, lr=5e-3, warmup_steps=20,
                             weight_decay=0.0).train, "overfit")
     r = train(s, tmp_path / "o")
     # Loss on the budget, at window positions with >= 16 tokens of context (the first tokens of a
