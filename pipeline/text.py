@@ -86,7 +86,7 @@ def word_hashes(words: list[str], cache: dict[str, int] | None = None) -> np.nda
     cache = {} if cache is None else cache
     for w in set(words).difference(cache):
         cache[w] = hash64(w)
-    return np.array(list(map(cache.__getitem__, words)), dtype=np.uint64).reshape(len(words))
+    return np.array(list(map(cache.__getitem__, words)), dtype=np.uint64)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -55,12 +55,15 @@ class Shingler:
 
     def hashes(self, words: list[str]) -> np.ndarray:
         """32-bit shingle hashes (uint32, in text order, repeats kept) of a list of words."""
-        return (ngram_hashes_batch([words], self.ngram, self.cache)[0] & _MASK32).astype(np.uint32)
+        return self._low32([words])[0]
 
     def batch(self, normals: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The 32-bit shingle hashes of many normalised texts laid end to end, and each text's
         offsets (text d's are values[offsets[d]:offsets[d + 1]]): what `signatures` takes."""
-        values, offsets = ngram_hashes_batch([t.split() for t in normals], self.ngram, self.cache)
+        return self._low32([t.split() for t in normals])
+
+    def _low32(self, word_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        values, offsets = ngram_hashes_batch(word_lists, self.ngram, self.cache)
         return (values & _MASK32).astype(np.uint32), offsets
 
     def shingle_set(self, text: str) -> np.ndarray:
