@@ -90,7 +90,7 @@ def word_hashes(words: list[str], cache: dict[str, int] | None = None) -> np.nda
 
 
 @numba.njit(cache=True, nogil=True)
-def _mix64_one(x: np.uint64) -> np.uint64:
+def mix64_one(x: np.uint64) -> np.uint64:
     """mix64 for one value, inside compiled code."""
     x ^= x >> np.uint64(30)
     x *= np.uint64(0xBF58476D1CE4E5B9)
@@ -116,7 +116,7 @@ def _gram_kernel(wh: np.ndarray, woff: np.ndarray, n: int, short: bool) -> tuple
         for i in range(goff[d + 1] - goff[d]):
             h = np.uint64(0)
             for j in range(k):
-                h = _mix64_one(h ^ wh[start + i + j])
+                h = mix64_one(h ^ wh[start + i + j])
             out[goff[d] + i] = h
     return out, goff
 

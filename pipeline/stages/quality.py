@@ -152,8 +152,8 @@ class QualityStage(Stage):
         c: Config = self.config
         self.langid = None
         if c.language != "off":
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-            self.langid = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            from pipeline.language import LanguageId
+            self.langid = LanguageId.default()
         self.model = None
         if c.classifier != "off":
             from pipeline.classifier import load_model

@@ -16,6 +16,11 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
+import numba
+import numpy as np
+
+from pipeline.text import mix64_one
+
 # spaCy's English tokenizer rules (prefixes, suffixes, infixes; URLs and a few exceptions kept
 # whole), re-stated as three regexes and a loop per whitespace chunk. Chunks of letters and digits
 # only (most words) skip the loop.
@@ -103,9 +108,15 @@ class Features:
         return spacy_words(self.text) if self.word_split == "spacy" else self.text.split()
 
     @cached_property
+    def distinct_words(self) -> set[str]:
+        """Per-word tests run once per distinct word (a page repeats most of its words)."""
+        return set(self.words)
+
+    @cached_property
     def non_symbol_words(self) -> list[str]:
         p = PUNCTUATION
-        return [w for w in self.words if not p.issuperset(w)]
+        symbols = {w for w in self.distinct_words if p.issuperset(w)}
+        return [w for w in self.words if w not in symbols] if symbols else self.words
 
     @cached_property
     def lines(self) -> list[str]:
@@ -146,6 +157,7 @@ def gopher_quality(f: Features) -> GopherQuality:
     words, ns = f.words, f.non_symbol_words
     n = len(words) or 1
     lines = f.lines or [""]
+    alpha = {w for w in f.distinct_words if w.isalpha() or any(c.isalpha() for c in w)}
     return GopherQuality(
         n_words=len(ns),
         mean_word_length=sum(map(len, ns)) / len(ns) if ns else 0.0,
@@ -153,7 +165,7 @@ def gopher_quality(f: Features) -> GopherQuality:
         ellipsis_ratio=(f.text.count("...") + f.text.count("…")) / n,
         bullet_lines=sum(l.lstrip().startswith(("•", "-")) for l in lines) / len(lines),
         ellipsis_lines=sum(l.rstrip().endswith(("...", "…")) for l in lines) / len(lines),
-        alpha_words=sum(any(c.isalpha() for c in w) for w in words) / n,
+        alpha_words=sum(map(alpha.__contains__, words)) / n,
         stop_words=len(GOPHER_STOP_WORDS.intersection(words)),
     )
 
@@ -169,28 +181,85 @@ class GopherRepetition:
     dup_ngram_char_frac: dict[int, float]
 
 
-def _top_ngram_chars(words: list[str], n: int) -> int:
+def word_ids(words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each word as a small integer (equal words, equal ids: exact, unlike hashes) and its length.
+    The n-gram counts below run on these in compiled code."""
+    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    ids = np.fromiter(map(index.__getitem__, words), np.int64, len(words))
+    return ids, np.fromiter(map(len, words), np.int64, len(words))
+
+
+@numba.njit(cache=True, nogil=True)
+def _find_or_add(table: np.ndarray, hashes: np.ndarray, ids: np.ndarray, pos: int, n: int) -> tuple[int, bool]:
+    """Open-addressing set of n-grams (stored as their first position): the slot of the n-gram at
+    `pos` and whether it was there already. Equal hashes are confirmed on the ids, so the set is
+    exact whatever the hash collisions."""
+    mask = len(table) - 1
+    slot = np.int64(hashes[pos] & np.uint64(mask))
+    while table[slot] >= 0:
+        other = table[slot]
+        if hashes[other] == hashes[pos]:
+            same = True
+            for j in range(n):
+                if ids[other + j] != ids[pos + j]:
+                    same = False
+                    break
+            if same:
+                return slot, True
+        slot = (slot + 1) & mask
+    table[slot] = pos
+    return slot, False
+
+
+@numba.njit(cache=True, nogil=True)
+def _gram_table(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-gram hashes of `ids` (position i: ids[i:i + n]) and an empty table for them."""
+    grams = len(ids) - n + 1
+    hashes = np.empty(grams, np.uint64)
+    for i in range(grams):
+        h = np.uint64(0)
+        for j in range(n):
+            h = mix64_one(h ^ np.uint64(ids[i + j]))
+        hashes[i] = h
+    size = 2
+    while size < 2 * grams:
+        size *= 2
+    return hashes, np.full(size, -1, np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _top_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
     """Chars of the most frequent n-gram (space-joined) times its count; first seen wins ties."""
-    if len(words) < n:
+    if len(ids) < n:
         return 0
-    counts = Counter(zip(*(words[i:] for i in range(n))))
-    gram, c = counts.most_common(1)[0]
-    return (sum(map(len, gram)) + n - 1) * c
+    hashes, table = _gram_table(ids, n)
+    counts = np.zeros(len(table), np.int64)
+    best_slot, best = -1, 0
+    for i in range(len(hashes)):
+        slot, _ = _find_or_add(table, hashes, ids, i, n)
+        counts[slot] += 1
+    for i in range(len(hashes)):  # in order of first appearance, as Counter.most_common ranks ties
+        slot, _ = _find_or_add(table, hashes, ids, i, n)
+        if table[slot] == i and counts[slot] > best:
+            best_slot, best = slot, counts[slot]
+    first = table[best_slot]
+    return (lengths[first:first + n].sum() + n - 1) * best
 
 
-def _dup_ngram_chars(words: list[str], lengths: list[int], n: int) -> int:
+@numba.njit(cache=True, nogil=True)
+def _dup_ngram_chars(ids: np.ndarray, lengths: np.ndarray, n: int) -> int:
     """Chars covered by repeated n-grams, scanning left to right and jumping past each repeat
     (as Gopher and DataTrove count it; n-grams are joined without spaces)."""
-    seen: set[tuple[str, ...]] = set()
+    if len(ids) < n:
+        return 0
+    hashes, table = _gram_table(ids, n)
     total = idx = 0
-    last = len(words) - n + 1
-    while idx < last:
-        gram = tuple(words[idx:idx + n])
-        if gram in seen:
-            total += sum(lengths[idx:idx + n])
+    while idx < len(hashes):
+        _, seen = _find_or_add(table, hashes, ids, idx, n)
+        if seen:
+            total += lengths[idx:idx + n].sum()
             idx += n
         else:
-            seen.add(gram)
             idx += 1
     return total
 
@@ -202,13 +271,12 @@ def gopher_repetition(f: Features, top_ns: tuple[int, ...], dup_ns: tuple[int, .
     p_n, p_chars = find_duplicates(paras)
     lines = _LINES.split(text)
     l_n, l_chars = find_duplicates(lines)
-    words = f.words
-    lengths = [len(w) for w in words]
+    ids, lengths = word_ids(f.words)
     return GopherRepetition(
         dup_para_frac=p_n / len(paras), dup_para_char_frac=p_chars / size,
         dup_line_frac=l_n / len(lines), dup_line_char_frac=l_chars / size,
-        top_ngram_char_frac={n: _top_ngram_chars(words, n) / size for n in top_ns},
-        dup_ngram_char_frac={n: _dup_ngram_chars(words, lengths, n) / size for n in dup_ns},
+        top_ngram_char_frac={n: _top_ngram_chars(ids, lengths, n) / size for n in top_ns},
+        dup_ngram_char_frac={n: _dup_ngram_chars(ids, lengths, n) / size for n in dup_ns},
     )
 
 
