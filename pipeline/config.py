@@ -20,8 +20,9 @@ from pipeline.stage import ConfigError
 
 INPUT_FORMATS = ("auto", "jsonl", "parquet", "html", "warc", "datasets")
 EXECUTORS = ("local", "ray")
+STAGE_OUTPUTS = ("needed", "all")
 # where the work runs is not part of what it computes: these stay out of the config hash
-WHERE_IT_RUNS = ("workers", "executor", "address")
+WHERE_IT_RUNS = ("workers", "executor", "address", "stage_outputs")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class RunSettings:
     keep_dropped_text: bool = field(default=True, metadata={
         "help": "store dropped documents' text in drops.parquet for inspection"})
     cards_dir: str = field(default="data_cards", metadata={"help": "where data cards are written"})
+    stage_outputs: str = field(default="needed", metadata={
+        "help": "needed: stages that need no whole-stream pass run fused, one task per part, and "
+                "write their kept documents only where the run reads them (the next stage, shard "
+                "variants); all: stage by stage, every stage's kept documents written (to inspect "
+                "them). Drops, stats and the card are the same either way"})
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in "/\\ "):
@@ -81,6 +87,9 @@ class RunSettings:
             raise ConfigError(f"run.executor = {self.executor!r}: unknown; available: {', '.join(EXECUTORS)}")
         if self.part_docs < 1:
             raise ConfigError(f"run.part_docs = {self.part_docs}: must be >= 1")
+        if self.stage_outputs not in STAGE_OUTPUTS:
+            raise ConfigError(f"run.stage_outputs = {self.stage_outputs!r}: unknown; available: "
+                              f"{', '.join(STAGE_OUTPUTS)}")
 
 
 @dataclass(frozen=True)

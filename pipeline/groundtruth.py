@@ -25,15 +25,17 @@ def load_labels(path: str) -> dict[str, str]:
     return {i: r["kind"] for i, r in load_label_records(path).items()}
 
 
-def _ids(paths: list[Path]) -> list[str]:
+def ids_of(paths: list[Path]) -> list[str]:
+    """The `id` column of Parquet files (document parts or drops), in order."""
     return [i for p in paths for i in pq.read_table(p, columns=["id"]).column("id").to_pylist()]
 
 
-def evaluate(labels_path: str, kinds: tuple[str, ...], in_parts: list[Path], drops_path: Path,
+def evaluate(labels_path: str, kinds: tuple[str, ...], in_ids: list[str], drops_path: Path,
              breakdown: str = "") -> dict:
+    """`in_ids`: the documents that reached the stage (from its input parts, or, when a fused
+    run did not write them, from what it kept and dropped)."""
     labels = load_labels(labels_path)
-    in_ids = _ids(in_parts)
-    drop_ids = _ids([drops_path])
+    drop_ids = ids_of([drops_path])
     seen = Counter(labels.get(i, "unlabelled") for i in in_ids)
     dropped = Counter(labels.get(i, "unlabelled") for i in drop_ids)
     targets_in = sum(seen[k] for k in kinds)
@@ -61,11 +63,11 @@ def evaluate(labels_path: str, kinds: tuple[str, ...], in_parts: list[Path], dro
 JACCARD_BINS = ((0.0, 0.6), (0.6, 0.85), (0.85, 1.01))
 
 
-def evaluate_pairs(labels_path: str, in_parts: list[Path], drops_path: Path) -> dict:
+def evaluate_pairs(labels_path: str, in_ids: list[str], drops_path: Path) -> dict:
     """Planted duplicate pairs (`of`, `jaccard` in the labels) that reach the stage: the share
     put in one cluster (the dropped member's detail names the kept id), by true Jaccard."""
     recs = load_label_records(labels_path)
-    present = set(_ids(in_parts))
+    present = set(in_ids)
     drops = pq.read_table(drops_path, columns=["id", "detail"]).to_pydict()
     rep = dict(zip(drops["id"], drops["detail"]))
     out = {}

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from pipeline import atomic
 from pipeline.config import InputConfig, RunConfig, StageSpec
 from pipeline.executor import Executor, make_executor, release_memory
-from pipeline.groundtruth import evaluate, evaluate_pairs
+from pipeline.groundtruth import evaluate, evaluate_pairs, ids_of
 from pipeline.io import (DROP_SCHEMA, InputError, Skip, Source, docs_to_table, drops_to_table,
                          list_sources, read_part, read_source)
 from pipeline.stage import Stage, StageStats
@@ -56,10 +56,12 @@ def _stats_of(stage_dir: Path) -> StageStats:
     return total
 
 
-def _write_part(out_dir: Path, name: str, docs: list, drops: list[dict[str, str]],
+def _write_part(out_dir: Path, name: str, docs: list | None, drops: list[dict[str, str]],
                 stats: StageStats, extra: dict[str, Any] | None = None) -> None:
-    """Kept docs, then drops, then the marker: a marker only ever points at whole files."""
-    atomic.write_parquet(out_dir / f"{name}.parquet", docs_to_table(docs))
+    """Kept docs (unless None: not needed), then drops, then the marker: a marker only ever
+    points at whole files."""
+    if docs is not None:
+        atomic.write_parquet(out_dir / f"{name}.parquet", docs_to_table(docs))
     atomic.write_parquet(out_dir / DROPS / f"{name}.parquet", drops_to_table(drops))
     atomic.write_json(out_dir / DONE / f"{name}.json", {"stats": stats.to_dict(), **(extra or {})})
 
@@ -202,10 +204,13 @@ _STAGE_CACHE: dict[tuple[str, str, str], Stage] = {}
 
 
 def make_stage(spec: StageSpec, state_dir: Path | None) -> Stage:
-    """A set-up stage; cached per process so each worker loads models and lists once."""
-    key = (spec.name, repr(spec.config), str(state_dir))
+    """A set-up stage, cached per process so each worker loads models and lists once. A stage
+    without a whole-stream pass does not depend on `state_dir`: the run sets it up in the parent
+    before any pool forks, so local workers inherit it set up (models, compiled kernels)."""
+    cls = get_stage(spec.name)
+    key = (spec.name, repr(spec.config), str(state_dir) if cls.needs_prepare else "")
     if key not in _STAGE_CACHE:
-        stage = get_stage(spec.name)(spec.config, state_dir)
+        stage = cls(spec.config, state_dir)
         stage.setup()
         if stage.needs_prepare:
             stage.load_state()
@@ -213,51 +218,107 @@ def make_stage(spec: StageSpec, state_dir: Path | None) -> Stage:
     return _STAGE_CACHE[key]
 
 
-def _stage_task(task: tuple[StageSpec, str, str, str, bool]) -> str:
-    spec, state_dir, in_path, out, keep_text = task
-    stage = make_stage(spec, Path(state_dir))
+def _segment_task(task: tuple[tuple[StageSpec, ...], list[str], str, list[str], list[bool], bool]) -> str:
+    """One part through consecutive stages in memory. Per stage: its kept documents (where the run
+    reads them), its drops, then its marker; the last stage's marker says the part is done, so a
+    part cut short is redone whole (every write is atomic and gives the same bytes again)."""
+    specs, state_dirs, in_path, outs, write_kept, keep_text = task
     name = Path(in_path).stem
-    stage.begin_part(name)
     docs = read_part(in_path)
-    res = stage.apply(docs, keep_dropped_text=keep_text)
-    drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
-              "url": d.url, "text": d.text} for d in res.dropped]
-    _write_part(Path(out), name, res.kept, drops, res.stats)
+    for spec, state_dir, out, kept in zip(specs, state_dirs, outs, write_kept):
+        stage = make_stage(spec, Path(state_dir))
+        stage.begin_part(name)
+        res = stage.apply(docs, keep_dropped_text=keep_text)
+        drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
+                  "url": d.url, "text": d.text} for d in res.dropped]
+        _write_part(Path(out), name, res.kept if kept else None, drops, res.stats)
+        docs = res.kept
     return name
+
+
+def _prepare(spec: StageSpec, parts: list[Path], state_dir: Path, executor: Executor) -> None:
+    """The whole-stream pass of a stage that needs one (once; its result persists for resume)."""
+    if (state_dir / "_SUCCESS").exists():
+        return
+    stage = get_stage(spec.name)(spec.config, state_dir)
+    stage.setup()
+    t0 = time.perf_counter()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    prep = stage.prepare(parts, executor)
+    prep.seconds = time.perf_counter() - t0
+    atomic.write_json(state_dir / "prepare_stats.json", prep.to_dict())
+    atomic.write_text(state_dir / "_SUCCESS", "")
+
+
+def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], write_kept: list[bool],
+                executor: Executor, keep_text: bool = True, progress: bool = True,
+                labels: str = "") -> list[dict[str, Any]]:
+    """Consecutive stages over every part of `in_dir`, one task per part. A stage that needs a
+    whole-stream pass runs alone (its pass comes first); stages that need none may share a
+    segment, so their documents never go through Parquet in between. The last stage's kept
+    documents are always written; the others' where `write_kept` says."""
+    if all((d / "stats.json").exists() for d in out_dirs):
+        return [json.loads((d / "stats.json").read_text()) for d in out_dirs]
+    if len(specs) > 1 and any(get_stage(s.name).needs_prepare for s in specs):
+        raise RunError("a stage with a whole-stream pass cannot share a segment")
+    parts = part_files(in_dir)
+    for d in out_dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    if get_stage(specs[0].name).needs_prepare:
+        _prepare(specs[0], parts, out_dirs[0] / "_state", executor)
+    last = out_dirs[-1] / DONE
+    todo = [(tuple(specs), [str(d / "_state") for d in out_dirs], str(p), [str(d) for d in out_dirs],
+             [*write_kept[:-1], True], keep_text) for p in parts if not (last / f"{p.stem}.json").exists()]
+    bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc="+".join(s.name for s in specs),
+               unit="part", disable=not progress, leave=False)
+    for _ in executor.map_unordered(_segment_task, todo):
+        bar.update()
+    bar.close()
+    kept_ids = ids_of(part_files(out_dirs[-1])) if labels else []
+    all_drops = [_merge_drops(d) for d in out_dirs]
+    out = []
+    for k, (spec, d, drops) in enumerate(zip(specs, out_dirs, all_drops)):
+        cls = get_stage(spec.name)
+        extra = cls(spec.config, d / "_state").summarize(d)
+        if labels and cls.ground_truth_kinds:
+            # what reached stage k: what the segment kept, plus what stage k and later dropped
+            in_ids = kept_ids + ids_of(all_drops[k:])
+            extra["ground_truth"] = evaluate(labels, cls.ground_truth_kinds, in_ids, drops,
+                                             cls.ground_truth_breakdown)
+            if cls.ground_truth_pairs:
+                extra["ground_truth"]["pairs_by_jaccard"] = evaluate_pairs(labels, in_ids, drops)
+        out.append(_finalize(d, spec.name, extra))
+    return out
 
 
 def run_stage(spec: StageSpec, in_dir: Path, out_dir: Path, executor: Executor,
               keep_text: bool = True, progress: bool = True, labels: str = "") -> dict[str, Any]:
-    if (out_dir / "stats.json").exists():
-        return json.loads((out_dir / "stats.json").read_text())
-    cls = get_stage(spec.name)
-    state_dir = out_dir / "_state"
-    parts = part_files(in_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if cls.needs_prepare and not (state_dir / "_SUCCESS").exists():
-        stage = cls(spec.config, state_dir)
-        stage.setup()
-        t0 = time.perf_counter()
-        state_dir.mkdir(parents=True, exist_ok=True)
-        prep = stage.prepare(parts, executor)
-        prep.seconds = time.perf_counter() - t0
-        atomic.write_json(state_dir / "prepare_stats.json", prep.to_dict())
-        atomic.write_text(state_dir / "_SUCCESS", "")
-    todo = [(spec, str(state_dir), str(p), str(out_dir), keep_text) for p in parts
-            if not (out_dir / DONE / f"{p.stem}.json").exists()]
-    bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc=spec.name, unit="part",
-               disable=not progress, leave=False)
-    for _ in executor.map_unordered(_stage_task, todo):
-        bar.update()
-    bar.close()
-    drops = _merge_drops(out_dir)
-    extra = cls(spec.config, state_dir).summarize(out_dir)
-    if labels and cls.ground_truth_kinds:
-        extra["ground_truth"] = evaluate(labels, cls.ground_truth_kinds, parts, drops,
-                                         cls.ground_truth_breakdown)
-        if cls.ground_truth_pairs:
-            extra["ground_truth"]["pairs_by_jaccard"] = evaluate_pairs(labels, parts, drops)
-    return _finalize(out_dir, spec.name, extra)
+    """One stage alone, writing its kept documents (`corpusprep stage`, and `stage_outputs = all`)."""
+    return run_segment([spec], in_dir, [out_dir], [True], executor, keep_text, progress, labels)[0]
+
+
+def segments(cfg: RunConfig) -> list[list[int]]:
+    """Stage indices grouped as the run executes them: with `stage_outputs = needed`, consecutive
+    stages that need no whole-stream pass share a segment; every other stage runs alone."""
+    groups: list[list[int]] = []
+    joins = False
+    for i, spec in enumerate(cfg.stages):
+        fusable = cfg.run.stage_outputs == "needed" and not get_stage(spec.name).needs_prepare
+        if fusable and joins:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        joins = fusable
+    return groups
+
+
+def needed_outputs(cfg: RunConfig) -> set[int]:
+    """Stages whose kept documents the run reads after them: each segment's last (the next
+    stage's input, or the run's result) and the sources of shard variants."""
+    if cfg.run.stage_outputs == "all":
+        return set(range(len(cfg.stages)))
+    names = set(cfg.shards.variants.values()) if cfg.shards is not None else set()
+    return {g[-1] for g in segments(cfg)} | {i for i, s in enumerate(cfg.stages) if s.name in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,14 +368,29 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
                            "outputs. Choose another run.output or delete the folder")
         _remove_temp_files(out)  # left by a killed process; never read, never reused
     for spec in cfg.stages:  # fail on bad lists/models before any data is read
-        get_stage(spec.name)(spec.config).setup()
-    atomic.write_json(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source})
+        if get_stage(spec.name).needs_prepare:
+            get_stage(spec.name)(spec.config).setup()
+        else:
+            make_stage(spec, None)  # kept: forked workers inherit it
+    if resume and run_json.exists():
+        started = json.loads(run_json.read_text()).get("stage_outputs", cfg.run.stage_outputs)
+        if started != cfg.run.stage_outputs:
+            raise RunError(f"{out} was started with run.stage_outputs = {started!r}; resume it "
+                           f"with the same setting (it decides which files a finished part has)")
+    atomic.write_json(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source,
+                                 "stage_outputs": cfg.run.stage_outputs})
     t0 = time.perf_counter()
     dirs = stage_dirs(cfg)
     stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress)]
-    for spec, prev, cur in zip(cfg.stages, dirs, dirs[1:]):
-        stats.append(run_stage(spec, prev, cur, executor, cfg.run.keep_dropped_text, progress,
-                               cfg.input.labels))
+    needed = needed_outputs(cfg)
+    for seg in segments(cfg):
+        stats += run_segment([cfg.stages[i] for i in seg], dirs[seg[0]], [dirs[i + 1] for i in seg],
+                             [i in needed for i in seg], executor, cfg.run.keep_dropped_text,
+                             progress, cfg.input.labels)
+    for prev, cur in zip(stats, stats[1:]):  # nothing lost between stages either
+        if cur["docs_in"] != prev["docs_out"]:
+            raise RunError(f"accounting broken between {prev['stage']} and {cur['stage']}: "
+                           f"{prev['docs_out']} kept, {cur['docs_in']} read next")
     shards = None
     if cfg.shards is not None:
         shards = run_shards(cfg, dirs, progress)

@@ -154,6 +154,8 @@ class QualityStage(Stage):
         if c.language != "off":
             from pipeline.language import LanguageId
             self.langid = LanguageId.default()
+            self.langid.classify("warm up")  # loads the compiled walk now: once, not per worker
+        gopher_repetition(Features("warm up the compiled n-gram counts"), (2,), (5,))
         self.model = None
         if c.classifier != "off":
             from pipeline.classifier import load_model

@@ -169,3 +169,37 @@ def test_id_check_in_several_hash_range_passes(tmp_path):
         run_read(InputConfig(path=str(inp)), tmp_path / "bad", ex, 7, progress=False)
     with pytest.raises(InputError, match="'r17'"):
         _check_unique_ids(tmp_path / "bad", ids_per_pass=4)
+
+
+def _without_seconds(x):
+    if isinstance(x, dict):
+        return {k: _without_seconds(v) for k, v in x.items() if not k.endswith("seconds")}
+    return [_without_seconds(v) for v in x] if isinstance(x, list) else x
+
+
+def test_fused_stages_give_the_per_stage_outputs(tmp_path, small_input):
+    """html + safety + quality run fused (one task per part, no Parquet in between) and give the
+    same kept documents, drops, stats and card funnel as stage by stage; only the kept parts no
+    later step reads are not written."""
+    stages = ('[[stages]]\nname = "html"\n[[stages]]\nname = "safety"\n[[stages]]\nname = "quality"\n'
+              'word_split = "whitespace"\n')
+    outs, reports, cards = {}, {}, {}
+    for mode in ("needed", "all"):
+        cfg = load_run_config(write_config(tmp_path / f"{mode}.toml", small_input / "part-00001.warc.gz",
+                                           tmp_path / mode, stages,
+                                           extra_run=f'workers = 2\npart_docs = 150\nstage_outputs = "{mode}"'))
+        res = run(cfg, progress=False)
+        outs[mode], reports[mode] = data_files(tmp_path / mode), res.report
+        funnel = res.card_path.read_text().split("## Funnel")[1].split("\n## ")[0]
+        cards[mode] = [row.rsplit("|", 2)[0] for row in funnel.splitlines() if row.startswith("|")]
+    fused, per_stage = outs["needed"], outs["all"]
+    assert {k: per_stage[k] for k in fused} == fused and len(fused) > 15
+    missing = set(per_stage) - set(fused)
+    assert missing and {m.split("/")[0] for m in missing} == {"01_html", "02_safety"}
+    assert all(Path(m).name.startswith("part-") for m in missing)
+    assert _without_seconds(reports["needed"]["stages"]) == _without_seconds(reports["all"]["stages"])
+    assert reports["needed"]["stages"][3]["docs_in"] > 400 and len(reports["needed"]["stages"]) == 4 and cards["needed"] == cards["all"]
+    # which files a finished part has depends on the setting: a resume must keep it
+    other = load_run_config(tmp_path / "needed.toml", ['run.stage_outputs="all"'])
+    with pytest.raises(RunError, match="stage_outputs"):
+        run(other, resume=True, progress=False)
