@@ -28,7 +28,7 @@ DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.s
                         ("meta", pa.string())])
 DROP_SCHEMA = pa.schema([("id", pa.string()), ("stage", pa.string()), ("reason", pa.string()),
                          ("detail", pa.string()), ("url", pa.string()), ("text", pa.string())])
-HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
 
 
@@ -301,7 +301,19 @@ def _read_html(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
                 yield Skip(label, "record_too_large", f"{path}: {size:,} bytes, more than "
                            f"input.max_record_mb = {cfg.max_record_mb}; skipped without reading it")
                 continue
-            data = Path(path).read_bytes()
+            if path.endswith(".gz"):  # read no more than the limit allows, however well it packs
+                with gzip.open(path) as fh:
+                    data = fh.read((cfg.max_record_mb << 20) + 1)
+                if len(data) > cfg.max_record_mb << 20:
+                    yield Skip(label, "record_too_large", f"{path}: more than input.max_record_mb = "
+                               f"{cfg.max_record_mb} MB once decompressed; skipped")
+                    continue
+            else:
+                data = Path(path).read_bytes()
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            yield Skip(label, "truncated_input", f"{path}: the gzip stream is cut or damaged ({e}); "
+                       "the page is skipped: fetch the file again")
+            continue
         except OSError as e:
             yield Skip(label, "unreadable_file", f"{path}: {e}")
             continue

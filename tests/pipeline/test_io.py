@@ -77,6 +77,21 @@ def test_html_folder(tmp_path):
     assert "café" in docs[1].text and docs[1].meta["encoding"] in ("iso-8859-1", "latin-1", "windows-1252")
 
 
+def test_gzipped_html_pages_and_a_cut_one(tmp_path):
+    """Pages stored as .html.gz (as crawls and the extraction benchmarks keep them) read like
+    .html; a cut gzip stream is a counted skip that names the file."""
+    page = "<html><body><p>Gamma ray bursts</p></body></html>".encode()
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "a.html.gz").write_bytes(gzip.compress(page))
+    (tmp_path / "p" / "b.html.gz").write_bytes(gzip.compress(page)[:20])
+    (tmp_path / "p" / "c.html").write_bytes(page)
+    cfg = InputConfig(path=str(tmp_path / "p"))
+    items = [x for src in list_sources(cfg) for x in read_source(src, cfg)]
+    assert [type(x).__name__ for x in items] == ["Document", "Skip", "Document"]
+    assert items[0].text == items[2].text and "Gamma ray bursts" in items[0].text
+    assert items[1].reason == "truncated_input" and "b.html.gz" in items[1].detail
+
+
 def _warc(path: Path, pages: list[tuple[str, bytes, str]], truncate: int = 0, gz: bool = True) -> None:
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter

@@ -1,0 +1,155 @@
+"""Whole runs end to end: fused against stage by stage, and against DataTrove on real web pages.
+
+    python benchmarks/bench_pipeline.py            (DataTrove, trafilatura, spaCy: pip install -e '.[bench]')
+
+1. The default run (configs/default.toml on the built-in corpus, 2 workers), once with
+   `run.stage_outputs = needed` (consecutive stages without a whole-stream pass fused) and once
+   with `all` (stage by stage): docs/s of each, and whether every file the fused run wrote is
+   byte-identical to the per-stage run's.
+2. Real pages written by others: every HTML page of ../shared/data/extraction (three public
+   extraction benchmarks), one worker each, from the gzipped files to written output:
+   - ours: read -> html -> quality (Gopher quality + repetition, C4, FineWeb; spaCy-style words as
+     DataTrove counts them; language ID off, as DataTrove's needs a model download; a second line
+     with it on);
+   - DataTrove: a reader of the same files -> Trafilatura (its defaults, as FineWeb used it) ->
+     GopherRepetitionFilter -> GopherQualityFilter -> C4QualityFilter -> FineWebQualityFilter ->
+     JsonlWriter, on its LocalPipelineExecutor with one task.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO, default_corpus_dir, have
+
+from pipeline.config import load_run_config
+from pipeline.resources import shared_data_dir
+from pipeline.runner import run
+
+
+def _files(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*")) if p.is_file() and p.suffix in (".parquet", ".arrow")}
+
+
+def default_run(tmp: Path) -> None:
+    default_corpus_dir()
+    rows, files = {}, {}
+    for mode in ("all", "needed", "all", "needed"):  # twice each, alternating: the best of two
+        out = tmp / f"default-{mode}"
+        shutil.rmtree(out, ignore_errors=True)
+        cfg = load_run_config(REPO / "configs" / "default.toml",
+                              [f"run.output={out}", f"run.cards_dir={tmp / 'cards'}", f'run.stage_outputs="{mode}"'])
+        t0 = time.perf_counter()
+        res = run(cfg, progress=False)
+        sec = time.perf_counter() - t0
+        rows[mode] = min(rows.get(mode, sec), sec)
+        files[mode] = _files(out)
+    docs = res.report["docs_in"]
+    same = all(files["all"].get(k) == v for k, v in files["needed"].items())
+    print(f"default run, {docs:,} documents, 2 workers (pipeline, shards and card; best of 2)")
+    for mode, label in (("all", "stage by stage"), ("needed", "fused")):
+        print(f"  {label:15s} {rows[mode]:6.1f} s  {docs / rows[mode]:7.1f} docs/s  {len(files[mode])} data files")
+    print(f"  fused / stage by stage: {rows['all'] / rows['needed']:.2f}x; every fused file byte-identical: {same}")
+
+
+def pages() -> list[Path]:
+    shared = shared_data_dir()
+    if shared is None:
+        return []
+    return sorted((shared / "extraction").glob("*/html/*.html*"))
+
+
+def ours_on_pages(paths: list[Path], tmp: Path, language: bool) -> float:
+    inp = tmp / "pages"
+    if not inp.exists():  # one folder of links, so the run reads exactly these files
+        inp.mkdir()
+        for i, p in enumerate(paths):
+            (inp / f"{i:05d}-{p.name}").symlink_to(p)
+    out = tmp / f"ours-{language}"
+    shutil.rmtree(out, ignore_errors=True)
+    cfg_path = tmp / f"ours-{language}.toml"
+    cfg_path.write_text(f"""
+[run]
+name = "bench-pages"
+output = "{out}"
+cards_dir = "{tmp / 'cards'}"
+workers = 1
+part_docs = 500
+[input]
+path = "{inp}"
+format = "html"
+[[stages]]
+name = "html"
+[[stages]]
+name = "quality"
+language = "{'drop' if language else 'off'}"
+""")
+    t0 = time.perf_counter()
+    res = run(load_run_config(cfg_path), progress=False)
+    sec = time.perf_counter() - t0
+    print(f"    ours ({'with' if language else 'no'} language ID): {res.report['docs_kept']:,} kept")
+    return sec
+
+
+def datatrove_on_pages(paths: list[Path], tmp: Path) -> float:
+    from datatrove.data import Document
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.extractors import Trafilatura
+    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
+                                            GopherRepetitionFilter)
+    from datatrove.pipeline.writers import JsonlWriter
+
+    def read_pages(data, rank: int = 0, world_size: int = 1):
+        for p in paths:
+            raw = gzip.open(p).read() if p.suffix == ".gz" else p.read_bytes()
+            yield Document(text=raw.decode("utf-8", "replace"), id=p.name)
+
+    out = tmp / "datatrove"
+    shutil.rmtree(out, ignore_errors=True)
+    ex = LocalPipelineExecutor(pipeline=[read_pages, Trafilatura(favour_precision=True), GopherRepetitionFilter(),
+                                         GopherQualityFilter(), C4QualityFilter(), FineWebQualityFilter(),
+                                         JsonlWriter(str(out / "kept"))],
+                               tasks=1, workers=1, logging_dir=str(out / "logs"))
+    t0 = time.perf_counter()
+    ex.run()
+    sec = time.perf_counter() - t0
+    kept = sum(1 for f in (out / "kept").glob("*.jsonl.gz") for _ in gzip.open(f))
+    print(f"    DataTrove: {kept:,} kept")
+    return sec
+
+
+def real_pages(tmp: Path) -> None:
+    paths = pages()
+    if not paths:
+        print("real pages: ../shared/data/extraction is not beside the checkout; skipped")
+        return
+    mb = sum(len(gzip.open(p).read()) if p.suffix == ".gz" else p.stat().st_size for p in paths) / 1e6
+    print(f"real pages: {len(paths):,} HTML pages of ../shared/data/extraction, {mb:.1f} MB of HTML, one worker each")
+    ours = ours_on_pages(paths, tmp, language=False)
+    ours_lang = ours_on_pages(paths, tmp, language=True)
+    print(f"  ours, read -> html -> quality:            {ours:6.1f} s  {len(paths) / ours:7.1f} pages/s")
+    print(f"  ours, the same with language ID:          {ours_lang:6.1f} s  {len(paths) / ours_lang:7.1f} pages/s")
+    if not (have("datatrove") and have("trafilatura") and have("spacy")):
+        print("  DataTrove, trafilatura or spaCy not installed (pip install -e '.[bench]'): no comparison")
+        return
+    dt = datatrove_on_pages(paths, tmp)
+    print(f"  DataTrove, Trafilatura + Gopher + C4 + FineWeb: {dt:6.1f} s  {len(paths) / dt:7.1f} pages/s")
+    print(f"  ours is {dt / ours:.1f}x DataTrove's speed ({dt / ours_lang:.1f}x with language ID on)")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as d:
+        tmp = Path(d)
+        if "--pages-only" not in sys.argv:
+            default_run(tmp)
+        real_pages(tmp)
+
+
+if __name__ == "__main__":
+    main()
