@@ -117,6 +117,8 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
 
     def flush(frame: tuple[int, bool, bool, etree._Element | None]) -> None:
         raw = "".join(parts)
+        if raw.isspace():  # most boundaries: only the whitespace between two tags
+            return
         pre = frame[2]
         text = raw.strip("\n") if pre else ws_sub(" ", raw.replace("\n", " ")).strip()
         if text.strip():

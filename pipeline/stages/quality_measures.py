@@ -37,43 +37,61 @@ _WHOLE = re.compile(r"^(?:https?://\S+|www\.\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:
 _NT = re.compile(r"^(\w+)(n['’]t)$|^(can)(not)$", re.I)
 
 
+_CHUNKS: dict[str, list[str]] = {}  # chunk -> its tokens; pages repeat most of their chunks
+_CHUNKS_MAX = 200_000  # entries, then the cache starts afresh: memory stays bounded
+
+
 def spacy_words(text: str) -> list[str]:
     """Word tokens as spaCy's blank English tokenizer makes them (what DataTrove counts)."""
     out: list[str] = []
     for chunk in text.split():
-        if chunk.isalnum() or _WHOLE.match(chunk):
+        if chunk.isalnum():
             out.append(chunk)
             continue
-        suffixes: list[str] = []
-        while chunk and not _WHOLE.match(chunk):
-            m = _PREFIX.match(chunk)
-            if m and m.end() < len(chunk):
-                out.append(m.group())
-                chunk = chunk[m.end():]
-                continue
-            m = _SUFFIX.search(chunk)
-            if m and m.start() > 0:
-                suffixes.append(m.group())
-                chunk = chunk[:m.start()]
-                continue
-            break
-        if chunk:
-            nt = _NT.match(chunk)
-            if nt:
-                out += [g for g in nt.groups() if g]
-            elif _WHOLE.match(chunk) or chunk.isalnum():
-                out.append(chunk)
-            else:
-                pos = 0
-                for m in _INFIX.finditer(chunk):
-                    if m.start() > pos:
-                        out.append(chunk[pos:m.start()])
-                    if m.group():
-                        out.append(m.group())
-                    pos = m.end()
-                if pos < len(chunk):
-                    out.append(chunk[pos:])
-        out += reversed(suffixes)
+        tokens = _CHUNKS.get(chunk)
+        if tokens is None:
+            if len(_CHUNKS) >= _CHUNKS_MAX:
+                _CHUNKS.clear()
+            tokens = _CHUNKS[chunk] = _chunk_tokens(chunk)
+        out += tokens
+    return out
+
+
+def _chunk_tokens(chunk: str) -> list[str]:
+    """spaCy's prefix, suffix, infix and exception rules on one whitespace-free chunk."""
+    out: list[str] = []
+    if _WHOLE.match(chunk):
+        return [chunk]
+    suffixes: list[str] = []
+    while chunk and not _WHOLE.match(chunk):
+        m = _PREFIX.match(chunk)
+        if m and m.end() < len(chunk):
+            out.append(m.group())
+            chunk = chunk[m.end():]
+            continue
+        m = _SUFFIX.search(chunk)
+        if m and m.start() > 0:
+            suffixes.append(m.group())
+            chunk = chunk[:m.start()]
+            continue
+        break
+    if chunk:
+        nt = _NT.match(chunk)
+        if nt:
+            out += [g for g in nt.groups() if g]
+        elif _WHOLE.match(chunk) or chunk.isalnum():
+            out.append(chunk)
+        else:
+            pos = 0
+            for m in _INFIX.finditer(chunk):
+                if m.start() > pos:
+                    out.append(chunk[pos:m.start()])
+                if m.group():
+                    out.append(m.group())
+                pos = m.end()
+            if pos < len(chunk):
+                out.append(chunk[pos:])
+    out += reversed(suffixes)
     return out
 
 
