@@ -13,21 +13,96 @@ text in more than 10 is common phrasing, which a model should learn from any cor
 """
 from __future__ import annotations
 
+import re
+
+import numba
 import numpy as np
 
-from pipeline.text import ngram_hashes_batch, words
+from pipeline.text import mix64_one
 
 N = 13
 
 
 def ngram_sets(texts: list[str], n: int = N, batch: int = 1000) -> list[np.ndarray]:
-    """Distinct word n-gram hashes of each text (sorted uint64); one word hash cache for all."""
-    cache: dict[str, int] = {}
-    out = []
+    """Distinct word n-gram hashes of each text (sorted uint64): lowercased `\\w+` words, and a
+    text with fewer than n words gives one hash of all its words.
+
+    Why compiled end to end: this runs beside the tokenizer on every document of the shards step,
+    and per-word Python (the regex, a hash per word, a unique per document) cost half as much
+    as encoding. The word split is the regex's own: the word-character table is built by running
+    `\\w+` over every code point. Hash values are the kernel's own (64-bit, from the words'
+    code points); only which documents share which n-grams is used, never the values."""
+    table = _word_chars()
+    out: list[np.ndarray] = []
     for k in range(0, len(texts), batch):
-        values, offsets = ngram_hashes_batch([words(t.lower()) for t in texts[k:k + batch]], n, cache)
-        out += [np.unique(values[offsets[i]:offsets[i + 1]]) for i in range(len(offsets) - 1)]
+        chunk = [t.lower() for t in texts[k:k + batch]]
+        offsets = np.zeros(len(chunk) + 1, np.int64)
+        np.cumsum([len(t) for t in chunk], out=offsets[1:])
+        points = np.frombuffer("".join(chunk).encode("utf-32-le", "surrogatepass"), np.uint32)
+        values, goff = _gram_sets(points, offsets, table, n)
+        out += [values[goff[i]:goff[i + 1]] for i in range(len(chunk))]
     return out
+
+
+_WORD_CHARS: list[np.ndarray] = []
+
+
+def _word_chars() -> np.ndarray:
+    """A flag per Unicode code point: does `\\w` match it (built once a process, ~0.1 s)."""
+    if not _WORD_CHARS:
+        table = np.zeros(0x110000, np.bool_)
+        every = "".join(map(chr, range(0x110000)))
+        for m in re.finditer(r"\w+", every):
+            table[m.start():m.end()] = True
+        _WORD_CHARS.append(table)
+    return _WORD_CHARS[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _gram_sets(points: np.ndarray, offsets: np.ndarray, is_word: np.ndarray, n: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Per text (points[offsets[d]:offsets[d + 1]]): its words (runs of word characters) hashed,
+    their n-gram hashes (one of all words when fewer than n), sorted and made distinct. Returns the
+    values end to end and each text's offsets into them."""
+    docs = len(offsets) - 1
+    words = np.empty(len(points) + 1, np.uint64)
+    values = np.empty(len(points) + docs, np.uint64)
+    goff = np.zeros(docs + 1, np.int64)
+    for d in range(docs):
+        m = 0
+        h = np.uint64(14695981039346656037)
+        inside = False
+        for i in range(offsets[d], offsets[d + 1]):
+            c = points[i]
+            if is_word[c]:
+                if not inside:
+                    h = np.uint64(14695981039346656037)
+                    inside = True
+                h = (h ^ np.uint64(c)) * np.uint64(1099511628211)
+            elif inside:
+                words[m] = mix64_one(h)
+                m += 1
+                inside = False
+        if inside:
+            words[m] = mix64_one(h)
+            m += 1
+        grams = m - n + 1 if m >= n else (1 if m > 0 else 0)
+        k = min(n, m)
+        start = goff[d]
+        for i in range(grams):
+            g = np.uint64(0)
+            for j in range(k):
+                g = mix64_one(g ^ words[i + j])
+            values[start + i] = g
+        if grams > 1:
+            values[start:start + grams].sort()
+        kept = 0
+        for i in range(grams):
+            if kept == 0 or values[start + i] != values[start + kept - 1]:
+                values[start + kept] = values[start + i]
+                kept += 1
+        goff[d + 1] = start + kept
+    return values[:goff[docs]].copy(), goff
 
 
 def _postings(sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -270,13 +271,18 @@ def _cut(order: list[str], tokens: dict[str, np.ndarray], n: int) -> list[tuple[
     return out
 
 
-def _validation(union: list[str], union_sets: list[np.ndarray], clean: dict[str, np.ndarray],
+def _sets_and_groups(texts: list[str], max_df: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """The documents' 13-gram sets and their group labels (see pipeline.splits)."""
+    from pipeline.splits import groups, ngram_sets
+
+    sets = ngram_sets(texts)
+    return sets, groups(sets, max_df)
+
+
+def _validation(union: list[str], label: np.ndarray, clean: dict[str, np.ndarray],
                 cfg: ShardsConfig) -> tuple[list[str], set[str], dict[str, Any]]:
     """Whole groups in a seeded order until the target; returns validation ids (cleanest variant),
     every id held out of training, and what the split did."""
-    from pipeline.splits import groups
-
-    label = groups(union_sets, cfg.group_max_df)
     members: dict[int, list[str]] = {}
     for i, g in zip(union, label):
         members.setdefault(int(g), []).append(i)
@@ -322,7 +328,7 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
 
     from tqdm import tqdm
 
-    from pipeline.splits import ngram_sets, overlap
+    from pipeline.splits import overlap
 
     if not variants:
         raise ConfigError("shards: no variants given")
@@ -362,14 +368,19 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     union = list(text_of)
     t_enc = time.perf_counter()
     arrays: list[np.ndarray] = []
-    for k in tqdm(range(0, len(union), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
-        arrays += encode(tok, [text_of[i] for i in union[k:k + cfg.batch_docs]], cfg.batch_docs)
+    # the 13-gram sets and groups in a thread while the tokenizer encodes: both run outside the
+    # GIL for most of their time (Rust, compiled kernels, numpy sorts)
+    with ThreadPoolExecutor(1) as pool:
+        grouping = pool.submit(_sets_and_groups, [text_of[i] for i in union], cfg.group_max_df)
+        for k in tqdm(range(0, len(union), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
+            arrays += encode(tok, [text_of[i] for i in union[k:k + cfg.batch_docs]], cfg.batch_docs)
+        union_sets, label = grouping.result()
     tokens = dict(zip(union, arrays))
     enc_s = time.perf_counter() - t_enc
     n_tokens = sum(len(a) for a in arrays)
-    sets = dict(zip(union, ngram_sets([text_of[i] for i in union])))
+    sets = dict(zip(union, union_sets))
     clean = {i: tokens[i] for i in data[cleanest][0]}
-    val_ids, held, split = _validation(union, [sets[i] for i in union], clean, cfg)
+    val_ids, held, split = _validation(union, label, clean, cfg)
     got = sum(len(clean[i]) for i in val_ids)
     val_sets = [sets[i] for i in val_ids]
     manifest: dict[str, Any] = {

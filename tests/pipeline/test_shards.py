@@ -226,6 +226,30 @@ def test_groups_join_shared_passages_and_near_copies_of_real_articles(shared_dat
     assert len(set(g2)) == len(arts) - 3
 
 
+def test_compiled_ngram_sets_share_what_the_word_regex_shares(shared_data):
+    """The shards step's n-gram sets come from one compiled pass with its own hashes; on real
+    pages they must link the same documents as lowercased `\\w+` words hashed in Python would:
+    the same distinct n-grams per document, the same document frequencies, the same groups."""
+    from pipeline.splits import _postings, groups, ngram_sets
+    from pipeline.text import ngram_hashes, words
+
+    texts = []
+    for gt in sorted((shared_data / "extraction").glob("*/ground_truth.jsonl")):
+        texts += [json.loads(line)["text"] or "" for line in gt.open(encoding="utf-8")]
+    arts = texts[:300]
+    texts += [arts[5] + " " + arts[6][:2000], arts[7].upper(), "Ünïcödé wörds, ß and İ: ２３ x_y", "", "..."]
+    texts += [" ".join(t.split()[:5]) for t in arts[:20]]  # shorter than 13 words
+    ref = [np.unique(ngram_hashes(words(t.lower()), 13)) if words(t.lower()) else np.empty(0, np.uint64)
+           for t in texts]
+    got = ngram_sets(texts, batch=97)
+    assert [len(a) for a in got] == [len(a) for a in ref] and sum(map(len, got)) > 100_000
+    assert all(np.all(a[1:] > a[:-1]) for a in got)  # sorted, distinct
+    df = [np.unique(_postings(s)[0], return_counts=True)[1] for s in (got, ref)]
+    assert np.array_equal(np.sort(df[0]), np.sort(df[1]))
+    for max_df in (2, 25, 100):
+        assert np.array_equal(groups(got, max_df), groups(ref, max_df))
+
+
 def test_mix_holds_exact_token_shares_of_kept_and_dropped_documents(sharded):
     tmp, _ = sharded
     folder = tmp / "out" / "shards"
