@@ -22,10 +22,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.training.conftest import make_shards  # noqa: E402
-from training.config import ModelConfig, MoEConfig, RunSpec, TrainConfig  # noqa: E402
-from training.train import pick_device, train  # noqa: E402
+from pipeline.sample.synthetic import synthetic_shards
+from training.config import ModelConfig, MoEConfig, RunSpec, TrainConfig
+from training.train import pick_device, train
 
 SIZES = {
     "cpu": [ModelConfig(n_layer=2, d_model=128, n_head=4, context=128),
@@ -40,7 +39,7 @@ SIZES = {
 def main() -> None:
     device = pick_device(sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "auto")
     with tempfile.TemporaryDirectory() as tmp:
-        shards = make_shards(Path(tmp), 3000, 400, ("200K",), vocab=8192, validation="2K")
+        shards = synthetic_shards(Path(tmp), 3000, 400, ("200K",), vocab=8192, validation="2K")
         print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
         print(f"{'model':34s} {'N active':>11s} {'N all':>11s} {'tokens/s':>10s} {'GFLOP/s':>9s} {'peak':>9s} {'MFU':>6s} "
               f"{'dropped':>8s}")

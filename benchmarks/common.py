@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # for tests/pipeline/html_labelled.py and friends
+sys.path.insert(0, str(REPO))  # the checkout's packages, also when corpusprep is not installed
 
 SAMPLE = REPO / "out" / "sample"
 

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline import atomic
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 
 
 def read_texts(path: str | Path, text_field: str = "text") -> list[str]:

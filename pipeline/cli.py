@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
+import logging
 import sys
 from pathlib import Path
+from typing import Callable
 
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError, RunError, UserError
 
-DEFAULT_CONFIG = "configs/default.toml"
 DEFAULT_SAMPLE = "out/sample"
-DEFAULT_SWEEP = "configs/sweep_default.toml"
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_stage(args: argparse.Namespace) -> int:
     from pipeline.config import InputConfig, StageSpec, apply_overrides, build
     from pipeline.executor import LocalExecutor
-    from pipeline.runner import RunError, run_read, run_stage
+    from pipeline.runner import run_read, run_stage
     from pipeline.stages import get_stage
 
     cls = get_stage(args.name)
@@ -161,80 +159,6 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from training.config import load_run_spec
-    from training.train import train
-
-    spec = load_run_spec(args.config, args.overrides)
-    out = Path(args.out or f"out/train/{spec.name}")
-    r = train(spec, out, progress=not args.no_progress)
-    if int(r.get("processes", 1)) > 1:  # under torchrun: rank 0 reports
-        import torch.distributed as dist
-
-        rank = dist.get_rank()
-        dist.destroy_process_group()
-        if rank:
-            return 0
-    print(f"{spec.name}: N = {r['N']:,} (non-embedding), D = {r['D']:,} tokens ({r['epochs']:.2f} epochs); "
-          f"val loss {r['val_loss']:.4f} (ppl {r['val_ppl']:.1f}), ECE {r['ece']:.4f}; "
-          f"{r['tokens_per_s']:,.0f} tokens/s, MFU {r['mfu']:.1%} of {r['peak_flops'] / 1e9:.0f} GFLOP/s")
-    print(f"result: {out / 'result.json'}")
-    return 0
-
-
-def cmd_knnlm(args: argparse.Namespace) -> int:
-    from training.knnlm import KnnLMConfig, run_knnlm
-
-    cfg = KnnLMConfig(datastores=tuple(b for b in (args.datastores or "").split(",") if b), k=args.k,
-                      lam=-1.0 if args.lam == "auto" else float(args.lam), query_tokens=args.query_tokens,
-                      query=args.query, exact_below=args.exact_below, nprobe=args.nprobe)
-    refs = dict(r.split("=", 1) for r in args.reference)
-    out = run_knnlm(args.run, cfg, args.shards, refs)
-    for r in out["references"]:
-        print(f"reference {r['run']} ({r['budget']}): perplexity {r['ppl']:.2f} on the same positions")
-    print(f"results: {Path(args.run) / 'knnlm.json'}")
-    return 0
-
-
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from training.sweep import build_sweep_report, load_sweep, run_sweep
-
-    cfg = load_sweep(args.config, args.overrides)
-    out = run_sweep(cfg, args.workers, progress=not args.no_progress)
-    path = build_sweep_report(out)
-    print(f"sweep results in {out}; report: {path}")
-    return 0
-
-
-def cmd_fit(args: argparse.Namespace) -> int:
-    from training.report import by_variant, fit_rows, plot_fit, table_from_csv, table_from_results
-    from training.sweep import load_results
-
-    if bool(args.table) == bool(args.results):
-        raise ConfigError("corpusprep fit needs RESULTS_DIR or --table CSV")
-    rows = table_from_csv(args.table) if args.table else table_from_results(load_results(args.results))
-    out = Path(args.out or (Path(args.table).parent if args.table else Path(args.results)))
-    for v, rs in by_variant(rows).items():
-        f = fit_rows(rs, args.bootstrap)
-        a3 = f["approach3"]
-        print(f"[{v}] L(N, D) = E + A/N^alpha + B/D^beta on {a3['n_points']} points "
-              f"(95 % bootstrap CI, {a3['bootstrap']} resamples):")
-        for k, val in a3["params"].items():
-            lo, hi = a3["ci95"][k]
-            print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]")
-        plot_fit(rs, f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
-        print(f"  plot: {out / f'fit_{v}.png'}")
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from training.sweep import build_sweep_report
-
-    path = build_sweep_report(args.sweep)
-    print(f"report: {path}")
-    return 0
-
-
 def cmd_stages(args: argparse.Namespace) -> int:
     from pipeline.stage import config_fields
     from pipeline.stages import STAGES, get_stage
@@ -256,44 +180,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the built-in corpus: sample -> pipeline -> shards -> card -> sweep -> report."""
-    import time
-
-    from pipeline.config import load_run_config
-    from pipeline.runner import run
-    from pipeline.sample.build import build_sample
-    from training.sweep import build_sweep_report, load_sweep, run_sweep
-
-    t0 = time.perf_counter()
-    sample = Path(args.sample)
-    if not (sample / "manifest.json").exists():
-        print(f"building the default corpus in {sample} ...")
-        build_sample(sample, seed=args.seed)
-    cfg = load_run_config(args.config, [f"run.workers={args.workers}"])
-    sweep = None if args.no_sweep else load_sweep(args.sweep)
-    stamp = Path(cfg.run.output) / "run.json"
-    if stamp.exists() and json.loads(stamp.read_text())["config_hash"] != cfg.config_hash():
-        # the demo owns its output folder: a changed config starts it afresh (sweep points are
-        # reused only where their shards come out identical, which the sweep checks point by point)
-        print(f"{args.config} changed since the last demo: rebuilding {cfg.run.output}")
-        shutil.rmtree(cfg.run.output)
-    res = run(cfg, resume=True, progress=not args.no_progress)
-    r = res.report
-    print(f"pipeline: {r['docs_in']:,} documents in, {r['docs_kept']:,} kept; data card: {res.card_path}")
-    if sweep is None:
-        return 0
-    out = run_sweep(sweep, args.workers, progress=not args.no_progress)
-    path = build_sweep_report(out)
-    print(f"done in {time.perf_counter() - t0:.0f} s; data card: {res.card_path}; report: {path}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="corpusprep", description=(
-        "Prepare pre-training corpora (read -> html -> safety -> quality -> dedup -> decontam -> "
-        "token shards) with a data card for every run."))
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """The pipeline's subcommands on `sub`; returns name -> function."""
     _add_run(sub)
     _add_stage(sub)
     sub.add_parser("stages", help="list stages with their config fields and defaults")
@@ -329,61 +217,29 @@ def build_parser() -> argparse.ArgumentParser:
                                    "folder made by `corpusprep shards`")
     p.add_argument("action", choices=["show", "diff", "verify"])
     p.add_argument("runs", nargs="+", help="card or run folder(s)")
-    p = sub.add_parser("train", help="train a GPT on token shards (resumes from a checkpoint)",
-                       description="Train one model from a TOML file with [model] and [train] sections; "
-                                   "writes checkpoint.pt and result.json.")
-    p.add_argument("config", help="training config (TOML); see configs/train_tiny.toml")
-    p.add_argument("--out", help="output folder (default out/train/<name>)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value, e.g. train.lr=1e-3 or model.n_layer=4")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p = sub.add_parser("knnlm", help="kNN-LM: a finished run plus a datastore of its training budget(s)",
-                       description="Builds a datastore (final hidden state -> next token) over training budgets "
-                                   "with faiss and reports validation perplexity with and without retrieval; "
-                                   "needs the knn extra (pip install 'corpusprep[knn]').")
-    p.add_argument("run", help="a finished training run folder (result.json, checkpoint.pt)")
-    p.add_argument("--shards", help="shard folder (default: the one the run trained on)")
-    p.add_argument("--datastores", help="nested budgets of the run's variant, e.g. 50K,100K,200K (default: its own)")
-    p.add_argument("--k", type=int, default=64, help="neighbours a query (default 64)")
-    p.add_argument("--lambda", dest="lam", default="auto",
-                   help="interpolation weight, or auto: tuned on half the queried windows (default auto)")
-    p.add_argument("--query-tokens", type=int, default=16384, help="tokens queried (default 16384)")
-    p.add_argument("--query", default="validation", help="what to query: validation (default) or a budget")
-    p.add_argument("--exact-below", type=int, default=2_000_000, help="keys below which search is exact (IVF-PQ above)")
-    p.add_argument("--nprobe", type=int, default=16, help="IVF lists searched a query (default 16)")
-    p.add_argument("--reference", action="append", default=[], metavar="BUDGET=RUN",
-                   help="a dense run evaluated on the same positions (repeatable)")
-    p = sub.add_parser("sweep", help="train a grid of model size x budget x variant, then report",
-                       description="Resumable: finished points (result.json) are skipped.")
-    p.add_argument("config", help="sweep config (TOML); see configs/sweep_default.toml")
-    p.add_argument("--workers", type=int, help="runs in parallel (default: the config's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p = sub.add_parser("fit", help="fit L(N, D) with bootstrap CIs to run results or a CSV table")
-    p.add_argument("results", nargs="?", help="a folder with result.json files (e.g. a sweep)")
-    p.add_argument("--table", help="a CSV with columns N, D, loss (and optionally variant)")
-    p.add_argument("--out", help="where to write the plot (default: beside the input)")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples")
-    p = sub.add_parser("report", help="rebuild a sweep's report and plots from its results (no training)")
-    p.add_argument("sweep", help="sweep output folder")
     p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
     p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
-    p = sub.add_parser("demo", help="the main job end to end on the default corpus")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"run config (default {DEFAULT_CONFIG})")
-    p.add_argument("--sample", default=DEFAULT_SAMPLE, help="where the default corpus is built")
-    p.add_argument("--seed", type=int, default=0, help="corpus seed")
-    p.add_argument("--workers", type=int, default=2, help="worker processes")
-    p.add_argument("--sweep", default=DEFAULT_SWEEP, help=f"sweep config (default {DEFAULT_SWEEP})")
-    p.add_argument("--no-sweep", action="store_true", help="stop after the pipeline and its card")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
+    return {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
+            "train-classifier": cmd_train_classifier, "shards": cmd_shards, "card": cmd_card}
 
 
-COMMANDS = {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
-            "demo": cmd_demo, "train-classifier": cmd_train_classifier, "shards": cmd_shards,
-            "card": cmd_card, "train": cmd_train, "knnlm": cmd_knnlm, "sweep": cmd_sweep, "fit": cmd_fit,
-            "report": cmd_report}
+Adder = Callable[[argparse._SubParsersAction], dict[str, Callable[[argparse.Namespace], int]]]
+
+
+def build_parser(*adders: Adder) -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+    """The `corpusprep` parser with the commands each adder registers (the pipeline's by default;
+    the console entry point, training.cli, adds training's), and the name -> function map."""
+    parser = argparse.ArgumentParser(prog="corpusprep", description=(
+        "Prepare pre-training corpora (read -> html -> safety -> quality -> dedup -> decontam -> "
+        "token shards) with a data card for every run, and train models on them."))
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log what the run does (stages, parts done and to do, resumes) to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {}
+    for add in adders or (add_pipeline_commands,):
+        commands.update(add(sub))
+    return parser, commands
 
 
 class Stopped(BaseException):
@@ -400,17 +256,17 @@ def _disk_full(e: OSError) -> bool:
     return e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, adders: tuple[Adder, ...] = ()) -> int:
     import signal
 
-    from pipeline.io import InputError
-    from pipeline.runner import RunError
-
-    args = build_parser().parse_args(argv)
+    parser, commands = build_parser(*adders)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _on_sigterm)  # forked workers inherit it
     try:
-        return COMMANDS[args.command](args)
-    except (ConfigError, InputError, RunError, FileNotFoundError, ValueError) as e:
+        return commands[args.command](args)
+    except (UserError, FileNotFoundError) as e:  # anything else is a bug: its traceback is shown
         print(f"corpusprep {args.command}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

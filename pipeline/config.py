@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 
 INPUT_FORMATS = ("auto", "jsonl", "parquet", "html", "warc", "datasets")
 EXECUTORS = ("local", "ray")
@@ -215,17 +215,22 @@ def resolve_path(base: Path, value: str) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
+def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """A TOML file as a dict, or a ConfigError naming the file (missing, not UTF-8, not TOML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
 def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     from pipeline.stages import get_stage  # local: the registry imports stage modules
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found")
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    doc = apply_overrides(doc, list(overrides))
+    doc = apply_overrides(read_toml(path), list(overrides))
     unknown = sorted(set(doc) - {"run", "input", "stages", "shards"})
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; "

@@ -93,7 +93,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            from pipeline.stage import ConfigError
+            from pipeline.errors import ConfigError
             raise ConfigError("run.executor = 'ray' needs Ray: pip install 'corpusprep[ray]'") from None
         self.workers = max(1, int(workers))
         self._started = not ray.is_initialized()

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import InputConfig
 from pipeline.document import Document
+from pipeline.errors import InputError
 
 # The schema stages exchange. `meta` is a JSON string so the schema never depends on the data.
 DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.string()),
@@ -30,10 +31,6 @@ DROP_SCHEMA = pa.schema([("id", pa.string()), ("stage", pa.string()), ("reason",
                          ("detail", pa.string()), ("url", pa.string()), ("text", pa.string())])
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
-
-
-class InputError(ValueError):
-    """An input cannot be read at all: says which file and what to do."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ killed run completes without redoing work and without duplicating or losing docu
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +28,19 @@ from tqdm import tqdm
 
 from pipeline import atomic
 from pipeline.config import InputConfig, RunConfig, StageSpec
+from pipeline.errors import InputError, RunError
 from pipeline.executor import Executor, make_executor, release_memory
 from pipeline.groundtruth import evaluate, evaluate_pairs, ids_of
-from pipeline.io import (DROP_SCHEMA, InputError, Skip, Source, docs_to_table, drops_to_table,
+from pipeline.io import (DROP_SCHEMA, Skip, Source, docs_to_table, drops_to_table,
                          list_sources, read_part, read_source)
 from pipeline.stage import Stage, StageStats
 from pipeline.stages import get_stage
 from pipeline.text import hash64
 
+log = logging.getLogger("corpusprep.run")
 DONE = "_done"
 SOURCES_DONE = "_sources"
 DROPS = "_drops"
-
-
-class RunError(RuntimeError):
-    """A run cannot go on (e.g. resuming a different config into the same folder)."""
 
 
 def part_files(stage_dir: Path) -> list[Path]:
@@ -94,7 +93,14 @@ def _finalize(stage_dir: Path, name: str, extra: dict[str, Any] | None = None) -
 # read: raw sources -> Parquet parts
 def _read_task(task: tuple[Source, InputConfig, str, int, int]) -> dict[str, Any]:
     src, cfg, out, index, part_docs = task
-    out_dir = Path(out)
+    try:
+        return _read_source(src, cfg, Path(out), index, part_docs)
+    except Exception as e:
+        e.add_note(f"corpusprep: while reading {src.label}")
+        raise
+
+
+def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_docs: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     chunk = 0
     docs: list = []
@@ -224,15 +230,22 @@ def _segment_task(task: tuple[tuple[StageSpec, ...], list[str], str, list[str], 
     part cut short is redone whole (every write is atomic and gives the same bytes again)."""
     specs, state_dirs, in_path, outs, write_kept, keep_text = task
     name = Path(in_path).stem
-    docs = read_part(in_path)
-    for spec, state_dir, out, kept in zip(specs, state_dirs, outs, write_kept):
-        stage = make_stage(spec, Path(state_dir))
-        stage.begin_part(name)
-        res = stage.apply(docs, keep_dropped_text=keep_text)
-        drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
-                  "url": d.url, "text": d.text} for d in res.dropped]
-        _write_part(Path(out), name, res.kept if kept else None, drops, res.stats)
-        docs = res.kept
+    where = f"reading part {in_path}"
+    try:
+        docs = read_part(in_path)
+        for spec, state_dir, out, kept in zip(specs, state_dirs, outs, write_kept):
+            where = f"stage {spec.name!r} on part {in_path}"
+            stage = make_stage(spec, Path(state_dir))
+            stage.begin_part(name)
+            res = stage.apply(docs, keep_dropped_text=keep_text)
+            drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
+                      "url": d.url, "text": d.text} for d in res.dropped]
+            _write_part(Path(out), name, res.kept if kept else None, drops, res.stats)
+            docs = res.kept
+    except Exception as e:  # the traceback alone does not say which part: the note does
+        e.add_note(f"corpusprep: while running {where}")
+        raise
+    log.info("%s: part %s done", "+".join(s.name for s in specs), name)
     return name
 
 
@@ -269,6 +282,8 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     last = out_dirs[-1] / DONE
     todo = [(tuple(specs), [str(d / "_state") for d in out_dirs], str(p), [str(d) for d in out_dirs],
              [*write_kept[:-1], True], keep_text) for p in parts if not (last / f"{p.stem}.json").exists()]
+    log.info("%s: %d part(s) to do, %d done before (resume)", "+".join(s.name for s in specs),
+             len(todo), len(parts) - len(todo))
     bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc="+".join(s.name for s in specs),
                unit="part", disable=not progress, leave=False)
     for _ in executor.map_unordered(_segment_task, todo):

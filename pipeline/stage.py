@@ -16,10 +16,6 @@ from typing import Any, ClassVar, Iterable, Iterator
 from pipeline.document import Document, Drop
 
 
-class ConfigError(ValueError):
-    """A configuration value is wrong; raised before any data is read."""
-
-
 @dataclass
 class StageStats:
     """Counts for one stage (or one part of one stage): mergeable, JSON-serialisable."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pipeline.resources import PACKAGE_DATA, shared_data_dir
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 
 DEFAULT_LISTS = {
     # kind: (files under shared/data/wordlists, built-in fallback)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 
 ACTIVATIONS = ("gelu", "relu", "swiglu")
 NORMS = ("layernorm", "rmsnorm")
@@ -139,15 +139,12 @@ class RunSpec:
 
 def load_run_spec(path: str, overrides: list[str] | tuple[str, ...] = ()) -> RunSpec:
     """`[model]`, `[train]` and an optional `name` from a TOML file."""
-    import tomllib
     from pathlib import Path
 
-    from pipeline.config import apply_overrides, build, resolve_path
+    from pipeline.config import apply_overrides, build, read_toml, resolve_path
 
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {p} not found")
-    doc: dict[str, Any] = apply_overrides(tomllib.loads(p.read_text()), list(overrides))
+    doc: dict[str, Any] = apply_overrides(read_toml(p), list(overrides))
     unknown = set(doc) - {"model", "train", "name"}
     if unknown:
         raise ConfigError(f"{p}: unknown section(s) {', '.join(sorted(unknown))}; available: model, train, name")

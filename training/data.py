@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 from pipeline.stages.shards import read_shard
 from pipeline.text import sha256_file
 

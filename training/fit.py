@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from pipeline.errors import UserError
+
 PARAMS = ("E", "A", "B", "alpha", "beta")
 R_STAR_DATA = 15.4  # Muennighoff et al. 2023, fitted decay constant for repeated data
 
 
-class FitError(ValueError):
+class FitError(UserError, ValueError):
     """The table cannot support the fit asked for; says why."""
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from pipeline import atomic
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 from training.config import ModelConfig
 from training.data import TokenData
 from training.model import GPT

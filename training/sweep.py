@@ -12,14 +12,13 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import tomllib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.config import apply_overrides, build, resolve_path
-from pipeline.stage import ConfigError
+from pipeline.config import apply_overrides, build, read_toml, resolve_path
+from pipeline.errors import ConfigError
 from training.config import ModelConfig, RunSpec, TrainConfig
 
 # Size entries: a name and ModelConfig fields (`moe = {...}` included); optionally a fixed `lr`, or
@@ -77,9 +76,7 @@ class SweepConfig:
 
 def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> SweepConfig:
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"sweep config {p} not found")
-    doc = apply_overrides(tomllib.loads(p.read_text()), list(overrides))
+    doc = apply_overrides(read_toml(p, "sweep config"), list(overrides))
     base = p.resolve().parent
     for key in ("shards", "output"):
         if key in doc:

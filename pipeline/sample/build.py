@@ -210,7 +210,7 @@ def _uid(seed: int, i: int) -> str:
 
 
 def build_pages(seed: int = 0, max_articles: int | None = None) -> tuple[list[Page], dict[str, Any]]:
-    from pipeline.benchmarks import default_benchmarks, load_benchmark
+    from pipeline.testsets import default_benchmarks, load_benchmark
 
     rng = random.Random(seed)
     arts = distinct_articles(collect_articles())

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from pipeline.stage import ConfigError, Stage
+from pipeline.errors import ConfigError
+from pipeline.stage import Stage
 
 # name -> "module:Class"; imported on first use so `corpusprep --help` stays fast.
 STAGES: dict[str, str] = {

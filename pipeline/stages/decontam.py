@@ -30,10 +30,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import atomic
-from pipeline.benchmarks import BenchmarkSpec, default_benchmarks, load_benchmark
+from pipeline.testsets import BenchmarkSpec, default_benchmarks, load_benchmark
 from pipeline.document import Document, Drop
 from pipeline.io import read_part
-from pipeline.stage import ConfigError, Stage, StageStats
+from pipeline.errors import ConfigError
+from pipeline.stage import Stage, StageStats
 from pipeline.stages.decontam_fuzzy import FuzzyIndex, FuzzyMatch
 from pipeline.text import mix64, ngram_hashes, word_hashes
 
@@ -403,7 +404,7 @@ class DecontamStage(Stage):
         common = json.loads((state / "common.json").read_text())
         files = sorted((state / "matches").glob("*.parquet"))
         index_names = [s.name for s in cfg.specs()]
-        from pipeline.benchmarks import load_benchmark as lb
+        from pipeline.testsets import load_benchmark as lb
         sizes = [len(lb(s).items) for s in cfg.specs()]
         m = pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
         common_h = set(common["hashes"])

@@ -37,7 +37,8 @@ import pyarrow.parquet as pq
 
 from pipeline import atomic
 from pipeline.document import Document, Drop
-from pipeline.stage import ConfigError, Stage, StageStats
+from pipeline.errors import ConfigError
+from pipeline.stage import Stage, StageStats
 from pipeline.stages.minhash import Shingler, band_keys, pair_jaccard, permutations, signatures
 from pipeline.text import hash64, mix64
 

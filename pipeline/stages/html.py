@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import lxml.etree as etree
 
 from pipeline.document import Document, Drop
-from pipeline.stage import ConfigError, Stage
+from pipeline.errors import ConfigError
+from pipeline.stage import Stage
 from pipeline.stages.html_blocks import WS, TooDeep, classify, join_blocks, resolve_context, segment
 from pipeline.stages.html_main import explain_empty, main_container, restore_title, void_dominant_hints
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.document import Document, Drop
-from pipeline.stage import ConfigError, Stage
+from pipeline.errors import ConfigError
+from pipeline.stage import Stage
 from pipeline.stages.quality_measures import (Features, c4_lines, fineweb, gopher_quality,
                                               gopher_repetition)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from pipeline.document import Document, Drop
 from pipeline.pii import PiiConfig, mask_pii
-from pipeline.stage import ConfigError, Stage
+from pipeline.errors import ConfigError
+from pipeline.stage import Stage
 from pipeline.wordlists import (WordMatcher, domain_in, normalize_host, read_list, resolve_lists,
                                 url_host, url_tokens)
 

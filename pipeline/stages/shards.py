@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import atomic
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 from pipeline.text import sha256_file
 
 EOS = "<|endoftext|>"

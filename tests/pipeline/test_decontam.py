@@ -9,7 +9,7 @@ import pytest
 from pipeline.config import load_run_config
 from pipeline.document import Document, Drop
 from pipeline.runner import run
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 from pipeline.stages.decontam import Config, DecontamStage, lm_eval_words, redact
 from tests.conftest import write_config
 

@@ -245,7 +245,7 @@ def test_peak_memory_stays_under_memory_mb(tmp_path):
 
 
 def test_memory_settings_below_what_a_process_needs_are_refused(tmp_path):
-    from pipeline.stage import ConfigError
+    from pipeline.errors import ConfigError
     from pipeline.stages.dedup import BASELINE_MB
 
     with pytest.raises(ConfigError, match=f"set at least {BASELINE_MB + 32}"):

@@ -7,7 +7,7 @@ import pytest
 from pipeline.document import Document, Drop
 from pipeline.encoding import decode_html
 from pipeline.extraction_eval import bag_prf
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 from pipeline.stages.html import Config, HtmlStage, extract
 from tests.pipeline.html_labelled import CASES
 

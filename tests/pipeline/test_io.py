@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import InputConfig
-from pipeline.io import InputError, Skip, list_sources, read_source
+from pipeline.errors import InputError
+from pipeline.io import Skip, list_sources, read_source
 from pipeline.document import Document
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.document import Document, Drop
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 from pipeline.stages.quality import Config, QualityStage
 from pipeline.stages.quality_measures import Features, c4_lines, gopher_quality, gopher_repetition
 

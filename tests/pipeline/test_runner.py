@@ -14,7 +14,8 @@ import pytest
 
 from pipeline.config import InputConfig, load_run_config
 from pipeline.executor import LocalExecutor
-from pipeline.runner import RunError, run, run_read
+from pipeline.errors import RunError
+from pipeline.runner import run, run_read
 from tests.conftest import REPO, run_cli, write_config
 
 
@@ -155,7 +156,7 @@ def test_duplicate_input_ids_are_a_clear_error(tmp_path):
 
 def test_id_check_in_several_hash_range_passes(tmp_path):
     """The uniqueness check splits ids into hash ranges when there are many; the result is the same."""
-    from pipeline.io import InputError
+    from pipeline.errors import InputError
     from pipeline.runner import _check_unique_ids
 
     rows = [{"id": f"r{i}", "text": "t"} for i in range(50)]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 from training.config import ModelConfig, MoEConfig, RunSpec, TrainConfig
 from training.model import GPT, MLP
 from training.moe import SwitchMLP, balance_loss, capacity, route

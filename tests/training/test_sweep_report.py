@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import run_cli
-from tests.training.conftest import make_shards
+from pipeline.sample.synthetic import synthetic_shards
 
 TRUE = dict(E=1.8, A=400.0, B=900.0, alpha=0.34, beta=0.3)
 
@@ -63,7 +63,7 @@ def test_fit_from_run_jsons_and_report_rebuilds_without_training(tmp_path):
 
 
 def test_sweep_runs_and_resumes(tmp_path):
-    shards = make_shards(tmp_path, 300, 60, ("2K", "4K"))
+    shards = synthetic_shards(tmp_path, 300, 60, ("2K", "4K"))
     cfg = tmp_path / "sweep.toml"
     cfg.write_text(f"""
 name = "t"
@@ -105,7 +105,7 @@ memorization_windows = 2
 
 
 def test_sweep_with_moe_and_knnlm_reports_both_sections(tmp_path):
-    shards = make_shards(tmp_path, 300, 60, ("2K", "4K"))
+    shards = synthetic_shards(tmp_path, 300, 60, ("2K", "4K"))
     cfg = tmp_path / "sweep.toml"
     cfg.write_text(f"""
 name = "t"

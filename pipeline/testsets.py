@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.stage import ConfigError
+from pipeline.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""Dependencies run one way: neither the package nor the benchmarks import the tests, and the
+pipeline never imports training (training builds on the pipeline). Checked on every import
+statement, those inside functions included."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def imports(path: Path) -> set[str]:
+    """Top-level package of every module `path` imports."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def files(folder: str) -> list[Path]:
+    found = sorted((REPO / folder).rglob("*.py"))
+    assert found, folder
+    return found
+
+
+def test_nothing_outside_tests_imports_tests():
+    bad = [str(p.relative_to(REPO)) for d in ("pipeline", "training", "benchmarks") for p in files(d)
+           if "tests" in imports(p)]
+    assert not bad
+
+
+def test_pipeline_never_imports_training():
+    bad = [str(p.relative_to(REPO)) for p in files("pipeline") if "training" in imports(p)]
+    assert not bad
+
+
+def test_the_walk_sees_imports_inside_functions(tmp_path):
+    p = tmp_path / "m.py"
+    p.write_text("def f():\n    from training.sweep import run_sweep\n    import tests.conftest\n")
+    assert {"training", "tests"} <= imports(p)
