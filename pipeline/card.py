@@ -13,7 +13,8 @@ from typing import Any
 from pipeline import atomic
 
 
-def _b(n: float) -> str:
+def human_bytes(n: float) -> str:
+    """1234567 -> '1.23 MB' (decimal units, as the card reports sizes)."""
     for unit in ("B", "KB", "MB", "GB"):
         if abs(n) < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
@@ -21,7 +22,7 @@ def _b(n: float) -> str:
     return str(n)
 
 
-def _pct(x: float | None) -> str:
+def percent(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
@@ -49,11 +50,11 @@ def render_card(report: dict[str, Any]) -> str:
           "| stage | docs in | docs out | dropped | bytes in | bytes out | seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
     for s in report["stages"]:
         L.append(f"| {s['stage']} | {s['docs_in']:,} | {s['docs_out']:,} | {s['docs_dropped']:,} | "
-                 f"{_b(s['bytes_in'])} | {_b(s['bytes_out'])} | {s['seconds']:.1f} |")
+                 f"{human_bytes(s['bytes_in'])} | {human_bytes(s['bytes_out'])} | {s['seconds']:.1f} |")
     L += ["", "## Drops by reason", "", "| reason | docs | bytes |", "|---|---:|---:|"]
     for s in report["stages"]:
         for reason, n in s["drops"].items():
-            L.append(f"| `{reason}` | {n:,} | {_b(s['dropped_bytes'].get(reason, 0))} |")
+            L.append(f"| `{reason}` | {n:,} | {human_bytes(s['dropped_bytes'].get(reason, 0))} |")
     counters = [(s["stage"], k, v) for s in report["stages"] for k, v in s.get("counters", {}).items()]
     if counters:
         L += ["", "Other counts: " + "; ".join(f"{st}.{k} = {v:,}" for st, k, v in counters) + "."]
@@ -64,42 +65,19 @@ def render_card(report: dict[str, Any]) -> str:
         for s in gts:
             g = s["ground_truth"]
             L.append(f"| {s['stage']} | {', '.join(g['kinds'])} | {g['targets_in']} | {g['targets_dropped']} | "
-                     f"{_pct(g['recall'])} | {_pct(g['precision'])} | {g['clean_dropped']} of {g['clean_in']} |")
+                     f"{percent(g['recall'])} | {percent(g['precision'])} | {g['clean_dropped']} of {g['clean_in']} |")
         for s in gts:
             g = s["ground_truth"]
             for key in [k for k in g if k.startswith("recall_by_")]:
-                L.append(f"\n{s['stage']} recall by {key[10:]}: " + ", ".join(f"{k} {_pct(v)}" for k, v in g[key].items()))
+                L.append(f"\n{s['stage']} recall by {key[10:]}: " + ", ".join(f"{k} {percent(v)}" for k, v in g[key].items()))
             if "pairs_by_jaccard" in g:
                 L.append(f"\n{s['stage']} planted pairs removed, by true Jaccard: " + ", ".join(
                     f"[{k[8:12]}, {k[13:]}): {v['removed']}/{v['pairs']}" for k, v in g["pairs_by_jaccard"].items()))
-    for s in report["stages"]:
-        if "dedup" in s:
-            d = s["dedup"]
-            L += ["", "## Duplicates", "",
-                  f"{d.get('bands')} bands x {d.get('rows')} rows over word {d.get('ngram')}-grams (threshold ~{d.get('threshold')}); "
-                  f"{d['candidate_edges']:,} candidate pairs, {d.get('rejected_by_verification', 0):,} rejected by true Jaccard; "
-                  f"{d['clusters']:,} clusters; removed {d.get('docs_removed', {})}, {_b(d.get('bytes_removed', 0))}.", "",
-                  "Cluster sizes (members: clusters): " + ", ".join(
-                      f"{k}: {v}" for k, v in sorted(d.get("cluster_size_histogram", {}).items(), key=lambda kv: int(kv[0]))), "",
-                  "S-curve (Jaccard: P(candidate)): " + ", ".join(f"{j:.1f}: {p:.3f}" for j, p in d.get("s_curve", [])), ""]
-            if d.get("example_pairs"):
-                L += ["| kept | removed | Jaccard |", "|---|---|---:|"]
-                L += [f"| `{e['kept']}` | `{e['removed']}` | {e['jaccard']} |" for e in d["example_pairs"]]
-        if "decontam" in s:
-            c = s["decontam"]
-            L += ["", "## Benchmark contamination", "",
-                  f"Index of {c['index_ngrams']:,} n-grams ({c['index_mb']} MB, built in {c['index_build_seconds']} s); "
-                  f"policy `{c['config']['policy']}`, n = {c['config']['ngram']}; "
-                  f"{len(c['common_ngrams_ignored'])} common n-gram(s) ignored."
-                  + (f" Fuzzy detector for edited items: word {c['config']['fuzzy_ngram']}-gram screen, a match "
-                     f"when {c['config']['fuzzy_min_score']:.0%} of an item's words are found in order."
-                     if c["config"].get("fuzzy") else ""), "",
-                  "| benchmark | items | items contaminated | of them found only fuzzily | docs affected | top n-gram |",
-                  "|---|---:|---:|---:|---:|---|"]
-            for name, b in c["benchmarks"].items():
-                top = f"`{b['top_ngrams'][0][0]}` x{b['top_ngrams'][0][1]}" if b["top_ngrams"] else ""
-                L.append(f"| {name} | {b['items']:,} | {b['items_contaminated']:,} ({b['items_contaminated_pct']} %) | "
-                         f"{b.get('items_found_fuzzy', 0):,} | {b['docs_affected']:,} | {top} |")
+    from pipeline.stages import STAGES, get_stage
+
+    for s in report["stages"]:  # each stage lays out its own summary
+        if s["stage"] in STAGES:
+            L += get_stage(s["stage"]).card_section(s)
     if shards:
         t = shards["tokenizer"]
         sp = shards["validation"]["split"]

@@ -471,11 +471,4 @@ def licence_notes(cfg: RunConfig) -> list[str]:
         notes.append("Input: the corpusprep default corpus - docstrings of the Python standard library "
                      "(PSF licence), numpy, scipy, matplotlib, pyarrow (BSD-style/PSF-compatible "
                      "licences), rendered as web pages, with planted test documents.")
-    for s in cfg.stages:
-        if s.name == "decontam":
-            notes.append("Decontamination index: GSM8K (MIT), HumanEval (MIT), MMLU-Redux (CC-BY-4.0, "
-                         "Gema et al. 2024) from ../shared/data/benchmarks when present.")
-        if s.name == "safety":
-            notes.append("Safety lists: LDNOOBW (CC-BY-4.0), DataTrove URL lists (Apache-2.0), "
-                         "blocklistproject (Unlicense) from ../shared/data/wordlists when present.")
-    return notes
+    return notes + [n for n in (get_stage(s.name).licence_note(s.config) for s in cfg.stages) if n]

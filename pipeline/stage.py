@@ -145,6 +145,19 @@ class Stage:
         """Stage-specific report (clusters, contamination...) added to stats.json and the card."""
         return {}
 
+    @classmethod
+    def card_section(cls, stats: dict[str, Any]) -> list[str]:
+        """Markdown lines of this stage's own part of the data card, from its stats.json (what
+        `summarize` added). card.py lays the sections out in stage order and knows no stage by
+        name, so a new stage brings its section with it. None by default."""
+        return []
+
+    @classmethod
+    def licence_note(cls, config: Any) -> str:
+        """Where the data this stage brings into a run (lists, indexes) comes from and under which
+        terms, for the card's licence section; empty when it brings none."""
+        return ""
+
     # -- shared machinery ------------------------------------------------------------------
     def count(self, key: str, n: int = 1) -> None:
         """Stage-specific counters (e.g. PII masks by type), merged into the stage's stats."""

@@ -437,3 +437,28 @@ class DecontamStage(Stage):
                              "index_ngrams": common["index_ngrams"], "index_mb": common["index_mb"],
                              "config": {k: v for k, v in cfg.__dict__.items() if k != "benchmarks"}
                              | {"benchmarks": [s.__dict__ for s in cfg.specs()]}}}
+
+    @classmethod
+    def card_section(cls, stats: dict) -> list[str]:
+        c = stats.get("decontam")
+        if not c:
+            return []
+        fuzzy = (f" Fuzzy detector for edited items: word {c['config']['fuzzy_ngram']}-gram screen, a match "
+                 f"when {c['config']['fuzzy_min_score']:.0%} of an item's words are found in order."
+                 if c["config"].get("fuzzy") else "")
+        L = ["", "## Benchmark contamination", "",
+             f"Index of {c['index_ngrams']:,} n-grams ({c['index_mb']} MB, built in {c['index_build_seconds']} s); "
+             f"policy `{c['config']['policy']}`, n = {c['config']['ngram']}; "
+             f"{len(c['common_ngrams_ignored'])} common n-gram(s) ignored." + fuzzy, "",
+             "| benchmark | items | items contaminated | of them found only fuzzily | docs affected | top n-gram |",
+             "|---|---:|---:|---:|---:|---|"]
+        for name, b in c["benchmarks"].items():
+            top = f"`{b['top_ngrams'][0][0]}` x{b['top_ngrams'][0][1]}" if b["top_ngrams"] else ""
+            L.append(f"| {name} | {b['items']:,} | {b['items_contaminated']:,} ({b['items_contaminated_pct']} %) | "
+                     f"{b.get('items_found_fuzzy', 0):,} | {b['docs_affected']:,} | {top} |")
+        return L
+
+    @classmethod
+    def licence_note(cls, config: Any) -> str:
+        return ("Decontamination index: GSM8K (MIT), HumanEval (MIT), MMLU-Redux (CC-BY-4.0, "
+                "Gema et al. 2024) from ../shared/data/benchmarks when present.")

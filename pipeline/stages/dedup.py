@@ -393,3 +393,22 @@ class DedupStage(Stage):
     def summarize(self, stage_dir: Path) -> dict:
         path = stage_dir / "_state" / "report.json"
         return {"dedup": json.loads(path.read_text())} if path.exists() else {}
+
+    @classmethod
+    def card_section(cls, stats: dict) -> list[str]:
+        from pipeline.card import human_bytes
+
+        d = stats.get("dedup")
+        if not d:
+            return []
+        sizes = sorted(d.get("cluster_size_histogram", {}).items(), key=lambda kv: int(kv[0]))
+        L = ["", "## Duplicates", "",
+             f"{d.get('bands')} bands x {d.get('rows')} rows over word {d.get('ngram')}-grams (threshold ~{d.get('threshold')}); "
+             f"{d['candidate_edges']:,} candidate pairs, {d.get('rejected_by_verification', 0):,} rejected by true Jaccard; "
+             f"{d['clusters']:,} clusters; removed {d.get('docs_removed', {})}, {human_bytes(d.get('bytes_removed', 0))}.", "",
+             "Cluster sizes (members: clusters): " + ", ".join(f"{k}: {v}" for k, v in sizes), "",
+             "S-curve (Jaccard: P(candidate)): " + ", ".join(f"{j:.1f}: {p:.3f}" for j, p in d.get("s_curve", [])), ""]
+        if d.get("example_pairs"):
+            L += ["| kept | removed | Jaccard |", "|---|---|---:|"]
+            L += [f"| `{e['kept']}` | `{e['removed']}` | {e['jaccard']} |" for e in d["example_pairs"]]
+        return L

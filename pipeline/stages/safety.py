@@ -15,13 +15,21 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.document import Document, Drop
-from pipeline.pii import PiiConfig, mask_pii
 from pipeline.errors import ConfigError
+from pipeline.pii import PiiConfig, mask_pii
 from pipeline.stage import Stage
-from pipeline.wordlists import (WordMatcher, domain_in, normalize_host, read_list, resolve_lists,
-                                url_host, url_tokens)
+from pipeline.wordlists import (
+    WordMatcher,
+    domain_in,
+    normalize_host,
+    read_list,
+    resolve_lists,
+    url_host,
+    url_tokens,
+)
 
 MODES = ("drop", "tag", "off")
 
@@ -185,3 +193,17 @@ class SafetyStage(Stage):
 
     def summarize(self, stage_dir: Path) -> dict:
         return {"lists": self.list_files()}
+
+    @classmethod
+    def card_section(cls, stats: dict) -> list[str]:
+        lists = stats.get("lists")
+        if not lists:
+            return []
+        return ["", "## Safety lists", ""] + [
+            f"- {kind}: " + (", ".join(f"`{Path(f).parent.name}/{Path(f).name}`" for f in files) or "none")
+            for kind, files in lists.items()]
+
+    @classmethod
+    def licence_note(cls, config: Any) -> str:
+        return ("Safety lists: LDNOOBW (CC-BY-4.0), DataTrove URL lists (Apache-2.0), "
+                "blocklistproject (Unlicense) from ../shared/data/wordlists when present.")
