@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from common import default_corpus_dir
 
-from pipeline.stages.shards import ShardsConfig, build_shards, train_tokenizer
+from pipeline.shards import ShardsConfig, build_shards, train_tokenizer
 
 
 def main() -> None:

@@ -119,7 +119,7 @@ def render_card(report: dict[str, Any]) -> str:
                 L.append(f"| {v} | {b} | " + " | ".join(f"{y['composition'].get(k, 0):,}" for k in stages)
                          + f" | {100 * y['repeated_13gram_share']:.1f} % |")
         L += ["", "<details><summary>Shards and sha256</summary>", "", "| shard | tokens | docs | sha256 |", "|---|---:|---:|---|"]
-        from pipeline.stages.shards import iter_manifest_shards
+        from pipeline.shard_format import iter_manifest_shards
         L += [f"| {s['path']} | {s['tokens']:,} | {s['docs']} | `{s['sha256']}` |" for s in iter_manifest_shards(shards)]
         L += ["", "</details>"]
     L += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=2, sort_keys=True), "```",
@@ -208,7 +208,7 @@ def verify(run: str | Path) -> list[str]:
     """Re-check every shard against its manifest (sha256 and token counts). `run` is a card
     folder, a run folder, or a shard folder made by `corpusprep shards` alone (one holding a
     manifest.json)."""
-    from pipeline.stages.shards import verify_shards
+    from pipeline.shard_format import verify_shards
 
     if (Path(run) / "manifest.json").exists():
         return verify_shards(run)

@@ -122,7 +122,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_shards(args: argparse.Namespace) -> int:
-    from pipeline.stages.shards import ShardsConfig, build_shards
+    from pipeline.shards import ShardsConfig, build_shards
 
     variants: dict[str, Path] = {}
     for v in args.variant:

@@ -257,7 +257,7 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
                                             f"stages.{name}")))
     shards = None
     if "shards" in doc:
-        from pipeline.stages.shards import ShardsConfig
+        from pipeline.shards import ShardsConfig
         sv = dict(doc["shards"])
         if sv.get("tokenizer"):
             sv["tokenizer"] = resolve_path(base, sv["tokenizer"])

@@ -418,7 +418,7 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
 
 def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, Any]:
     """The run's last step: token shards from the named stages' outputs (skipped when done)."""
-    from pipeline.stages.shards import build_shards
+    from pipeline.shards import build_shards
 
     out = Path(cfg.run.output) / "shards"
     man = out / "manifest.json"

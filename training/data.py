@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import torch
 
 from pipeline.errors import ConfigError
-from pipeline.stages.shards import read_shard
+from pipeline.shard_format import read_shard
 from pipeline.text import sha256_file
 
 

@@ -7,7 +7,7 @@ one half of the queried validation windows (alternate windows) and the perplexit
 on the other half, beside the model's own perplexity on that same half.
 
 Datastores for nested budgets are built in one pass: a budget that is a prefix of the next
-(nested budgets are, see pipeline.stages.shards) is measured when the index holds exactly its
+(nested budgets are, see pipeline.shard_format) is measured when the index holds exactly its
 keys, then the index grows. The index is faiss's exact search below `exact_below` keys and
 IVF-PQ above (keys then held compressed). Dense runs of the same size on larger budgets can be
 evaluated on the same half (`references`), so the report can ask what a token in the datastore

@@ -192,7 +192,7 @@ def stale(spec: RunSpec, folder: Path) -> list[str]:
 def _cost(spec: RunSpec) -> float:
     """A run's compute, roughly (layers x width^2 x tokens): the pool starts the largest runs
     first, so that the last minutes of a phase are not one long run beside an idle worker."""
-    from pipeline.stages.shards import parse_tokens
+    from pipeline.shard_format import parse_tokens
 
     m = spec.model
     tokens = spec.train.tokens or parse_tokens(spec.train.budget or 0) * (spec.train.epochs or 1.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.stages.shards import ShardsConfig, build_shards
+from pipeline.shards import ShardsConfig, build_shards
 
 LEXICON = ["river", "stone", "market", "window", "silver", "forest", "candle", "harbor", "meadow", "pencil",
            "the", "a", "of", "and", "runs", "sleeps", "bright", "quiet", "near", "under"]

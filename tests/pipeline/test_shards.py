@@ -12,7 +12,7 @@ import pytest
 from pipeline.card import load_report, render_card, verify
 from pipeline.config import load_run_config
 from pipeline.runner import run
-from pipeline.stages.shards import budget_rows, iter_manifest_shards, parse_tokens
+from pipeline.shard_format import budget_rows, iter_manifest_shards, parse_tokens
 from tests.conftest import REPO, run_cli, write_config
 
 SHARDS = """

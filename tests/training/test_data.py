@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from pipeline.stages.shards import shard_tokens
+from pipeline.shard_format import shard_tokens
 from tests.conftest import REPO
 from pipeline.sample.synthetic import synthetic_shards
 from training.data import TokenData
