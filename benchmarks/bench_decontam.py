@@ -14,7 +14,6 @@ import time
 import tracemalloc
 
 from common import default_corpus_dir, peak_rss_mb, timed
-
 from pipeline.document import Document
 from pipeline.stages.decontam import Config, DecontamStage, Index
 
@@ -29,7 +28,8 @@ def scan(cfg: Config, docs: list[Document]) -> None:
     tracemalloc.stop()
     fuzzy = (f"; fuzzy: {len(index.fuzzy.hashes):,} word {cfg.fuzzy_ngram}-grams of {len(index.fuzzy.grams):,} items "
              f"({index.fuzzy.template_grams:,} template n-grams left out)" if index.fuzzy else "")
-    print(f"index (fuzzy {'on' if cfg.fuzzy else 'off'}): {', '.join(f'{n} ({k:,} items)' for n, k in zip(index.names, index.items))}; "
+    print(f"index (fuzzy {'on' if cfg.fuzzy else 'off'}): "
+          f"{', '.join(f'{n} ({k:,} items)' for n, k in zip(index.names, index.items))}; "
           f"{len(index.hashes):,} 13-grams{fuzzy}; {index.nbytes / 1e6:.1f} MB of arrays, built in {build:.2f} s "
           f"(peak {peak / 1e6:.0f} MB while building)")
     mb = sum(d.nbytes for d in docs) / 1e6

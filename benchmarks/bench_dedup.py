@@ -21,7 +21,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from common import default_corpus_dir, have, timed
-
 from pipeline.procmem import run_with_peak_rss
 from pipeline.stages.dedup import Config, shingler
 from pipeline.stages.minhash import permutations, signatures
@@ -71,8 +70,12 @@ def datatrove_clusters(docs: list[dict], folder: Path) -> dict[str, int]:
     """DataTrove's whole MinHash dedup (signature, buckets, cluster, filter; 5-grams, 14 x 8),
     run locally on `docs`: the cluster id of every document it put in a cluster (not -1)."""
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                  MinhashDedupFilter)
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+    )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
@@ -179,7 +182,8 @@ def main() -> None:
     with timed() as t:
         signatures(*sh.batch([sh.normal(d["text"]) for d in sample]), a_, b_)
     sig_rate = len(sample) / t["seconds"]
-    print(f"signatures (one process):     {sig_rate:10,.0f} docs/s  (normalise, word {cfg.ngram}-grams, {b * r} permutations)")
+    print(f"signatures (one process):     {sig_rate:10,.0f} docs/s  (normalise, word {cfg.ngram}-grams, {b * r} "
+          f"permutations)")
     rensa_signatures(sample, cfg, sig_rate)
     nv = naive(docs[:1000], cfg)
     print(f"naive datasketch loop + LSH:  {nv:10,.0f} docs/s   -> ours {sig_rate / nv:.1f}x")
@@ -201,7 +205,8 @@ def main() -> None:
     print(f"peak RSS: {res.one_mb:.0f} MB in the largest process (memory_mb = {cfg.memory_mb:.0f}), "
           f"{res.total_mb:.0f} MB summed over the process tree")
     if pairs:
-        print("planted pairs (sample), ours: " + pair_report(docs, pairs, lambda a, b: drops.get(a, a) == drops.get(b, b)))
+        print("planted pairs "
+              "(sample), ours: " + pair_report(docs, pairs, lambda a, b: drops.get(a, a) == drops.get(b, b)))
     if pairs and have("datatrove"):  # the whole DataTrove pipeline is slow: a 3,000-document slice
         head = docs[:3000]
         ids = {d["id"] for d in head}
@@ -211,7 +216,8 @@ def main() -> None:
         print(f"DataTrove's whole MinHash dedup (one process): {len(head) / t['seconds']:,.0f} docs/s")
         print(f"the {len(head_pairs)} planted pairs within the first {len(head):,} documents:")
         print("  ours:      " + pair_report(head, head_pairs, lambda a, b: drops.get(a, a) == drops.get(b, b)))
-        print("  DataTrove: " + pair_report(head, head_pairs, lambda a, b: a in cluster and cluster.get(a) == cluster.get(b)))
+        print("  DataTrove: " + pair_report(head, head_pairs,
+                                            lambda a, b: a in cluster and cluster.get(a) == cluster.get(b)))
 
 
 if __name__ == "__main__":

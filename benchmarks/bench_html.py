@@ -19,10 +19,8 @@ import warnings
 from typing import Callable
 
 from common import have, timed
-
 from pipeline.document import Document
-from pipeline.extraction_eval import (DATASETS, EXTRACTION_DIR, Page, available, load_pages,
-                                      score)
+from pipeline.extraction_eval import DATASETS, EXTRACTION_DIR, Page, available, load_pages, score
 from pipeline.stages.html import Config, HtmlStage
 
 Extractor = Callable[[str], str]
@@ -112,7 +110,8 @@ def summary(table: dict, datasets: list[str], fns: dict[str, Extractor]) -> None
               f"F1<0.5 {o[3]} vs {t[3]} ({'ok' if o[3] <= t[3] else 'MORE'}); "
               f"speed {o[5] / t[5]:.2f}x MB/s ({'ok' if o[5] >= 1.5 * t[5] else 'SLOW'})")
     gap = mean[ours] - mean[tr]
-    print(f"  mean F1 {mean[ours]:.3f} vs {mean[tr]:.3f}: {gap:+.3f} (target >= +0.02: {'ok' if gap >= 0.02 else 'NO'})")
+    print(f"  mean F1 {mean[ours]:.3f} vs {mean[tr]:.3f}: {gap:+.3f} (target >= +0.02: "
+          f"{'ok' if gap >= 0.02 else 'NO'})")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 from common import REPO, default_corpus_dir, have
-
 from pipeline.config import load_run_config
 from pipeline.resources import shared_data_dir
 from pipeline.runner import run
@@ -101,8 +100,12 @@ def datatrove_on_pages(paths: list[Path], tmp: Path) -> float:
     from datatrove.data import Document
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.extractors import Trafilatura
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter)
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
     from datatrove.pipeline.writers import JsonlWriter
 
     def read_pages(data, rank: int = 0, world_size: int = 1):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 
 from common import have, raw_pages, timed
-
 from pipeline.document import Document
 from pipeline.stages.html import HtmlStage
 from pipeline.stages.quality import Config, QualityStage
@@ -35,8 +34,8 @@ def ours(docs: list[Document], settings: dict) -> tuple[list[bool], float]:
 
 
 def theirs(docs: list[Document], name: str) -> tuple[list[bool], float]:
-    from datatrove.data import Document as DTDocument
     import datatrove.pipeline.filters as f
+    from datatrove.data import Document as DTDocument
 
     flt = getattr(f, name)()
     with timed() as t:
@@ -51,7 +50,8 @@ def main() -> None:
     print(f"{len(docs):,} documents after HTML stripping, {mb:.2f} MB")
     if not have("datatrove"):
         print("DataTrove not installed (pip install -e '.[bench]'): our throughput only")
-    print(f"{'rule set':18s} {'ours docs/s':>12s} {'DT docs/s':>10s} {'speed-up':>9s} {'agreement':>10s} {'keep ours/DT':>13s}")
+    print(f"{'rule set':18s} {'ours docs/s':>12s} {'DT docs/s':>10s} {'speed-up':>9s} {'agreement':>10s} "
+          f"{'keep ours/DT':>13s}")
     t_ours = t_dt = 0.0
     for rule, (dt_name, settings) in RULES.items():
         k1, s1 = ours(docs, settings)

@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 from common import default_corpus_dir, timed
-
 from pipeline.classifier import load_model, score, train_classifier
 from pipeline.document import Document
 from pipeline.pii import mask_pii

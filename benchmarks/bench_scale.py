@@ -25,7 +25,6 @@ import textwrap
 from pathlib import Path
 
 from common import REPO, default_corpus_dir
-
 from pipeline.procmem import run_with_peak_rss
 
 
@@ -112,7 +111,8 @@ def main() -> None:
                 continue
             report = json.loads((out / "report.json").read_text())
             digests[(executor, workers)] = digest(out)
-            print(f"{name:10s} {workers} worker(s): {args.docs / res.seconds:8,.0f} docs/s, {mb / res.seconds:6.2f} MB/s "
+            print(f"{name:10s} {workers} worker(s): {args.docs / res.seconds:8,.0f} docs/s, "
+                  f"{mb / res.seconds:6.2f} MB/s "
                   f"({res.seconds:6.1f} s); peak RSS {res.one_mb:5.0f} MB in the largest process, "
                   f"{res.total_mb:6.0f} MB over the process tree; kept {report['docs_kept']:,}; "
                   f"output digest {digests[(executor, workers)]}")

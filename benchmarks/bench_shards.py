@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common import default_corpus_dir
-
 from pipeline.shards import ShardsConfig, build_shards, train_tokenizer
 
 
@@ -38,7 +37,8 @@ def main() -> None:
         tok_path = Path(tmp) / "tok.json"
         tok_path.write_text(tok.to_str())
         t0 = time.perf_counter()
-        n_raw = sum(len(e.ids) for i in range(0, len(docs), 1024) for e in tok.encode_batch(docs[i:i + 1024], add_special_tokens=False))
+        n_raw = sum(len(e.ids) for i in range(0, len(docs), 1024)
+                    for e in tok.encode_batch(docs[i:i + 1024], add_special_tokens=False))
         raw_s = time.perf_counter() - t0
         stage = Path(tmp) / "stage"
         stage.mkdir()

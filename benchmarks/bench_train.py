@@ -41,7 +41,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         shards = synthetic_shards(Path(tmp), 3000, 400, ("200K",), vocab=8192, validation="2K")
         print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
-        print(f"{'model':34s} {'N active':>11s} {'N all':>11s} {'tokens/s':>10s} {'GFLOP/s':>9s} {'peak':>9s} {'MFU':>6s} "
+        print(f"{'model':34s} {'N active':>11s} {'N all':>11s} {'tokens/s':>10s} {'GFLOP/s':>9s} {'peak':>9s} "
+              f"{'MFU':>6s} "
               f"{'dropped':>8s}")
         moe = MoEConfig(experts=8, every=2, capacity_factor=8.0)  # capacity for every token: none dropped
         for m in (x for dense in SIZES[device] for x in (dense, dataclasses.replace(dense, moe=moe))):
@@ -51,7 +52,8 @@ def main() -> None:
                               tokens=batch * m.context * steps, eval_every=10**9, eval_tokens=m.context * 2,
                               memorization_windows=0, device=device, compile=device == "cuda")
             r = train(RunSpec(m, cfg, "bench"), Path(tmp) / f"r{m.d_model}_{m.moe.experts}")
-            name = f"L{m.n_layer} d{m.d_model} ctx{m.context}" + (f" MoE {m.moe.experts}/{m.moe.every}" if m.moe.experts else "")
+            moe = f" MoE {m.moe.experts}/{m.moe.every}" if m.moe.experts else ""
+            name = f"L{m.n_layer} d{m.d_model} ctx{m.context}" + moe
             print(f"{name:34s} {r['N']:11,d} {r['N_all_experts']:11,d} {r['tokens_per_s']:10,.0f} "
                   f"{r['flops_per_s'] / 1e9:9.1f} {r['peak_flops'] / 1e9:9.1f} {r['mfu']:6.1%} "
                   + (f"{r['moe']['dropped_share']:8.1%}" if r["moe"] else f"{'':>8s}"))

@@ -14,7 +14,6 @@ from typing import Any, Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -27,13 +27,31 @@ def percent(x: float | None) -> str:
 
 
 def render_card(report: dict[str, Any]) -> str:
-    """Markdown with Hugging Face dataset-card front matter."""
+    """Markdown with Hugging Face dataset-card front matter: the sections below in order, then
+    each stage's own section (Stage.card_section), then tokens, configuration and versions."""
+    L = _front_matter(report) + _summary(report) + _funnel(report) + _ground_truth(report)
+    L += _stage_sections(report)
+    if report.get("shards"):
+        L += _tokens(report["shards"])
+    L += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=2, sort_keys=True), "```",
+          "", "## Versions", ""] + [f"- {k} {v}" for k, v in sorted(report["versions"].items())]
+    return "\n".join(L) + "\n"
+
+
+def _front_matter(report: dict[str, Any]) -> list[str]:
+    """Hugging Face front matter and the title."""
     shards = report.get("shards")
     L = ["---", f"pretty_name: {report['name']}", "language:", "- en", "tags:", "- corpusprep",
          "- pretraining-data", f"config_hash: {report['config_hash']}"]
     if shards:
         L += ["configs:"] + [f"- config_name: {v}" for v in shards["variants"]]
     L += ["---", f"# Data card: {report['name']}", ""]
+    return L
+
+
+def _summary(report: dict[str, Any]) -> list[str]:
+    """Losses while reading (at the top), input, totals and licences."""
+    L: list[str] = []
     losses = report["stages"][0].get("losses") or []
     if losses:
         L += [f"> **Data lost while reading: {len(losses)} damaged or cut span(s).** Each is one counted drop, "
@@ -46,8 +64,15 @@ def render_card(report: dict[str, Any]) -> str:
           f"dropped** (in = kept + dropped, checked for every stage).", ""]
     if report.get("licences"):
         L += ["## Sources and licences", ""] + [f"- {n}" for n in report["licences"]] + [""]
+    return L
+
+
+def _funnel(report: dict[str, Any]) -> list[str]:
+    """The funnel table, drops by reason and the stages' other counters."""
+    L: list[str] = []
     L += ["## Funnel", "", "![funnel](funnel.png)", "",
-          "| stage | docs in | docs out | dropped | bytes in | bytes out | seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
+          "| stage | docs in | docs out | dropped | bytes in | bytes out | "
+          "seconds |", "|---|---:|---:|---:|---:|---:|---:|"]
     for s in report["stages"]:
         L.append(f"| {s['stage']} | {s['docs_in']:,} | {s['docs_out']:,} | {s['docs_dropped']:,} | "
                  f"{human_bytes(s['bytes_in'])} | {human_bytes(s['bytes_out'])} | {s['seconds']:.1f} |")
@@ -58,10 +83,17 @@ def render_card(report: dict[str, Any]) -> str:
     counters = [(s["stage"], k, v) for s in report["stages"] for k, v in s.get("counters", {}).items()]
     if counters:
         L += ["", "Other counts: " + "; ".join(f"{st}.{k} = {v:,}" for st, k, v in counters) + "."]
+    return L
+
+
+def _ground_truth(report: dict[str, Any]) -> list[str]:
+    """Recall and precision against the planted labels, where the input has them."""
+    L: list[str] = []
     gts = [s for s in report["stages"] if s.get("ground_truth")]
     if gts:
         L += ["", "## Planted ground truth (default corpus)", "",
-              "| stage | targets | reached it | removed | recall | precision | clean removed |", "|---|---|---:|---:|---:|---:|---:|"]
+              "| stage | targets | reached it | removed | recall | precision | clean "
+              "removed |", "|---|---|---:|---:|---:|---:|---:|"]
         for s in gts:
             g = s["ground_truth"]
             L.append(f"| {s['stage']} | {', '.join(g['kinds'])} | {g['targets_in']} | {g['targets_dropped']} | "
@@ -69,62 +101,77 @@ def render_card(report: dict[str, Any]) -> str:
         for s in gts:
             g = s["ground_truth"]
             for key in [k for k in g if k.startswith("recall_by_")]:
-                L.append(f"\n{s['stage']} recall by {key[10:]}: " + ", ".join(f"{k} {percent(v)}" for k, v in g[key].items()))
+                L.append(f"\n{s['stage']} recall by "
+                         f"{key[10:]}: " + ", ".join(f"{k} {percent(v)}" for k, v in g[key].items()))
             if "pairs_by_jaccard" in g:
                 L.append(f"\n{s['stage']} planted pairs removed, by true Jaccard: " + ", ".join(
                     f"[{k[8:12]}, {k[13:]}): {v['removed']}/{v['pairs']}" for k, v in g["pairs_by_jaccard"].items()))
+    return L
+
+
+def _stage_sections(report: dict[str, Any]) -> list[str]:
+    """Each registered stage's own section, in stage order."""
+    L: list[str] = []
     from pipeline.stages import STAGES, get_stage
 
     for s in report["stages"]:  # each stage lays out its own summary
         if s["stage"] in STAGES:
             L += get_stage(s["stage"]).card_section(s)
-    if shards:
-        t = shards["tokenizer"]
-        sp = shards["validation"]["split"]
-        L += ["", "## Tokens", "",
-              f"Tokenizer: byte-level BPE, vocabulary {t['vocab_size']:,} ({'trained on this run' if t['trained'] else 'given'}), "
-              f"EOS id {t['eos_id']}, sha256 `{t['sha256'][:16]}`; tokens as {shards['dtype']}; "
-              f"{shards['tokens_per_shard']:,} tokens per shard.", "",
-              f"Validation: {shards['validation']['tokens']:,} tokens ({shards['validation']['docs']:,} documents) from "
-              f"`{shards['validation']['variant']}`, drawn as whole groups of documents that share a rare word "
-              f"13-gram (found in 2 to {sp['group_max_df']} documents): {sp['docs_held_out_beyond_validation']:,} "
-              f"more documents of those groups are held out of every budget of every variant; "
-              f"{sp['groups']:,} groups, the largest of {sp['largest_group_docs']:,} documents "
-              f"({sp['groups_too_large_for_validation']} group(s) too large for validation stay in training).", "",
-              "Leakage left, per variant: share of the validation's distinct word 13-grams (lowercased) found in "
-              "1 to 10 training documents of the variant's largest budget (0 = independent; phrasing common to more "
-              "than 10 documents is not counted):", "",
-              "| variant | overlap |", "|---|---:|"]
-        L += [f"| {v} | {100 * x:.2f} % |" for v, x in shards["validation"]["overlap_13gram"].items()] + [""]
-        L += ["Budgets of a variant are prefixes of one shard sequence, stored once (a budget takes its first "
-              "shards and ends inside the last); a mix's budgets have sequences of their own.", ""]
-        targets = {b: y["target"] for x in shards["variants"].values() for b, y in x["budgets"].items()}
-        budgets = sorted(targets, key=targets.get)
-        L += ["| variant | documents | tokens | " + " | ".join(budgets) + " |", "|---|---:|---:|" + "---:|" * len(budgets)]
-        for v, x in shards["variants"].items():
-            head = f"| {v} | {x['docs']:,} | {x['tokens']:,} | " if "docs" in x else f"| {v} | | | "
-            L.append(head + " | ".join(
-                f"{x['budgets'][b]['tokens']:,} ({x['budgets'][b]['docs']} docs)" if b in x["budgets"] else ""
-                for b in budgets) + " |")
-        stages = sorted({k for x in shards["variants"].values() for y in x["budgets"].values()
-                         for k in y.get("composition", {})})
-        L += ["", "What each variant's largest budget is made of (tokens, by the stage that dropped the document; "
-              "`kept` = kept by every stage), and the share of its distinct 13-grams that repeat in another of "
-              "its documents:", "", "| variant | budget | " + " | ".join(stages) + " | repeated 13-grams |",
-              "|---|---|" + "---:|" * (len(stages) + 1)]
-        for v, x in shards["variants"].items():
-            b = max(x["budgets"], key=targets.get)
-            y = x["budgets"][b]
-            if "composition" in y:
-                L.append(f"| {v} | {b} | " + " | ".join(f"{y['composition'].get(k, 0):,}" for k in stages)
-                         + f" | {100 * y['repeated_13gram_share']:.1f} % |")
-        L += ["", "<details><summary>Shards and sha256</summary>", "", "| shard | tokens | docs | sha256 |", "|---|---:|---:|---|"]
-        from pipeline.shard_format import iter_manifest_shards
-        L += [f"| {s['path']} | {s['tokens']:,} | {s['docs']} | `{s['sha256']}` |" for s in iter_manifest_shards(shards)]
-        L += ["", "</details>"]
-    L += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=2, sort_keys=True), "```",
-          "", "## Versions", ""] + [f"- {k} {v}" for k, v in sorted(report["versions"].items())]
-    return "\n".join(L) + "\n"
+    return L
+
+
+def _tokens(shards: dict[str, Any]) -> list[str]:
+    """Tokenizer, validation split, leakage left, budgets and their composition, shard hashes."""
+    L: list[str] = []
+    t = shards["tokenizer"]
+    sp = shards["validation"]["split"]
+    L += ["", "## Tokens", "",
+          f"Tokenizer: byte-level BPE, vocabulary {t['vocab_size']:,} "
+          f"({'trained on this run' if t['trained'] else 'given'}), "
+          f"EOS id {t['eos_id']}, sha256 `{t['sha256'][:16]}`; tokens as {shards['dtype']}; "
+          f"{shards['tokens_per_shard']:,} tokens per shard.", "",
+          f"Validation: {shards['validation']['tokens']:,} tokens ({shards['validation']['docs']:,} "
+          f"documents) from "
+          f"`{shards['validation']['variant']}`, drawn as whole groups of documents that share a rare word "
+          f"13-gram (found in 2 to {sp['group_max_df']} documents): {sp['docs_held_out_beyond_validation']:,} "
+          f"more documents of those groups are held out of every budget of every variant; "
+          f"{sp['groups']:,} groups, the largest of {sp['largest_group_docs']:,} documents "
+          f"({sp['groups_too_large_for_validation']} group(s) too large for validation stay in training).", "",
+          "Leakage left, per variant: share of the validation's distinct word 13-grams (lowercased) found in "
+          "1 to 10 training documents of the variant's largest budget (0 = independent; phrasing common to more "
+          "than 10 documents is not counted):", "",
+          "| variant | overlap |", "|---|---:|"]
+    L += [f"| {v} | {100 * x:.2f} % |" for v, x in shards["validation"]["overlap_13gram"].items()] + [""]
+    L += ["Budgets of a variant are prefixes of one shard sequence, stored once (a budget takes its first "
+          "shards and ends inside the last); a mix's budgets have sequences of their own.", ""]
+    targets = {b: y["target"] for x in shards["variants"].values() for b, y in x["budgets"].items()}
+    budgets = sorted(targets, key=targets.get)
+    L += ["| variant | documents | "
+          "tokens | " + " | ".join(budgets) + " |", "|---|---:|---:|" + "---:|" * len(budgets)]
+    for v, x in shards["variants"].items():
+        head = f"| {v} | {x['docs']:,} | {x['tokens']:,} | " if "docs" in x else f"| {v} | | | "
+        L.append(head + " | ".join(
+            f"{x['budgets'][b]['tokens']:,} ({x['budgets'][b]['docs']} docs)" if b in x["budgets"] else ""
+            for b in budgets) + " |")
+    stages = sorted({k for x in shards["variants"].values() for y in x["budgets"].values()
+                     for k in y.get("composition", {})})
+    L += ["", "What each variant's largest budget is made of (tokens, by the stage that dropped the document; "
+          "`kept` = kept by every stage), and the share of its distinct 13-grams that repeat in another of "
+          "its documents:", "", "| variant | budget | " + " | ".join(stages) + " | repeated 13-grams |",
+          "|---|---|" + "---:|" * (len(stages) + 1)]
+    for v, x in shards["variants"].items():
+        b = max(x["budgets"], key=targets.get)
+        y = x["budgets"][b]
+        if "composition" in y:
+            L.append(f"| {v} | {b} | " + " | ".join(f"{y['composition'].get(k, 0):,}" for k in stages)
+                     + f" | {100 * y['repeated_13gram_share']:.1f} % |")
+    L += ["", "<details><summary>Shards and "
+              "sha256</summary>", "", "| shard | tokens | docs | sha256 |", "|---|---:|---:|---|"]
+    from pipeline.shard_format import iter_manifest_shards
+    L += [f"| {s['path']} | {s['tokens']:,} | {s['docs']} | "
+          f"`{s['sha256']}` |" for s in iter_manifest_shards(shards)]
+    L += ["", "</details>"]
+    return L
 
 
 def funnel_png(report: dict[str, Any], path: Path) -> None:

@@ -116,28 +116,21 @@ class RunConfig:
 
 
 def _check_type(value: Any, tp: Any, where: str) -> Any:
+    """`value` as type `tp` (ints widen to float, lists to tuples, nested tables to dataclasses),
+    or a ConfigError naming the setting and what it expected."""
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
     if dataclasses.is_dataclass(tp):  # a nested settings table, e.g. model.moe
         return value if isinstance(value, tp) else build(tp, value, where)
     if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            try:
-                return _check_type(value, arg, where)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{where} = {value!r}: expected {tp}")
+        return _check_union(value, tp, where)
     if tp is type(None):
         if value is None:
             return None
         raise ConfigError(f"{where} = {value!r}: expected nothing")
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
     if tp in (int, float, str, bool):
-        if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
-            return value
-        raise ConfigError(f"{where} = {value!r}: expected {tp.__name__}")
+        return _check_scalar(value, tp, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where} = {value!r}: expected a list")
@@ -145,15 +138,36 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
         item_t = args[0] if args else Any
         return tuple(_check_type(v, item_t, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} = {value!r}: expected a table")
-        kt, vt = typing.get_args(tp) or (Any, Any)
-        out = {}
-        for k, v in value.items():
-            key = int(k) if kt is int and isinstance(k, str) and k.lstrip("-").isdigit() else k
-            out[_check_type(key, kt, f"{where}.{k}")] = _check_type(v, vt, f"{where}.{k}")
-        return out
+        return _check_table(value, tp, where)
     return value
+
+
+def _check_union(value: Any, tp: Any, where: str) -> Any:
+    for arg in typing.get_args(tp):
+        try:
+            return _check_type(value, arg, where)
+        except ConfigError:
+            continue
+    raise ConfigError(f"{where} = {value!r}: expected {tp}")
+
+
+def _check_scalar(value: Any, tp: type, where: str) -> Any:
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{where} = {value!r}: expected {tp.__name__}")
+
+
+def _check_table(value: Any, tp: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} = {value!r}: expected a table")
+    kt, vt = typing.get_args(tp) or (Any, Any)
+    out = {}
+    for k, v in value.items():
+        key = int(k) if kt is int and isinstance(k, str) and k.lstrip("-").isdigit() else k
+        out[_check_type(key, kt, f"{where}.{k}")] = _check_type(v, vt, f"{where}.{k}")
+    return out
 
 
 def build(cls: type, values: dict[str, Any], where: str) -> Any:

@@ -1,7 +1,8 @@
 """Scoring main-text extraction against human ground truth on real pages.
 
-The pages live in `../shared/data/extraction/<dataset>/` (or $CORPUSPREP_SHARED_DATA/extraction) (html/<id>.html.gz + ground_truth.jsonl;
-research-use and AGPL licences, so they are read from there, never copied into the package).
+The pages live in `../shared/data/extraction/<dataset>/` (or $CORPUSPREP_SHARED_DATA/extraction)
+(html/<id>.html.gz + ground_truth.jsonl; research-use and AGPL licences, so they are read from there,
+never copied into the package).
 Each dataset is split once, by a hash of the page id, into a `dev` part (tuned on) and a `test`
 part (only measured on); the split does not depend on file order or on which pages exist.
 

@@ -31,8 +31,7 @@ from pipeline.config import InputConfig, RunConfig, StageSpec
 from pipeline.errors import InputError, RunError
 from pipeline.executor import Executor, make_executor, release_memory
 from pipeline.groundtruth import evaluate, evaluate_pairs, ids_of
-from pipeline.io import (DROP_SCHEMA, Skip, Source, docs_to_table, drops_to_table,
-                         list_sources, read_part, read_source)
+from pipeline.io import DROP_SCHEMA, Skip, Source, docs_to_table, drops_to_table, list_sources, read_part, read_source
 from pipeline.stage import Stage, StageStats
 from pipeline.stages import get_stage
 from pipeline.text import hash64

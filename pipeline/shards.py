@@ -38,7 +38,8 @@ class ShardsConfig:
     tokens_per_shard: int = field(default=1 << 20, metadata={"help": "tokens in every shard but the last"})
     validation_tokens: str = field(default="100K", metadata={"help": "size of the shared validation split"})
     vocab_size: int = field(default=8192, metadata={"help": "BPE vocabulary when training a tokenizer"})
-    tokenizer: str = field(default="", metadata={"help": "a local tokenizer.json to use instead of training", "path": True})
+    tokenizer: str = field(default="", metadata={"help": "a local tokenizer.json to use instead of "
+                                                         "training", "path": True})
     seed: int = field(default=0, metadata={"help": "seed of the document shuffle"})
     batch_docs: int = field(default=1024, metadata={"help": "documents per encode_batch call"})
     train_chars: int = field(default=50_000_000, metadata={"help": "at most this much text trains the tokenizer"})
@@ -68,7 +69,8 @@ class ShardsConfig:
             if not isinstance(m.get("share"), (int, float)) or not 0 <= m["share"] < 1:
                 raise ConfigError(f"{where}.share = {m.get('share')!r}: the dropped token share, in [0, 1)")
             if not set(m.get("budgets", self.budgets)) <= set(self.budgets):
-                raise ConfigError(f"{where}.budgets = {m['budgets']}: each must be one of shards.budgets {list(self.budgets)}")
+                raise ConfigError(f"{where}.budgets = {m['budgets']}: each must be one of shards.budgets "
+                                  f"{list(self.budgets)}")
 
 
 # --- tokenizer ----------------------------------------------------------------------------------
@@ -352,7 +354,8 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
             try:
                 docs = _cut(base_order, tokens, b - n_drop) + _cut(dropped, tokens, n_drop)
             except ConfigError as e:
-                raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or the budget") from None
+                raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or "
+                                  f"the budget") from None
             order = {i: k for k, i in enumerate(shuffled([i for i, _ in docs], cfg.seed))}
             per[b] = sorted(docs, key=lambda d: order[d[0]])
         emit(name, per, {"source": f"mix of {m['base']} and drops of {', '.join(m['dropped'])}",

@@ -45,7 +45,8 @@ def _read_bytes_text(path: Path, notes: list[str]) -> str:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as e:
-            raise ConfigError(f"benchmark file {path}: gzip data that cannot be read ({e}); re-fetch the file") from None
+            raise ConfigError(f"benchmark file {path}: gzip data that cannot be read ({e}); re-fetch "
+                              f"the file") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

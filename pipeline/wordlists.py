@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipeline.resources import PACKAGE_DATA, shared_data_dir
 from pipeline.errors import ConfigError
+from pipeline.resources import PACKAGE_DATA, shared_data_dir
 
 DEFAULT_LISTS = {
     # kind: (files under shared/data/wordlists, built-in fallback)

@@ -35,7 +35,9 @@ def one_epoch(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _interval(samples: list[float]) -> tuple[float, float]:
-    return (float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))) if samples else (math.nan, math.nan)
+    if not samples:
+        return math.nan, math.nan
+    return float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
 
 
 def pooled_sd(groups: list[list[float]]) -> float:
@@ -182,7 +184,8 @@ def dose_response(rows: list[dict[str, Any]], base: str) -> list[dict[str, Any]]
                             "loss": float(np.mean([r["loss"] for r in pts])), "loss_ci": [llo, lhi], "seeds": len(pts),
                             "multiplier": m, "multiplier_ci": [lo, hi],
                             "dropped_token_worth": worth,
-                            "dropped_token_worth_ci": [(lo - (1 - share)) / share, (hi - (1 - share)) / share] if share else [math.nan, math.nan]})
+                            "dropped_token_worth_ci": [(lo - (1 - share)) / share, (hi - (1 - share)) / share]
+                            if share else [math.nan, math.nan]})
     return out
 
 
@@ -253,7 +256,8 @@ def repeat_or_dirtier(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     sigma = seed_noise(rows)
     mixes = [r for r in rows if r.get("mix") and r["epochs"] <= ONE_EPOCH]
-    for r in sorted({(r["variant"], r["budget"], r["N"], round(r["epochs"], 1)) for r in rows if r["epochs"] > ONE_EPOCH}):
+    repeated = {(r["variant"], r["budget"], r["N"], round(r["epochs"], 1)) for r in rows if r["epochs"] > ONE_EPOCH}
+    for r in sorted(repeated):
         v, b, n, e = r
         rep = [x for x in rows if (x["variant"], x["budget"], x["N"], round(x["epochs"], 1)) == r]
         U, seen = float(np.mean([x["unique"] for x in rep])), float(np.mean([x["D"] for x in rep]))

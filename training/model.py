@@ -135,7 +135,8 @@ class GPT(nn.Module):
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
         logits = self.head(self.features(idx))
-        loss = None if targets is None else F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1))
+        loss = (None if targets is None
+                else F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1)))
         return logits, loss
 
     def routed(self) -> list[SwitchMLP]:

@@ -71,7 +71,8 @@ def dose(dose_rows: list[dict[str, Any]], path: Path) -> None:
     save(fig, path)
 
 
-def repeat(choice: list[dict[str, Any]], worth: list[dict[str, Any]], dose_rows: list[dict[str, Any]], path: Path) -> None:
+def repeat(choice: list[dict[str, Any]], worth: list[dict[str, Any]], dose_rows: list[dict[str, Any]],
+           path: Path) -> None:
     """Left: at equal tokens seen, repeating U clean tokens against U clean tokens plus fresh
     dropped ones (difference > 0: the dirtier data wins). Right: what a repeated token is worth
     in fresh tokens of its tier by epochs, beside what a fresh dropped token is worth in clean ones."""
@@ -120,10 +121,12 @@ def moe(dense: list[dict[str, Any]], cells: list[tuple[tuple, list[dict[str, Any
         by_n = [[r["loss"] for r in same if r["N"] == x] for x in Ns]
         if Ns:
             mean = [np.mean(x) for x in by_n]
-            ax.errorbar(Ns, mean, yerr=[np.subtract(mean, [min(x) for x in by_n]), np.subtract([max(x) for x in by_n], mean)],
+            spread = [np.subtract(mean, [min(x) for x in by_n]), np.subtract([max(x) for x in by_n], mean)]
+            ax.errorbar(Ns, mean, yerr=spread,
                         fmt="o-", color=c, ms=4, capsize=2, label=f"dense, {v} {b}")
         loss = [r["loss"] for r in rs]
-        ax.errorbar([n, n_all], [np.mean(loss)] * 2, yerr=[[np.mean(loss) - min(loss)] * 2, [max(loss) - np.mean(loss)] * 2],
+        spread = [[np.mean(loss) - min(loss)] * 2, [max(loss) - np.mean(loss)] * 2]
+        ax.errorbar([n, n_all], [np.mean(loss)] * 2, yerr=spread,
                     fmt="s--", color=c, mfc="white", ms=6, capsize=2,
                     label=f"MoE {rs[0]['moe']['settings']['experts']} experts: active N .. all-expert N")
     ax.set_xscale("log")
@@ -139,8 +142,10 @@ def knnlm(results: list[dict[str, Any]], worth: list[dict[str, Any]], path: Path
     the smallest), seed means bold."""
     fig, ax = plt().subplots(figsize=(6, 4))
     for k, res in enumerate(results):
-        dense = sorted([(res["trained_tokens"], res["lm"]["loss"])] + [(r["tokens"], r["loss"]) for r in res["references"]])
-        ax.plot(*zip(*dense), "o-", color="tab:blue", alpha=0.35, lw=1, label="dense, trained on D tokens" if k == 0 else None)
+        dense = sorted([(res["trained_tokens"], res["lm"]["loss"])]
+                       + [(r["tokens"], r["loss"]) for r in res["references"]])
+        ax.plot(*zip(*dense), "o-", color="tab:blue", alpha=0.35, lw=1, label="dense, trained on "
+                                                                              "D tokens" if k == 0 else None)
         knn = sorted((s["tokens"], s["loss"]) for s in res["datastores"])
         ax.plot(*zip(*knn), "s-", color="tab:red", alpha=0.35, lw=1,
                 label=f"kNN-LM: trained on {res['trained_on']}, datastore of D tokens" if k == 0 else None)

@@ -39,7 +39,8 @@ def table_from_csv(path: str | Path) -> list[dict[str, Any]]:
         rows = list(csv.DictReader(fh))
     if not rows or not {"N", "D", "loss"} <= set(rows[0]):
         raise FitError(f"{path}: needs columns N, D, loss (and optionally variant)")
-    return [{"N": float(r["N"]), "D": float(r["D"]), "loss": float(r["loss"]) if r["loss"] not in ("", "nan") else math.nan,
+    return [{"N": float(r["N"]), "D": float(r["D"]),
+             "loss": float(r["loss"]) if r["loss"] not in ("", "nan") else math.nan,
              "variant": r.get("variant", ""), "unique": float(r.get("unique") or r["D"]), "epochs": 1.0}
             for r in rows]
 
@@ -120,9 +121,11 @@ def explain_variants(rows: list[dict[str, Any]], a: str, b: str) -> list[str]:
     dropped = {k: v for k, v in comp.items() if k != "kept"}
     if dropped:
         L.append(f"What `{a}` holds that `{b}` does not: of its {top[0]['budget']} budget, "
-                 + ", ".join(f"{100 * v / total:.1f} % in documents the {k} stage drops" for k, v in sorted(dropped.items()))
+                 + ", ".join(f"{100 * v / total:.1f} % in documents the {k} "
+                             f"stage drops" for k, v in sorted(dropped.items()))
                  + f"; {100 * comp.get('kept', 0) / total:.1f} % is text `{b}` also has.")
-    gaps = {v: float(np.mean([r["gap"] for r in an.one_epoch(rows) if r["variant"] == v and r["gap"] is not None] or [math.nan]))
+    gaps = {v: float(np.mean([r["gap"] for r in an.one_epoch(rows)
+                              if r["variant"] == v and r["gap"] is not None] or [math.nan]))
             for v in (a, b)}
     src: dict[str, list[float]] = defaultdict(list)
     for r in top:
@@ -132,8 +135,10 @@ def explain_variants(rows: list[dict[str, Any]], a: str, b: str) -> list[str]:
         val = float(np.mean([r["loss"] for r in top]))
         parts = ", ".join(f"{k} {np.mean(x):.2f}" for k, x in sorted(src.items()))
         easiest = min(src, key=lambda k: np.mean(src[k]))
-        L.append(f"Train-validation gap after one epoch, mean over all cells: `{a}` {gaps[a]:+.3f}, `{b}` {gaps[b]:+.3f} nats. "
-                 f"Where it comes from ({a}, N = {nmax:,.0f}, {top[0]['budget']}): the model's loss on its training text "
+        L.append(f"Train-validation gap after one epoch, mean over all cells: `{a}` {gaps[a]:+.3f}, `{b}` "
+                 f"{gaps[b]:+.3f} nats. "
+                 f"Where it comes from ({a}, N = {nmax:,.0f}, {top[0]['budget']}): the model's loss on its "
+                 f"training text "
                  f"by the stage that drops each document is {parts} (validation: {val:.2f}). "
                  + (f"Text the `{easiest}` stage drops is far easier to predict than the rest: "
                     f"so `{a}`'s low training loss is that text's, not memorised validation-like text."
@@ -155,7 +160,8 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
     facts["larger_wins"] = lw
     if lw["pairs"]:
         L.append(f"Model size: at equal tokens and one epoch, the larger model of a pair has the lower validation loss "
-                 f"(mean over seeds) in {lw['wins']} of {lw['pairs']} (smaller, larger) pairs within each (variant, budget) "
+                 f"(mean over seeds) in {lw['wins']} of {lw['pairs']} (smaller, larger) pairs within each (variant, "
+                 f"budget) "
                  f"({100 * lw['share']:.0f} %)" + ("." if not lw["exceptions"] else "; exceptions: " + "; ".join(
                      f"`{e['variant']}` {e['budget']}: N = {e['larger']:,.0f} {e['loss_larger']:.3f} vs "
                      f"N = {e['smaller']:,.0f} {e['loss_smaller']:.3f}" for e in lw["exceptions"]) + "."))
@@ -180,12 +186,16 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
         mono = an.monotone_in_share(dose)
         for n in sorted({d["N"] for d in dose}):
             ds = sorted((d for d in dose if d["N"] == n), key=lambda d: d["share"])
-            seq = ", ".join(f"{100 * d['share']:.0f} % {d['loss']:.3f} [{d['loss_ci'][0]:.3f}, {d['loss_ci'][1]:.3f}]" for d in ds)
-            mult = "; ".join(f"`{d['variant']}` {d['multiplier']:.2f} [{d['multiplier_ci'][0]:.2f}, {d['multiplier_ci'][1]:.2f}]"
+            seq = ", ".join(f"{100 * d['share']:.0f} % {d['loss']:.3f} [{d['loss_ci'][0]:.3f}, "
+                            f"{d['loss_ci'][1]:.3f}]" for d in ds)
+            mult = "; ".join(f"`{d['variant']}` {d['multiplier']:.2f} [{d['multiplier_ci'][0]:.2f}, "
+                             f"{d['multiplier_ci'][1]:.2f}]"
                              for d in ds if d["share"] > 0)
             worth = [d for d in ds if d["share"] > 0]
-            L.append(f"Quality dose-response (`{base}` with dropped text at equal tokens, N = {n:,.0f}): validation loss "
-                     f"by dropped share {seq}: " + ("rises with every step" if mono[n] else "does NOT rise with every step "
+            L.append(f"Quality dose-response (`{base}` with dropped text at equal tokens, N = {n:,.0f}): "
+                     f"validation loss "
+                     f"by dropped "
+                     f"share {seq}: " + ("rises with every step" if mono[n] else "does NOT rise with every step "
                      "(see the intervals: neighbouring shares overlap)") + f". Effective-data multiplier (clean tokens "
                      f"one token of the variant is worth, 95 % CI): {mult}. One dropped token is worth "
                      + ", ".join(f"{d['dropped_token_worth']:.2f} [{d['dropped_token_worth_ci'][0]:.2f}, "
@@ -197,7 +207,8 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
         verdict = ("adding the dirtier data is better" if c["ci"][0] > 0 else
                    "repeating the clean data is better" if c["ci"][1] < 0 else "the two are within noise")
         L.append(f"Repeat or add dirtier data (N = {c['N']:,.0f}, U = {c['unique']:,.0f} clean tokens, "
-                 f"D = {c['seen']:,.0f} tokens seen): {c['epochs']:g} epochs of `{c['base']}` reach {c['loss_repeat']:.3f}, "
+                 f"D = {c['seen']:,.0f} tokens seen): {c['epochs']:g} epochs of `{c['base']}` reach "
+                 f"{c['loss_repeat']:.3f}, "
                  f"`{c['mix']}` (the same clean tokens plus fresh dropped ones) {c['loss_mix']:.3f}: {verdict} "
                  f"(repeat minus mix {c['difference']:+.3f}, {_ci(*c['ci'])}).")
     if choice:
@@ -206,7 +217,8 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
         worse = sum(c["ci"][0] > 0 for c in choice)
         L.append(f"Answer for this sweep's range (U = {min(c['unique'] for c in choice):,.0f} to "
                  f"{max(c['unique'] for c in choice):,.0f} clean tokens, {min(c['epochs'] for c in choice):g} to "
-                 f"{max(c['epochs'] for c in choice):g} epochs): repeating the clean data has the lower loss in {better} of "
+                 f"{max(c['epochs'] for c in choice):g} epochs): repeating the clean data has the lower loss in "
+                 f"{better} of "
                  f"{len(choice)} comparisons ({sure} with an interval below 0), adding the dirtier data in "
                  f"{len(choice) - better} ({worse} with an interval above 0)"
                  + (": repeat the clean data." if sure and not worse else
@@ -220,14 +232,17 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
             if total and comp.get("kept", total) < total:
                 x = 1 - comp.get("kept", 0) / total
                 w = float(np.mean([d["dropped_token_worth"] for d in dose_all]))
-                L.append(f"Consistency: {100 * x:.0f} % of `{v}`'s {largest['budget']} budget is text the stages drop; at the dose-response's "
+                L.append(f"Consistency: {100 * x:.0f} % of `{v}`'s {largest['budget']} budget is text the stages "
+                         f"drop; at the dose-response's "
                          f"mean worth of a dropped token ({w:.2f} clean tokens), a `{v}` token should be worth about "
-                         f"{(1 - x) + x * w:.2f} clean tokens (the mixes hold no decontamination drops, which `{v}` does).")
+                         f"{(1 - x) + x * w:.2f} clean tokens (the mixes hold no decontamination drops, which "
+                         f"`{v}` does).")
     for tier in sorted({r["variant"] for r in rows if r["epochs"] > an.ONE_EPOCH}):
         rv = an.repeat_value(rows, tier)
         facts[f"repeat_value_{tier}"] = rv
         if rv:
-            L.append(f"Value of repeated `{tier}` tokens (in fresh `{tier}` tokens, from its own one-epoch curve at the "
+            L.append(f"Value of repeated `{tier}` tokens (in fresh `{tier}` tokens, from its own one-epoch "
+                     f"curve at the "
                      "same size; Muennighoff's R*, small = decays fast): " + "; ".join(
                          f"N = {w['N']:,.0f}, {w['epochs']:g} epochs of {w['budget']}: worth {w['repeat_worth']:.2f} "
                          f"[{w['repeat_worth_ci'][0]:.2f}, {w['repeat_worth_ci'][1]:.2f}], R* {w['r_star']:.2g} "
@@ -277,7 +292,9 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
             errors[v] = str(e)
     seeds = sorted({r["seed"] for r in rows})
     L = ["# Scaling report", "",
-         f"{len(rows)} runs" + (f" (and {len(moe_rows)} MoE runs)" if moe_rows else "") + f", {len(variants)} data variant(s): {', '.join(variants)}; seeds {', '.join(map(str, seeds))}.", ""]
+         f"{len(rows)} runs" + (f" (and {len(moe_rows)} MoE "
+                    f"runs)" if moe_rows else "") + f", {len(variants)} data variant(s): {', '.join(variants)}; seeds "
+                                                    f"{', '.join(map(str, seeds))}.", ""]
     if errors:
         L += [f"- fit for `{v}` failed: {e}" for v, e in errors.items()] + [""]
     found, facts = findings(variants, rows)
@@ -294,25 +311,31 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
             d_need = _solve_D(fits[v]["approach3"]["params"], nmax, l_ref)
             ci = f" [95 % CI {boot[0]:,.0f} .. {boot[1]:,.0f}]" if boot else ""
             found.append(f"By the fitted laws, at N = {nmax:,.0f} `{v}` reaches `{ref}`'s loss at {dmax:,.0f} tokens "
-                         f"({l_ref:.3f}) with {d_need:,.0f} tokens{ci} ({d_need / dmax:.2f}x)." if math.isfinite(d_need) else
-                         f"By the fitted laws, at N = {nmax:,.0f} `{v}` does not reach `{ref}`'s loss at {dmax:,.0f} tokens "
+                         f"({l_ref:.3f}) with {d_need:,.0f} tokens{ci} "
+                         f"({d_need / dmax:.2f}x)." if math.isfinite(d_need) else
+                         f"By the fitted laws, at N = {nmax:,.0f} `{v}` does not reach `{ref}`'s loss at {dmax:,.0f} "
+                         f"tokens "
                          f"({l_ref:.3f}) with any number of tokens.")
     L += ["## Summary", ""] + [f"- {s}" for s in found] + [""]
     L += ["## What this sweep cannot resolve", ""] + [f"- {s}" for s in cannot_resolve(rows, facts, fits)] + [""]
     if lr_search and lr_search.get("chosen"):
-        L += ["## Learning rates", "", f"Per size, the lowest mean validation loss over {lr_search['search'].get('grid')} "
+        L += ["## Learning "
+              "rates", "", f"Per size, the lowest mean validation loss over {lr_search['search'].get('grid')} "
               f"at `{lr_search['search'].get('variant')}` {lr_search['search'].get('budget')}, seeds "
               f"{lr_search['search'].get('seeds', [0])} (`lr_search/` holds the runs):", "",
               "| size | learning rate | mean loss at each rate |", "|---|---:|---|"]
-        L += [f"| {k} | {v:g} | {lr_search.get('losses', {}).get(k, '')} |" for k, v in lr_search["chosen"].items()] + [""]
+        L += [f"| {k} | {v:g} | "
+              f"{lr_search.get('losses', {}).get(k, '')} |" for k, v in lr_search["chosen"].items()] + [""]
     sizes = sorted({(r["N"], r["N_total"]) for r in rows})
     L += ["## Model sizes", "", "N in the fits and the text is non-embedding parameters (Kaplan et al.); with "
-          "embeddings (tied input and output) for comparison:", "", "| N (non-embedding) | with embeddings | embedding share |",
+          "embeddings (tied input and output) for "
+          "comparison:", "", "| N (non-embedding) | with embeddings | embedding share |",
           "|---:|---:|---:|"] + [f"| {n:,.0f} | {t:,.0f} | {100 * (t - n) / t:.0f} % |" for n, t in sizes] + [""]
     if fits:
         L += ["## Fitted L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3, Huber 1e-3 on log loss, "
               "L-BFGS from a grid; every seed a point; 95 % bootstrap intervals)", "",
-              "| variant | E | A | B | alpha | beta | points | tokens/parameter at the optimum |", "|---|---|---|---|---|---|---:|---:|"]
+              "| variant | E | A | B | alpha | beta | points | tokens/parameter at the "
+              "optimum |", "|---|---|---|---|---|---|---:|---:|"]
         for v, f in fits.items():
             a3 = f["approach3"]
             cell = lambda k: f"{a3['params'][k]:.3g} [{a3['ci95'][k][0]:.3g}, {a3['ci95'][k][1]:.3g}]"  # noqa: E731
@@ -324,7 +347,8 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
         for v, f in fits.items():
             extra = []
             for k in ("approach1", "approach2"):
-                extra.append(f"{k}: N_opt ~ C^{f[k]['N_opt']['exponent']:.2f}, D_opt ~ C^{f[k]['D_opt']['exponent']:.2f}"
+                extra.append(f"{k}: N_opt ~ C^{f[k]['N_opt']['exponent']:.2f}, D_opt ~ "
+                             f"C^{f[k]['D_opt']['exponent']:.2f}"
                              if f.get(k) else f"{k}: the grid does not allow it")
             for k, d in f.get("kaplan", {}).items():
                 extra.append(f"Kaplan {k}: exponent {d['exponent']:.3f}")

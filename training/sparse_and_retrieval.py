@@ -48,7 +48,8 @@ def moe_section(dense: list[dict[str, Any]], moe: list[dict[str, Any]], out: Pat
     for (v, b, e, n, n_all), rs in sorted(cells.items()):
         settings = rs[0]["moe"]["settings"]
         losses = [r["loss"] for r in rs]
-        L.append(f"| {v} | {b} | {settings['experts']} (top-{settings['top_k']}) | {n:,.0f} | {n_all:,.0f} | {len(rs)} | "
+        L.append(f"| {v} | {b} | {settings['experts']} (top-{settings['top_k']}) | {n:,.0f} | {n_all:,.0f} | "
+                 f"{len(rs)} | "
                  f"{np.mean(losses):.3f} | {np.mean([r['moe']['dropped_share'] for r in rs]):.1%} |")
         same = [r for r in dense if (r["variant"], r["budget"], round(r["epochs"], 1)) == (v, b, e)]
         for what, target, tol in (("active", n, 0.1), ("total", n_all, 0.25)):
@@ -64,7 +65,8 @@ def moe_section(dense: list[dict[str, Any]], moe: list[dict[str, Any]], out: Pat
                          f"MoE - dense = {_ci(d)}" + (" — inside seed noise" if d["lo"] < 0 < d["hi"] else ""))
     budgets, configs = {k[1] for k in cells}, {json_key(rs[0]["moe"]["settings"]) for rs in cells.values()}
     if len(budgets) < 2 or len(configs) < 2:
-        found.append(f"Not resolved here: how the MoE gap moves with {'budget' if len(budgets) < 2 else 'the expert count'} "
+        found.append(f"Not resolved here: how the MoE gap moves with "
+                     f"{'budget' if len(budgets) < 2 else 'the expert count'} "
                      f"({len(budgets)} budget(s), {len(configs)} expert setting(s) measured).")
     L += [""] + [f"- {s}" for s in found] + [""]
     if moe:
@@ -95,7 +97,8 @@ def knnlm_section(results: list[dict[str, Any]], out: Path) -> list[str]:
          f"nested budget (final hidden state -> next token, k = {first['settings']['k']}); λ and temperature tuned on "
          f"alternate validation windows and perplexity measured on the other {first['measure_positions']:,} positions, "
          "where the dense models of the same size trained on each budget are measured too.", "",
-         "| datastore | keys | index | perplexity without | with retrieval | λ (per seed) | dense model trained on it | "
+         "| datastore | keys | index | perplexity without | with retrieval | λ (per seed) | dense model trained "
+         "on it | "
          "build keys/s | query tokens/s |", "|---|---:|---|---:|---:|---|---:|---:|---:|"]
     by_budget: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for res in results:
@@ -107,10 +110,13 @@ def knnlm_section(results: list[dict[str, Any]], out: Path) -> list[str]:
                      res["lm"]["loss"] if b == res["trained_on"] else math.nan) for res, _ in pairs]
         s0 = pairs[0][1]
         lams = ", ".join(f"{s['lambda']:g}" for _, s in pairs)
-        L.append(f"| {b} | {s0['tokens']:,} | {s0['index']} | {np.mean([math.exp(r['lm']['loss']) for r, _ in pairs]):.2f} | "
+        L.append(f"| {b} | {s0['tokens']:,} | {s0['index']} | "
+                 f"{np.mean([math.exp(r['lm']['loss']) for r, _ in pairs]):.2f} | "
                  f"{np.mean([s['ppl'] for _, s in pairs]):.2f} | {lams} | "
-                 + (f"{np.mean([math.exp(x) for x in refs]):.2f}" if not any(map(math.isnan, refs)) else "(not trained)")
-                 + f" | {np.mean([s['keys_per_s'] for _, s in pairs]):,.0f} | {np.mean([s['query_tokens_per_s'] for _, s in pairs]):,.0f} |")
+                 + (f"{np.mean([math.exp(x) for x in refs]):.2f}" if not any(map(math.isnan, refs))
+                    else "(not trained)")
+                 + f" | {np.mean([s['keys_per_s'] for _, s in pairs]):,.0f} | "
+                   f"{np.mean([s['query_tokens_per_s'] for _, s in pairs]):,.0f} |")
         gain = an.paired_difference([([s["loss"] for _, s in pairs], [r["lm"]["loss"] for r, _ in pairs])])
         found.append(f"Datastore {b}: retrieval - model alone = {_ci(gain)}.")
         if not any(map(math.isnan, refs)) and b != first["trained_on"]:

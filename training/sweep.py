@@ -242,7 +242,8 @@ def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = Tru
     if not manifest.exists():
         raise ConfigError(f"{manifest} not found: run the pipeline with a [shards] section first")
     out.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(out / "sweep.json", dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_fingerprint(manifest)})
+    atomic.write_json(out / "sweep.json",
+                      dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_fingerprint(manifest)})
     n = workers or cfg.workers
     if cfg.lr_search:
         _run_phase("lr search", lr_points(cfg), out, n, progress, say)
@@ -279,7 +280,8 @@ def run_knnlm_phase(cfg: SweepConfig, out: Path, say: Callable[[str], None]) -> 
             old = json.loads(done.read_text())
             spec = json.loads((run / "result.json").read_text()).get("spec")
             if old.get("settings") == dataclasses.asdict(kc) | {"datastores": list(kc.datastores)} \
-                    and old.get("spec") == spec and sorted(r["run"] for r in old["references"]) == sorted(map(str, refs.values())):
+                    and old.get("spec") == spec \
+                    and sorted(r["run"] for r in old["references"]) == sorted(map(str, refs.values())):
                 continue
         say(f"kNN-LM on {run.relative_to(out)}")
         run_knnlm(run, kc, references=refs, say=lambda s: None)

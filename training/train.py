@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline import atomic
-from training.config import RunSpec, TrainConfig
+from training.config import ModelConfig, RunSpec, TrainConfig
 from training.data import DataError, EpochSampler, TokenData
 from training.model import GPT
 
@@ -242,56 +242,29 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     out.mkdir(parents=True, exist_ok=True)
     data = TokenData(cfg.shards, cfg.variant, cfg.budget)  # checks every shard before any step
     mcfg = dataclasses.replace(spec.model, vocab_size=spec.model.vocab_size or data.vocab_size)
-    device = pick_device(cfg.device)
-    rank, world = distributed(device)
-    if cfg.batch_size % world:
-        raise DataError(f"train.batch_size = {cfg.batch_size} must be divisible by the {world} processes, so "
-                        "that every process takes an equal slice of each batch")
+    device, rank, world = _processes(cfg)
     micro = cfg.batch_size // world  # this process's windows of each micro-batch
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg).to(device)
     opt = make_optimizer(model, cfg)
     per_draw = cfg.batch_size * cfg.grad_accum
     per_step = per_draw * mcfg.context
     sampler = EpochSampler(data.n_windows(mcfg.context), mcfg.context, cfg.seed)
-    if cfg.tokens:
-        total_steps = max(1, math.ceil(cfg.tokens / per_step))
-    else:  # exact epochs: every window once per epoch
-        total_steps = max(1, math.ceil((cfg.epochs or 1.0) * sampler.n / per_draw))
+    total_steps = _total_steps(cfg, sampler.n, per_draw, per_step)
     step, curves, train_time = 0, {"train": [], "val": []}, 0.0
     spec_now = spec_dict(spec, data.vocab_size, data.fingerprint)
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True, map_location=device)
-        diff = spec_differences(json.loads(state.get("spec", "{}")), spec_now)
-        if diff:
-            raise DataError(f"{ckpt} was saved by a different run; resuming would mix two runs. Differing: "
-                            + "; ".join(diff) + f". Use another output folder or delete {out}")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        step, curves, train_time = state["step"], state["curves"], state["train_time"]
-        torch.set_rng_state(state["torch_rng"])
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        # with experts, an expert no token chose this step has no gradient
-        net: torch.nn.Module = DistributedDataParallel(model, find_unused_parameters=bool(mcfg.moe.experts))
-    else:
-        net = model
+        step, curves, train_time = _resume(ckpt, model, opt, spec_now, device)
+    net = _parallel(model, world, mcfg)
     runner = torch.compile(net) if cfg.compile else net
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (device == "cuda" and cfg.bf16) else None
     peak = measure_peak_flops(device)
 
     def save() -> None:
-        if rank == 0:
-            with atomic.atomic_path(ckpt) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                            "curves": curves, "train_time": train_time, "spec": json.dumps(spec_now),
-                            "torch_rng": torch.get_rng_state()}, tmp)
-        if world > 1:
-            torch.distributed.barrier()
+        _save(ckpt, rank, world, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                                  "curves": curves, "train_time": train_time, "spec": json.dumps(spec_now),
+                                  "torch_rng": torch.get_rng_state()})
 
     bar = tqdm(total=total_steps, initial=step, desc=spec.name, disable=not progress or rank > 0, leave=False)
     while step < total_steps:
@@ -301,49 +274,133 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         t0 = time.perf_counter()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total_steps, cfg)
-        plain = 0.0
-        for k in range(cfg.grad_accum):
-            first = step * per_draw + k * cfg.batch_size + rank * micro
-            x, y = data.batch(sampler, first, micro, mcfg.context, device)
-            last = k == cfg.grad_accum - 1  # gradients are averaged across processes once a step
-            with net.no_sync() if world > 1 and not last else contextlib.nullcontext():
-                with autocast or contextlib.nullcontext():
-                    logits, ce = runner(x, y)
-                loss = training_loss(logits, y, cfg) + model.aux_loss()
-                if cfg.l1 or cfg.l2:
-                    mats = [p for p in model.parameters() if p.dim() >= 2]
-                    loss = loss + cfg.l1 * sum(p.abs().sum() for p in mats) + cfg.l2 * sum(p.pow(2).sum() for p in mats)
-                (loss / cfg.grad_accum).backward()
-            plain += ce.item() / cfg.grad_accum
-        if world > 1:  # the loss of the whole batch, as one process would report it
-            t = torch.tensor([plain], device=device)
-            torch.distributed.all_reduce(t)
-            plain = t.item() / world
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        if device == "cuda":
-            torch.cuda.synchronize()
+        batches = (data.batch(sampler, step * per_draw + k * cfg.batch_size + rank * micro, micro, mcfg.context,
+                              device) for k in range(cfg.grad_accum))
+        plain = _accumulate(model, net, runner, batches, cfg, autocast, world, device)
+        _optimizer_step(model, opt, cfg, device)
         train_time += time.perf_counter() - t0
         step += 1
         curves["train"].append([step * per_step, plain])
         if step % cfg.eval_every == 0 and step < total_steps:  # the final evaluation follows the loop
-            ev = evaluate(model, data.val, mcfg.context, cfg.eval_tokens, device)
-            curves["val"].append([step * per_step, ev["loss"]])
+            _validate(model, data, cfg, mcfg.context, device, curves, step * per_step)
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             save()
         bar.update()
     bar.close()
-    val = evaluate(model, data.val, mcfg.context, cfg.eval_tokens, device)
-    if not curves["val"] or curves["val"][-1][0] != step * per_step:
-        curves["val"].append([step * per_step, val["loss"]])
+    val = _validate(model, data, cfg, mcfg.context, device, curves, step * per_step)
     save()
+    result = _result(spec, mcfg, model, data, curves, val, step * per_step, train_time, peak,
+                     spec_now, device, step, world)
+    if rank == 0:
+        atomic.write_json(out / "result.json", result)
+    return result
+
+
+def _processes(cfg: TrainConfig) -> tuple[str, int, int]:
+    """Device, this process's rank and the number of processes (torchrun), checked against the
+    batch size; the CPU thread count when set."""
+    device = pick_device(cfg.device)
+    rank, world = distributed(device)
+    if cfg.batch_size % world:
+        raise DataError(f"train.batch_size = {cfg.batch_size} must be divisible by the {world} processes, so "
+                        "that every process takes an equal slice of each batch")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return device, rank, world
+
+
+def _parallel(model: GPT, world: int, mcfg: ModelConfig) -> torch.nn.Module:
+    """The model as the steps run it: itself, or wrapped for data parallelism across processes."""
+    if world == 1:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    # with experts, an expert no token chose this step has no gradient
+    return DistributedDataParallel(model, find_unused_parameters=bool(mcfg.moe.experts))
+
+
+def _total_steps(cfg: TrainConfig, windows: int, per_draw: int, per_step: int) -> int:
+    """Steps for train.tokens, or for exact epochs (every window once an epoch)."""
+    if cfg.tokens:
+        return max(1, math.ceil(cfg.tokens / per_step))
+    return max(1, math.ceil((cfg.epochs or 1.0) * windows / per_draw))
+
+
+def _save(ckpt: Path, rank: int, world: int, state: dict[str, Any]) -> None:
+    """The checkpoint, written atomically by rank 0 while the other processes wait."""
+    if rank == 0:
+        with atomic.atomic_path(ckpt) as tmp:
+            torch.save(state, tmp)
+    if world > 1:
+        torch.distributed.barrier()
+
+
+def _optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig, device: str) -> None:
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _resume(ckpt: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, spec_now: dict[str, Any],
+            device: str) -> tuple[int, dict[str, list], float]:
+    """Load a checkpoint of this very run (a different run's is refused: resuming would mix the
+    two); returns step, curves and training time so far."""
+    state = torch.load(ckpt, weights_only=True, map_location=device)
+    diff = spec_differences(json.loads(state.get("spec", "{}")), spec_now)
+    if diff:
+        raise DataError(f"{ckpt} was saved by a different run; resuming would mix two runs. Differing: "
+                        + "; ".join(diff) + f". Use another output folder or delete {ckpt.parent}")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["curves"], state["train_time"]
+
+
+def _accumulate(model: GPT, net: torch.nn.Module, runner: Any, batches: Any, cfg: TrainConfig, autocast: Any,
+                world: int, device: str) -> float:
+    """Forward and backward over one step's micro-batches; returns the step's plain cross-entropy
+    (averaged over processes, as one process would report it)."""
+    plain = 0.0
+    for k, (x, y) in enumerate(batches):
+        last = k == cfg.grad_accum - 1  # gradients are averaged across processes once a step
+        with net.no_sync() if world > 1 and not last else contextlib.nullcontext():
+            with autocast or contextlib.nullcontext():
+                logits, ce = runner(x, y)
+            loss = training_loss(logits, y, cfg) + model.aux_loss()
+            if cfg.l1 or cfg.l2:
+                mats = [p for p in model.parameters() if p.dim() >= 2]
+                loss = loss + cfg.l1 * sum(p.abs().sum() for p in mats) + cfg.l2 * sum(p.pow(2).sum() for p in mats)
+            (loss / cfg.grad_accum).backward()
+        plain += ce.item() / cfg.grad_accum
+    if world > 1:
+        t = torch.tensor([plain], device=device)
+        torch.distributed.all_reduce(t)
+        plain = t.item() / world
+    return plain
+
+
+def _validate(model: GPT, data: TokenData, cfg: TrainConfig, context: int, device: str,
+              curves: dict[str, list], tokens: int) -> dict[str, float]:
+    """Validation loss now, added to the curve (once per point)."""
+    ev = evaluate(model, data.val, context, cfg.eval_tokens, device)
+    if not curves["val"] or curves["val"][-1][0] != tokens:
+        curves["val"].append([tokens, ev["loss"]])
+    return ev
+
+
+def _result(spec: RunSpec, mcfg: ModelConfig, model: GPT, data: TokenData, curves: dict[str, list],
+            val: dict[str, float], tokens_seen: int, train_time: float, peak: float,
+            spec_now: dict[str, Any], device: str, step: int, world: int) -> dict[str, Any]:
+    """result.json: what was trained on what, the losses (the training data's own evaluated here),
+    the curves, and the speed."""
+    cfg = spec.train
     train_eval = evaluate(model, data.train, mcfg.context, cfg.eval_tokens // 4, device)
-    tokens_seen = step * per_step
     tps = tokens_seen / train_time if train_time else float("nan")
     fpt = model.flops_per_token()
-    result = {
+    return {
         "name": spec.name,
         "config": {"model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(cfg)},
         "spec": spec_now,
@@ -360,6 +417,3 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
         "tokens_per_s": tps, "flops_per_s": fpt * tps, "peak_flops": peak, "mfu": fpt * tps / peak,
         "device": device, "wall_time": train_time, "steps": step, "processes": world,
     }
-    if rank == 0:
-        atomic.write_json(out / "result.json", result)
-    return result

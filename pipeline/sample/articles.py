@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import inspect
 import io
+import json
 import pkgutil
 import re
 import sys
@@ -170,8 +170,8 @@ def collect_articles(min_words: int = 100) -> list[Article]:
     import os
     import subprocess
     import tempfile
-    from pathlib import Path
     from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
 
     def one(hash_seed: int, out: Path) -> list[dict]:
         env = dict(os.environ, PYTHONHASHSEED=str(hash_seed))

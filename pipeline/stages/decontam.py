@@ -30,12 +30,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import atomic
-from pipeline.testsets import BenchmarkSpec, default_benchmarks, load_benchmark
 from pipeline.document import Document, Drop
-from pipeline.io import read_part
 from pipeline.errors import ConfigError
+from pipeline.io import read_part
 from pipeline.stage import Stage, StageStats
 from pipeline.stages.decontam_fuzzy import FuzzyIndex, FuzzyMatch
+from pipeline.testsets import BenchmarkSpec, default_benchmarks, load_benchmark
 from pipeline.text import mix64, ngram_hashes, word_hashes
 
 _DELETE_PUNCT = str.maketrans("", "", string.punctuation)
@@ -64,8 +64,10 @@ class Config:
         "help": 'benchmarks: {name, path, fields = [...], format, split}; {name = "default"} = '
                 "GSM8K + HumanEval + MMLU-Redux from ../shared/data (else a built-in sample)"})
     ngram: int = field(default=13, metadata={"help": "words per n-gram (GPT-3, lm-eval-harness: 13)"})
-    min_words: int = field(default=8, metadata={"help": "items shorter than ngram are matched whole if they have this many words"})
-    max_docs_per_ngram: int = field(default=10, metadata={"help": "n-grams in more documents are common phrases and ignored"})
+    min_words: int = field(default=8, metadata={"help": "items shorter than ngram are matched whole if they have this "
+                                                        "many words"})
+    max_docs_per_ngram: int = field(default=10, metadata={"help": "n-grams in more documents are common phrases and "
+                                                                  "ignored"})
     policy: str = field(default="drop", metadata={"help": "drop | redact | tag"})
     redact_margin: int = field(default=200, metadata={"help": "redact: characters removed on each side of a match"})
     min_piece_chars: int = field(default=200, metadata={"help": "redact: shorter pieces are dropped"})

@@ -58,9 +58,11 @@ class Config:
     punctuation: bool = field(default=True, metadata={"help": "normalisation: remove punctuation"})
     digits: bool = field(default=False, metadata={"help": "normalisation: map digits to 0"})
     nfkc: bool = field(default=True, metadata={"help": "normalisation: Unicode NFKC"})
-    whitespace: bool = field(default=True, metadata={"help": "normalisation: collapse runs of whitespace (exact hash; shingles split on whitespace anyway)"})
+    whitespace: bool = field(default=True, metadata={"help": "normalisation: collapse runs of whitespace (exact hash; "
+                                                             "shingles split on whitespace anyway)"})
     ngram: int = field(default=5, metadata={"help": "words per shingle"})
-    preset: str = field(default="", metadata={"help": f"bands x rows preset: {', '.join(f'{k}={v[0]}x{v[1]}' for k, v in PRESETS.items())}; empty = bands/rows"})
+    preset: str = field(default="", metadata={"help": "bands x rows preset: " + ", ".join(
+        f"{k}={v[0]}x{v[1]}" for k, v in PRESETS.items()) + "; empty = bands/rows"})
     bands: int = field(default=14, metadata={"help": "LSH bands (FineWeb: 14)"})
     rows: int = field(default=8, metadata={"help": "rows per band (FineWeb: 8); num_perm = bands x rows"})
     seed: int = field(default=1, metadata={"help": "datasketch permutation seed"})
@@ -353,7 +355,8 @@ class DedupStage(Stage):
         sizes = np.bincount(labels, minlength=n) if n else np.zeros(0, np.int64)
         hist = np.bincount(sizes[sizes > 1])
         examples = sorted(e for c in checks for e in c["examples"])[:cfg.examples]
-        ex_ids = DocLookup(state, names, starts).get(np.unique([x for e in examples for x in e[:2]]).astype(np.int64), ["order", "id"])
+        wanted = np.unique([x for e in examples for x in e[:2]]).astype(np.int64)
+        ex_ids = DocLookup(state, names, starts).get(wanted, ["order", "id"])
         id_of = dict(zip(ex_ids["order"].to_pylist(), ex_ids["id"].to_pylist()))
         candidates = sum(c["candidates"] for c in checks)
         verified = sum(c["verified"] for c in checks)
@@ -403,9 +406,12 @@ class DedupStage(Stage):
             return []
         sizes = sorted(d.get("cluster_size_histogram", {}).items(), key=lambda kv: int(kv[0]))
         L = ["", "## Duplicates", "",
-             f"{d.get('bands')} bands x {d.get('rows')} rows over word {d.get('ngram')}-grams (threshold ~{d.get('threshold')}); "
-             f"{d['candidate_edges']:,} candidate pairs, {d.get('rejected_by_verification', 0):,} rejected by true Jaccard; "
-             f"{d['clusters']:,} clusters; removed {d.get('docs_removed', {})}, {human_bytes(d.get('bytes_removed', 0))}.", "",
+             f"{d.get('bands')} bands x {d.get('rows')} rows over word {d.get('ngram')}-grams (threshold "
+             f"~{d.get('threshold')}); "
+             f"{d['candidate_edges']:,} candidate pairs, {d.get('rejected_by_verification', 0):,} rejected by true "
+             f"Jaccard; "
+             f"{d['clusters']:,} clusters; removed {d.get('docs_removed', {})}, "
+             f"{human_bytes(d.get('bytes_removed', 0))}.", "",
              "Cluster sizes (members: clusters): " + ", ".join(f"{k}: {v}" for k, v in sizes), "",
              "S-curve (Jaccard: P(candidate)): " + ", ".join(f"{j:.1f}: {p:.3f}" for j, p in d.get("s_curve", [])), ""]
         if d.get("example_pairs"):

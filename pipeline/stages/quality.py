@@ -20,8 +20,7 @@ from typing import Any
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
 from pipeline.stage import Stage
-from pipeline.stages.quality_measures import (Features, c4_lines, fineweb, gopher_quality,
-                                              gopher_repetition)
+from pipeline.stages.quality_measures import Features, c4_lines, fineweb, gopher_quality, gopher_repetition
 
 MODES = ("drop", "tag", "off")
 
@@ -52,7 +51,8 @@ class Config:
         5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
     # C4
     c4: str = field(default="drop", metadata={"help": f"mode: {MODES}; drop also removes lines"})
-    c4_terminal_punct: bool = field(default=False, metadata={"help": "keep only lines ending in . ? ! \" ' (C4: true, FineWeb: false)"})
+    c4_terminal_punct: bool = field(default=False, metadata={"help": "keep only lines ending in . ? ! \" ' (C4: true, "
+                                                                     "FineWeb: false)"})
     c4_min_words_per_line: int = 3
     c4_min_sentences: int = 5
     c4_max_word_length: int = 1000
@@ -74,7 +74,8 @@ class Config:
     min_language_score: float = field(default=0.65, metadata={"help": "probability of the top language"})
     # fastText quality score (GPT-3 / DCLM style)
     classifier: str = field(default="off", metadata={"help": f"mode: {MODES}"})
-    classifier_model: str = field(default="", metadata={"help": "model from train-classifier (pos = reference quality)", "path": True})
+    classifier_model: str = field(default="", metadata={"help": "model from train-classifier (pos = reference "
+                                                                "quality)", "path": True})
     min_classifier_score: float = field(default=0.5, metadata={"help": "drop when P(reference) < this"})
 
     def __post_init__(self) -> None:

@@ -54,7 +54,8 @@ class Config:
     c4_keep_fraction: float = field(default=0.0, metadata={
         "help": "c4 rule: keep this fraction of hit documents (chosen by a hash of the id)"})
     classifier_mode: str = field(default="off", metadata={"help": f"fastText classifier: {MODES}"})
-    classifier_model: str = field(default="", metadata={"help": "model from `corpusprep train-classifier` (pos = unsafe)", "path": True})
+    classifier_model: str = field(default="", metadata={"help": "model from `corpusprep train-classifier` (pos = "
+                                                                "unsafe)", "path": True})
     classifier_threshold: float = field(default=0.5, metadata={"help": "drop when P(unsafe) > threshold"})
     pii_mode: str = field(default="mask", metadata={"help": "mask | tag | off"})
     pii_email: bool = True

@@ -114,7 +114,8 @@ _posts = [("riverbank", "My laptop fan runs at full speed even when the machine 
            "rebuilding the index the fan is quiet again. Thank you for the tip!")]
 _body = ("<h2>Laptop fan always at full speed</h2>" + "".join(
     f"<table class='post'><tr><td class='author'><b>{u}</b><br>Posts: 1,204</td><td class='message'>"
-    f"{E(m)}</td></tr></table>" for u, m in _posts) + "<p><a href='/reply'>Reply</a> | <a href='/report'>Report</a></p>")
+    f"{E(m)}</td></tr></table>" for u, m in _posts) + "<p><a href='/reply'>Reply</a> | <a "
+                                                      "href='/report'>Report</a></p>")
 case("forum_thread", tables("Laptop fan always at full speed - Hardware forum", _body),
      ["Laptop fan always at full speed"] + [f"{u} Posts: 1,204 | {m}" for u, m in _posts])
 
@@ -156,8 +157,7 @@ _mega = "<nav class='mega-menu'>" + "".join(
     + "</ul></div>" for s in ("Products", "Solutions", "Resources", "Company")) + "</nav>"
 _t = "Our office is moving"
 _ps = ["From the first of June our team will work from a new office near the central station. The old "
-       "building had become too small, and the new one has better connections for people who come by "
-       "train.",
+       "building had become too small, and the new one has better connections for people who come by train.",
        "Visitors should use the entrance on the north side of the square. The reception desk is on the "
        "second floor and is open from nine in the morning until five in the afternoon."]
 case("cookie_megamenu", f"<html><head><title>{_t}</title></head><body>{COOKIE}{_mega}<div class='content'>"
@@ -279,7 +279,8 @@ _ps = ["The Quill 2 is a small and light e-reader with a sharp screen and a batt
        "with one hand on a crowded train."]
 _pros, _cons = ["Excellent battery life", "Physical page buttons"], ["No colour screen", "Slow store app"]
 _body = (f"<h1>{_t}</h1><div class='rating'>4 out of 5</div>{_p(_ps)}<h3>Pros</h3><ul>"
-         + "".join(f"<li>{x}</li>" for x in _pros) + "</ul><h3>Cons</h3><ul>" + "".join(f"<li>{x}</li>" for x in _cons) + "</ul>")
+         + "".join(f"<li>{x}</li>" for x in _pros) + "</ul><h3>Cons</h3><ul>"
+         + "".join(f"<li>{x}</li>" for x in _cons) + "</ul>")
 case("review", divsoup(_t, _body), [_t, "4 out of 5"] + _ps + ["Pros"] + _pros + ["Cons"] + _cons)
 
 # 19 job posting
@@ -288,7 +289,8 @@ _ps = ["We are looking for a data engineer to help us build the pipelines that f
        "You will work closely with analysts and with the platform team.",
        "We offer a permanent contract, flexible hours and a yearly budget for courses and conferences."]
 _req = ["Three years of experience with Python", "Good knowledge of SQL", "Experience with workflow schedulers"]
-_body = f"<h1>{_t}</h1>{_p(_ps[:1])}<h2>Requirements</h2><ul>" + "".join(f"<li>{r}</li>" for r in _req) + f"</ul>{_p(_ps[1:])}<a class='apply-button' href='/apply'>Apply now</a>"
+_body = (f"<h1>{_t}</h1>{_p(_ps[:1])}<h2>Requirements</h2><ul>" + "".join(f"<li>{r}</li>" for r in _req)
+         + f"</ul>{_p(_ps[1:])}<a class='apply-button' href='/apply'>Apply now</a>")
 case("job_posting", semantic(_t, _body), [_t, _ps[0], "Requirements"] + _req + [_ps[1]])
 
 # 20 poem (short lines, br)

@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.config import load_run_config
 from pipeline.document import Document, Drop
-from pipeline.runner import run
 from pipeline.errors import ConfigError
+from pipeline.runner import run
 from pipeline.stages.decontam import Config, DecontamStage, lm_eval_words, redact
 from tests.conftest import write_config
 
@@ -79,7 +79,8 @@ def test_redaction_exact_output(tmp_path):
 
 def test_redaction_drops_documents_split_too_often(tmp_path):
     bench = tmp_path / "b.jsonl"
-    bench.write_text(json.dumps({"q": "one two three four five six seven eight nine ten eleven twelve thirteen"}) + "\n")
+    bench.write_text(json.dumps({"q": "one two three four five six seven eight nine ten eleven twelve "
+                                      "thirteen"}) + "\n")
     cfg = Config(benchmarks=({"name": "b", "path": str(bench), "fields": ["q"]},), policy="redact",
                  redact_margin=5, min_piece_chars=10, max_splits=2)
     st = stage(tmp_path, cfg)

@@ -57,7 +57,8 @@ def planted(tmp_path_factory) -> tuple[Path, list[tuple[str, str, float]]]:
     rows = [{"id": i, "text": " ".join(w)} for i, w in docs]
     for k in range(220):
         oid, words = docs[k]
-        text, j = near_copy(words, targets[k % len(targets)], rng) if targets[k % len(targets)] < 1 else (" ".join(words).upper(), 1.0)
+        target = targets[k % len(targets)]
+        text, j = near_copy(words, target, rng) if target < 1 else (" ".join(words).upper(), 1.0)
         rows.append({"id": f"c{k:04d}", "text": text})
         pairs.append((oid, f"c{k:04d}", j))
     path = tmp_path_factory.mktemp("dedup") / "docs.jsonl"
@@ -143,9 +144,11 @@ def test_compiled_ngram_hashes_equal_a_numpy_reference():
     assert len(offsets) == len(o13) == len(texts) + 1
     for i, t in enumerate(texts):
         w = t.split()
-        assert np.array_equal(values[offsets[i]:offsets[i + 1]], (reference(w, 5) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+        low32 = (reference(w, 5) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        assert np.array_equal(values[offsets[i]:offsets[i + 1]], low32)
         assert np.array_equal(sh.hashes(w), values[offsets[i]:offsets[i + 1]])
-        assert np.array_equal(v13[o13[i]:o13[i + 1]], reference(w, 13)) and np.array_equal(ngram_hashes(w, 13), reference(w, 13))
+        assert np.array_equal(v13[o13[i]:o13[i + 1]], reference(w, 13))
+        assert np.array_equal(ngram_hashes(w, 13), reference(w, 13))
         wh = np.array([hash64(x) for x in w], dtype=np.uint64)
         assert np.array_equal(gram_hashes(wh, 5), reference(w, 5, short=False))
 
@@ -288,6 +291,7 @@ def test_normalize_fast_paths_equal_the_regular_expressions(sample_corpus):
 
     texts = [json.loads(line)["text"] for line in gzip.open(sample_corpus["dir"] / "expected.jsonl.gz")][:400]
     texts += ["snake_case, CamelCase; (x+y)=z!", "a\u00a0b\u2003c\u3000d\x1cE\x1fF\u2028g", "ﬁne Ｆｕｌｌ ①②",
-              "naïve café — «quotes» ‘x’", "emoji 🙂🙂 and ∑ symbols", "lone \ud800 surrogate, here", "\t\n lead and trail \r\n", "", "___", "Ⅻ ǅ ß"]
+              "naïve café — «quotes» ‘x’", "emoji 🙂🙂 and ∑ "
+                     "symbols", "lone \ud800 surrogate, here", "\t\n lead and trail \r\n", "", "___", "Ⅻ ǅ ß"]
     for t in texts:
         assert normalize(t) == reference(t), t[:80]

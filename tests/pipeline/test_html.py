@@ -1,13 +1,12 @@
 """HTML stage: extraction quality on a labelled set, structure, metadata, and bad input."""
 from __future__ import annotations
 
-
 import pytest
 
 from pipeline.document import Document, Drop
 from pipeline.encoding import decode_html
-from pipeline.extraction_eval import bag_prf
 from pipeline.errors import ConfigError
+from pipeline.extraction_eval import bag_prf
 from pipeline.stages.html import Config, HtmlStage, extract
 from tests.pipeline.html_labelled import CASES
 
@@ -104,7 +103,8 @@ def test_unclosed_tags_and_wrong_encoding_keep_sane_text():
 
 
 def test_deep_but_allowed_nesting_and_bs4_recursion_guard():
-    page = "<div>" * 200 + "<main><p>" + "Text in a deep page that is still fine to read. " * 3 + "</p></main>" + "</div>" * 200
+    text = "Text in a deep page that is still fine to read. " * 3
+    page = "<div>" * 200 + "<main><p>" + text + "</p></main>" + "</div>" * 200
     assert isinstance(HtmlStage().process(Document("ok", page)), Document)
     drop = HtmlStage(Config(parser="bs4")).process(Document("deep", "<div>" * 5000 + "x"))
     assert isinstance(drop, Drop) and drop.reason == "too_deep"
@@ -123,7 +123,8 @@ PROSE = ("The council met on Tuesday evening to discuss the new library, which h
 
 def test_asp_net_form_wrapping_the_page_keeps_its_text():
     # ASP.NET pages wrap the whole body in one <form>: removing forms used to empty them
-    page = f"<html><body><form id='aspnetForm'><div id='story'><p>{PROSE * 2}</p><p>{PROSE}</p></div></form></body></html>"
+    page = (f"<html><body><form id='aspnetForm'><div id='story'><p>{PROSE * 2}</p><p>{PROSE}</p></div></form>"
+            "</body></html>")
     text, _ = extract(page, Config())
     assert text.count("The council met") == 3
 
@@ -160,7 +161,8 @@ def test_headline_outside_the_article_element_is_kept():
 def test_processing_instruction_and_control_characters_with_bs4():
     # lxml.html.soupparser raised "Invalid PI name" on <?xml ...?> inside HTML; lxml's element
     # factory raises on C0 control characters: both used to drop the page as unparseable
-    page = f"<html><body><?xml version='1.0' encoding='utf-8'?><div><p>{PROSE}\x0b\x1f</p><p>{PROSE}</p></div></body></html>"
+    page = (f"<html><body><?xml version='1.0' encoding='utf-8'?><div><p>{PROSE}\x0b\x1f</p><p>{PROSE}</p></div>"
+            "</body></html>")
     for parser in ("bs4", "auto"):
         doc = HtmlStage(Config(parser=parser)).process(Document("pi", page))
         assert isinstance(doc, Document) and doc.text.count("The council met") == 2
@@ -184,7 +186,8 @@ def test_a_parser_that_raises_hands_the_page_to_the_other(monkeypatch):
 
 def test_page_swallowed_by_an_unclosed_title_is_recovered():
     # a spliced <head> (real crawls have them): <title> text runs to the end of the page
-    page = f"<html><head><title>Library delayed\n<script>x()</script></head><body><div><p>{PROSE * 8}</p></div></body></html>"
+    page = (f"<html><head><title>Library delayed\n<script>x()</script></head><body><div><p>{PROSE * 8}</p></div>"
+            "</body></html>")
     text, meta = extract(page, Config())
     assert "The council met" in text and meta["parser"] == "lxml"
 

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import InputConfig
+from pipeline.document import Document
 from pipeline.errors import InputError
 from pipeline.io import Skip, list_sources, read_source
-from pipeline.document import Document
 
 
 def read_all(path, **kw) -> list:
@@ -71,7 +71,8 @@ def test_parquet_wrong_schema_is_clear_error(tmp_path):
 def test_html_folder(tmp_path):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "a.html").write_text("<html><body><p>Alpha</p></body></html>")
-    (tmp_path / "site" / "b.htm").write_bytes("<html><head><meta charset='latin-1'></head><body>caf\xe9</body></html>".encode("latin-1"))
+    (tmp_path / "site" / "b.htm").write_bytes("<html><head><meta "
+                                              "charset='latin-1'></head><body>caf\xe9</body></html>".encode("latin-1"))
     (tmp_path / "site" / "notes.txt").write_text("not an input")
     docs = read_all(tmp_path / "site")
     assert [d.id for d in docs] == ["a.html", "b.htm"]
@@ -201,8 +202,9 @@ def _real_pages_warc(shared_data: Path, path: Path, n: int = 12, gz: bool = True
     for i, page in enumerate(pages):
         start = buf.tell()
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record(f"http://e.com/{i}", "response", payload=io.BytesIO(gzip.decompress(page.read_bytes())),
-                                            http_headers=http, warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:r-{i}>"}))
+        body = io.BytesIO(gzip.decompress(page.read_bytes()))
+        w.write_record(w.create_warc_record(f"http://e.com/{i}", "response", payload=body, http_headers=http,
+                                            warc_headers_dict={"WARC-Record-ID": f"<urn:uuid:r-{i}>"}))
         spans.append((start, buf.tell()))
     path.write_bytes(buf.getvalue())
     return spans
@@ -253,7 +255,8 @@ def test_giant_warc_record_is_a_counted_skip_in_bounded_memory(tmp_path):
     """A record that decompresses past input.max_record_mb is skipped without decompressing it
     whole; the records around it are read."""
     p = tmp_path / "giant.warc.gz"
-    _warc(p, [("http://e.com/a", b"<p>a</p>", "text/html"), ("http://e.com/big", b"<p>" + b"x" * (3 << 20), "text/html"),
+    _warc(p, [("http://e.com/a", b"<p>a</p>", "text/html"),
+              ("http://e.com/big", b"<p>" + b"x" * (3 << 20), "text/html"),
               ("http://e.com/b", b"<p>b</p>", "text/html")])
     items = read_all(p, max_record_mb=1)
     assert [d.url for d in items if isinstance(d, Document)] == ["http://e.com/a", "http://e.com/b"]

@@ -15,7 +15,8 @@ WORDS = ("river stone garden window market silver forest candle harbor meadow or
 
 def prose(n: int, start: int = 0) -> str:
     """n distinct-ish words with two stop words, no repeated n-grams."""
-    ws = [f"{WORDS[(start + i) % 20]}{chr(97 + (start + i) // 20 % 26)}{chr(97 + (start + i) // 520 % 26)}" for i in range(n - 2)]
+    ws = [f"{WORDS[(start + i) % 20]}{chr(97 + (start + i) // 20 % 26)}{chr(97 + (start + i) // 520 % 26)}"
+          for i in range(n - 2)]
     return " ".join(["the"] + ws + ["and"])
 
 
@@ -174,7 +175,8 @@ def test_language_filter_with_score_in_meta():
     st = QualityStage(Config(**{**OFF, "language": "drop"}))
     st.setup()
     a, b = st.process_batch([Document("en", en), Document("de", de)])
-    assert isinstance(a, Document) and a.meta["quality"]["language"] == "en" and a.meta["quality"]["language_score"] > 0.65
+    assert isinstance(a, Document) and a.meta["quality"]["language"] == "en"
+    assert a.meta["quality"]["language_score"] > 0.65
     assert isinstance(b, Drop) and b.reason == "language"
     assert reason(de, language="drop", languages=("de",)) is None
 

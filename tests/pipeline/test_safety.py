@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.config import load_run_config
 from pipeline.document import Document, Drop
-from pipeline.runner import run
 from pipeline.errors import ConfigError
+from pipeline.runner import run
 from pipeline.stages.safety import Config, SafetyStage
 from pipeline.wordlists import WordMatcher, normalize_host, url_host
 from tests.conftest import run_cli, write_config

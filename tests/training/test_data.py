@@ -10,9 +10,9 @@ import textwrap
 
 import numpy as np
 
+from pipeline.sample.synthetic import synthetic_shards
 from pipeline.shard_format import shard_tokens
 from tests.conftest import REPO
-from pipeline.sample.synthetic import synthetic_shards
 from training.data import TokenData
 
 
