@@ -6,7 +6,10 @@ import pytest
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
 from pipeline.stages.quality import Config, QualityStage
-from pipeline.stages.quality_measures import Features, c4_lines, gopher_quality, gopher_repetition
+from pipeline.stages.quality_measures import Features
+from pipeline.stages.quality_rules.c4 import c4_lines
+from pipeline.stages.quality_rules.gopher_quality import gopher_quality
+from pipeline.stages.quality_rules.gopher_repetition import gopher_repetition
 
 OFF = dict(gopher_quality="off", gopher_repetition="off", c4="off", fineweb="off", language="off")
 WORDS = ("river stone garden window market silver forest candle harbor meadow orange pencil "

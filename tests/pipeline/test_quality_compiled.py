@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.language import LanguageId
-from pipeline.stages.quality_measures import PUNCTUATION, Features, gopher_quality, gopher_repetition
+from pipeline.stages.quality_measures import PUNCTUATION, Features
+from pipeline.stages.quality_rules.gopher_quality import gopher_quality
+from pipeline.stages.quality_rules.gopher_repetition import gopher_repetition
 
 EDGE = ["", " ", "x", "ABC DEF GHI", "Привет, мир! Как дела?", "日本語のテキストです。", "a\u0301 e\u0301",
         "word " * 50, "one two three four five six " * 9 + "end", "\ud800 surrogate"]
