@@ -223,155 +223,201 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     budget its composition by the stage that would have dropped each document."""
     import time
 
-    from tqdm import tqdm
-
-    from pipeline.splits import overlap
-
     if not variants:
         raise ConfigError("shards: no variants given")
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     data = {name: read_texts(path) for name, path in variants.items()}
     cleanest = list(variants)[-1]
+    fate, pool = _fates_and_pool(cfg, drops or {})
+    tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else _train_on(data[cleanest][1], cfg)
+    atomic.write_text(out / "tokenizer.json", tok.to_str())
+    text_of = _distinct_documents(data, pool)
+    union = list(text_of)
+    t_enc = time.perf_counter()
+    tokens, union_sets, label = _encode_and_group(tok, union, text_of, cfg, progress)
+    enc_s = time.perf_counter() - t_enc
+    w = _Writer(out, cfg, tok.get_vocab_size(), fate, dict(zip(union, union_sets)))
+    clean = {i: tokens[i] for i in data[cleanest][0]}
+    val_ids, held, split = _validation(union, label, clean, cfg)
+    w.start_manifest(tok, cleanest, config_hash, val_ids, clean, split)
+    budgets = [parse_tokens(b) for b in cfg.budgets]
+    orders = {name: [i for i in shuffled(ids, cfg.seed) if i not in held] for name, (ids, _) in data.items()}
+    for name, order in orders.items():
+        per, extra = _variant_budgets(name, order, tokens, budgets)
+        w.emit(name, per, {"source": str(variants[name]), **extra})
+    for name, m in cfg.mixes.items():
+        per, extra = _mix_budgets(name, m, orders[m["base"]], fate, tokens, held, cfg)
+        w.emit(name, per, extra, nested=False)
+    w.write_fates()
+    w.manifest["seconds"] = {"total": round(time.perf_counter() - t0, 3), "encode": round(enc_s, 3),
+                             "tokens_encoded": sum(len(a) for a in tokens.values())}
+    atomic.write_json(out / "manifest.json", w.manifest)
+    return w.manifest
+
+
+def _fates_and_pool(cfg: ShardsConfig, drops: dict[str, Path]) -> tuple[dict[str, str], dict[str, str]]:
+    """Which stage dropped each id, and the dropped texts the mixes draw from."""
     pool_stages = {s for m in cfg.mixes.values() for s in m["dropped"]}
-    missing = pool_stages - set(drops or {})
+    missing = pool_stages - set(drops)
     if missing:
         raise ConfigError(f"shards.mixes name stage(s) {', '.join(sorted(missing))} with no drops.parquet "
-                          f"here; available: {', '.join(sorted(drops or {})) or 'none'}")
-    fate, pool = read_drops(drops or {}, pool_stages)
-    if cfg.tokenizer:
-        tok = load_tokenizer(cfg.tokenizer)
-    else:
-        ids, texts = data[cleanest]
-        sample, total = [], 0
-        for t in texts:  # deterministic: run order, up to train_chars
-            if total >= cfg.train_chars:
-                break
-            sample.append(t)
-            total += len(t)
-        tok = train_tokenizer(iter(sample), cfg.vocab_size)
-    tok_path = out / "tokenizer.json"
-    atomic.write_text(tok_path, tok.to_str())
-    vocab = tok.get_vocab_size()
-    dtype = np.uint16 if vocab <= 65535 else np.uint32
-    # every distinct document once (variants share most of theirs)
+                          f"here; available: {', '.join(sorted(drops)) or 'none'}")
+    return read_drops(drops, pool_stages)
+
+
+def _train_on(texts: list[str], cfg: ShardsConfig):
+    """A tokenizer trained on the cleanest variant: its texts in run order, up to train_chars."""
+    sample, total = [], 0
+    for t in texts:
+        if total >= cfg.train_chars:
+            break
+        sample.append(t)
+        total += len(t)
+    return train_tokenizer(iter(sample), cfg.vocab_size)
+
+
+def _distinct_documents(data: dict[str, tuple[list[str], list[str]]], pool: dict[str, str]) -> dict[str, str]:
+    """Every distinct document once (variants share most of theirs), then the mixes' dropped ones."""
     text_of: dict[str, str] = {}
     for ids, texts in data.values():
         for i, t in zip(ids, texts):
             text_of.setdefault(i, t)
-    pool_ids = [i for i in pool if i not in text_of]
-    for i in pool_ids:
+    for i in [i for i in pool if i not in text_of]:
         text_of[i] = pool[i]
-    union = list(text_of)
-    t_enc = time.perf_counter()
+    return text_of
+
+
+def _encode_and_group(tok, union: list[str], text_of: dict[str, str], cfg: ShardsConfig, progress: bool
+                      ) -> tuple[dict[str, np.ndarray], list[np.ndarray], np.ndarray]:
+    """Tokens of every document, and their 13-gram sets and groups, computed in a thread while the
+    tokenizer encodes: both run outside the GIL for most of their time (Rust, compiled kernels,
+    numpy sorts)."""
+    from tqdm import tqdm
+
     arrays: list[np.ndarray] = []
-    # the 13-gram sets and groups in a thread while the tokenizer encodes: both run outside the
-    # GIL for most of their time (Rust, compiled kernels, numpy sorts)
     with ThreadPoolExecutor(1) as pool:
         grouping = pool.submit(_sets_and_groups, [text_of[i] for i in union], cfg.group_max_df)
         for k in tqdm(range(0, len(union), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
             arrays += encode(tok, [text_of[i] for i in union[k:k + cfg.batch_docs]], cfg.batch_docs)
         union_sets, label = grouping.result()
-    tokens = dict(zip(union, arrays))
-    enc_s = time.perf_counter() - t_enc
-    n_tokens = sum(len(a) for a in arrays)
-    sets = dict(zip(union, union_sets))
-    clean = {i: tokens[i] for i in data[cleanest][0]}
-    val_ids, held, split = _validation(union, label, clean, cfg)
-    got = sum(len(clean[i]) for i in val_ids)
-    val_sets = [sets[i] for i in val_ids]
-    manifest: dict[str, Any] = {
-        "format": "corpusprep-shards/2",
-        "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(tok_path), "vocab_size": vocab,
-                      "eos_id": tok.token_to_id(EOS), "trained": not cfg.tokenizer, "trained_on": cleanest},
-        "dtype": np.dtype(dtype).name,
-        "tokens_per_shard": cfg.tokens_per_shard,
-        "source_config_hash": config_hash,
-        "seed": cfg.seed,
-        "validation": {"variant": cleanest, "target": parse_tokens(cfg.validation_tokens), "tokens": got,
-                       "docs": len(val_ids), "split": split,
-                       "doc_ids_sha256": hashlib.sha256("\n".join(sorted(val_ids)).encode()).hexdigest(),
-                       "shards": _rel(write_shards(out / "validation", [(i, clean[i]) for i in val_ids],
-                                                   cfg.tokens_per_shard, dtype), out),
-                       "overlap_13gram": {}},
-        "variants": {},
-    }
-    budgets = [parse_tokens(b) for b in cfg.budgets]
+    return dict(zip(union, arrays)), union_sets, label
 
-    def describe(docs: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
+
+def _variant_budgets(name: str, order: list[str], tokens: dict[str, np.ndarray], budgets: list[int]
+                     ) -> tuple[dict[int, list[tuple[str, np.ndarray]]], dict[str, Any]]:
+    """A variant's nested budgets: the shortest prefixes of its seeded order that reach each."""
+    avail = sum(len(tokens[i]) for i in order)
+    if budgets[-1] > avail:
+        raise ConfigError(f"shards: variant {name!r} has {avail:,} tokens outside the validation groups, "
+                          f"fewer than the largest budget {budgets[-1]:,}; lower the budgets or add data")
+    cum = np.cumsum([len(tokens[i]) for i in order])
+    per = {b: [(i, tokens[i]) for i in order[:int(np.searchsorted(cum, b)) + 1]] for b in budgets}
+    return per, {"docs": len(order), "tokens": int(cum[-1]) if len(cum) else 0}
+
+
+def _mix_budgets(name: str, m: dict[str, Any], base_order: list[str], fate: dict[str, str],
+                 tokens: dict[str, np.ndarray], held: set[str], cfg: ShardsConfig
+                 ) -> tuple[dict[int, list[tuple[str, np.ndarray]]], dict[str, Any]]:
+    """A mix's budgets: the base's clean prefix and dropped documents at the mix's exact token share."""
+    in_base = set(base_order)
+    dropped = [i for i in shuffled([i for i, s in fate.items() if s in m["dropped"] and i in tokens], cfg.seed)
+               if i not in held and i not in in_base]
+    per = {}
+    for b in (parse_tokens(x) for x in m.get("budgets", cfg.budgets)):
+        n_drop = int(round(m["share"] * b))
+        try:
+            docs = _cut(base_order, tokens, b - n_drop) + _cut(dropped, tokens, n_drop)
+        except ConfigError as e:
+            raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or "
+                              f"the budget") from None
+        order = {i: k for k, i in enumerate(shuffled([i for i, _ in docs], cfg.seed))}
+        per[b] = sorted(docs, key=lambda d: order[d[0]])
+    return per, {"source": f"mix of {m['base']} and drops of {', '.join(m['dropped'])}",
+                 "mix": {"base": m["base"], "dropped": list(m["dropped"]), "share": float(m["share"]),
+                         "dropped_docs_available": len(dropped)}}
+
+
+class _Writer:
+    """Writes the shard sets of one folder and collects its manifest."""
+
+    def __init__(self, out: Path, cfg: ShardsConfig, vocab: int, fate: dict[str, str],
+                 sets: dict[str, np.ndarray]):
+        self.out, self.cfg, self.fate, self.sets = out, cfg, fate, sets
+        self.dtype = np.uint16 if vocab <= 65535 else np.uint32
+        self.per_ids: list[set[str]] = []
+        self.val_sets: list[np.ndarray] = []
+        self.manifest: dict[str, Any] = {}
+
+    def start_manifest(self, tok, cleanest: str, config_hash: str, val_ids: list[str],
+                       clean: dict[str, np.ndarray], split: dict[str, Any]) -> None:
+        """The manifest's head and the validation split's shards."""
+        cfg, out = self.cfg, self.out
+        self.val_sets = [self.sets[i] for i in val_ids]
+        self.manifest = {
+            "format": "corpusprep-shards/2",
+            "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(out / "tokenizer.json"),
+                          "vocab_size": tok.get_vocab_size(), "eos_id": tok.token_to_id(EOS),
+                          "trained": not cfg.tokenizer, "trained_on": cleanest},
+            "dtype": np.dtype(self.dtype).name,
+            "tokens_per_shard": cfg.tokens_per_shard,
+            "source_config_hash": config_hash,
+            "seed": cfg.seed,
+            "validation": {"variant": cleanest, "target": parse_tokens(cfg.validation_tokens),
+                           "tokens": sum(len(clean[i]) for i in val_ids), "docs": len(val_ids), "split": split,
+                           "doc_ids_sha256": hashlib.sha256("\n".join(sorted(val_ids)).encode()).hexdigest(),
+                           "shards": _rel(write_shards(out / "validation", [(i, clean[i]) for i in val_ids],
+                                                       cfg.tokens_per_shard, self.dtype), out),
+                           "overlap_13gram": {}},
+            "variants": {},
+        }
+
+    def describe(self, docs: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
         comp: dict[str, int] = {}
         for i, t in docs:
-            comp[fate.get(i, "kept")] = comp.get(fate.get(i, "kept"), 0) + len(t)
+            comp[self.fate.get(i, "kept")] = comp.get(self.fate.get(i, "kept"), 0) + len(t)
         return {"tokens": int(sum(len(t) for _, t in docs)), "docs": len(docs),
                 "doc_ids_sha256": hashlib.sha256("\n".join(sorted(i for i, _ in docs)).encode()).hexdigest(),
                 "composition": dict(sorted(comp.items())),
-                "repeated_13gram_share": round(_repetition([sets[i] for i, _ in docs]), 4)}
+                "repeated_13gram_share": round(_repetition([self.sets[i] for i, _ in docs]), 4)}
 
-    per_ids: list[set[str]] = []
-
-    def emit(name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any],
+    def emit(self, name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any],
              nested: bool = True) -> None:
         """Write a variant's budgets. Nested budgets are prefixes of one shard sequence, stored
         once: a budget names the first shards of the largest budget's sequence and takes of the
         last only up to its own token count (`tokens`). A mix's budgets are drawn apart (not
         prefixes of each other), so each is a sequence of its own."""
+        from pipeline.splits import overlap
+
+        out, cfg = self.out, self.cfg
         vb = {}
-        per_ids.append({i for docs in per_budget.values() for i, _ in docs})
+        self.per_ids.append({i for docs in per_budget.values() for i, _ in docs})
         largest = max(per_budget)
-        sequence = write_shards(out / name, per_budget[largest], cfg.tokens_per_shard, dtype) if nested else []
+        sequence = write_shards(out / name, per_budget[largest], cfg.tokens_per_shard, self.dtype) if nested else []
         for b, docs in per_budget.items():
-            info = describe(docs)
+            info = self.describe(docs)
             if nested:
                 ends = np.cumsum([x["tokens"] for x in sequence])
                 shards = sequence[:int(np.searchsorted(ends, info["tokens"])) + 1]
             else:
-                shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, dtype)
+                shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, self.dtype)
             vb[budget_name(b)] = {"target": b, **info, "shards": _rel(shards, out)}
-        largest = per_budget[max(per_budget)]
-        manifest["validation"]["overlap_13gram"][name] = round(overlap(val_sets, [sets[i] for i, _ in largest]), 5)
-        manifest["variants"][name] = {**extra, "budgets": vb}
+        largest_docs = per_budget[max(per_budget)]
+        self.manifest["validation"]["overlap_13gram"][name] = round(
+            overlap(self.val_sets, [self.sets[i] for i, _ in largest_docs]), 5)
+        self.manifest["variants"][name] = {**extra, "budgets": vb}
 
-    orders: dict[str, list[str]] = {}
-    for name, (ids, _) in data.items():
-        order = [i for i in shuffled(ids, cfg.seed) if i not in held]
-        orders[name] = order
-        avail = sum(len(tokens[i]) for i in order)
-        if budgets[-1] > avail:
-            raise ConfigError(f"shards: variant {name!r} has {avail:,} tokens outside the validation groups, "
-                              f"fewer than the largest budget {budgets[-1]:,}; lower the budgets or add data")
-        cum = np.cumsum([len(tokens[i]) for i in order])
-        per = {b: [(i, tokens[i]) for i in order[:int(np.searchsorted(cum, b)) + 1]] for b in budgets}
-        emit(name, per, {"source": str(variants[name]), "docs": len(order),
-                         "tokens": int(cum[-1]) if len(cum) else 0})
-    for name, m in cfg.mixes.items():
-        base_order = orders[m["base"]]
-        in_base = set(base_order)
-        dropped = [i for i in shuffled([i for i, s in fate.items() if s in m["dropped"] and i in tokens], cfg.seed)
-                   if i not in held and i not in in_base]
-        per = {}
-        for b in (parse_tokens(x) for x in m.get("budgets", cfg.budgets)):
-            n_drop = int(round(m["share"] * b))
-            try:
-                docs = _cut(base_order, tokens, b - n_drop) + _cut(dropped, tokens, n_drop)
-            except ConfigError as e:
-                raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or "
-                                  f"the budget") from None
-            order = {i: k for k, i in enumerate(shuffled([i for i, _ in docs], cfg.seed))}
-            per[b] = sorted(docs, key=lambda d: order[d[0]])
-        emit(name, per, {"source": f"mix of {m['base']} and drops of {', '.join(m['dropped'])}",
-                         "mix": {"base": m["base"], "dropped": list(m["dropped"]), "share": float(m["share"]),
-                                 "dropped_docs_available": len(dropped)}}, nested=False)
-    if fate:  # which stage dropped each document of the budgets (the rest were kept by all)
-        in_budgets = sorted({i for x in per_ids for i in x})
-        fate_path = out / "fates.parquet"
+    def write_fates(self) -> None:
+        """Which stage dropped each document of the budgets (the rest were kept by all)."""
+        if not self.fate:
+            return
+        fate = self.fate
+        in_budgets = sorted({i for x in self.per_ids for i in x})
+        fate_path = self.out / "fates.parquet"
         with atomic.atomic_path(fate_path) as tmp:
             pq.write_table(pa.table({"id": [i for i in in_budgets if i in fate],
                                      "stage": [fate[i] for i in in_budgets if i in fate]}), tmp)
-        manifest["fates"] = {"path": "fates.parquet", "sha256": sha256_file(fate_path)}
-    manifest["seconds"] = {"total": round(time.perf_counter() - t0, 3), "encode": round(enc_s, 3),
-                           "tokens_encoded": n_tokens}
-    atomic.write_json(out / "manifest.json", manifest)
-    return manifest
+        self.manifest["fates"] = {"path": "fates.parquet", "sha256": sha256_file(fate_path)}
 
 
 def _rel(shards: list[dict[str, Any]], root: Path) -> list[dict[str, Any]]:
