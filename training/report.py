@@ -154,8 +154,18 @@ def explain_variants(rows: list[dict[str, Any]], a: str, b: str) -> list[str]:
 
 def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, Any]]:
     """The summary's findings in plain words, and the numbers behind them (for fits.json)."""
-    L: list[str] = []
     facts: dict[str, Any] = {}
+    main = [v for v, rs in variants.items() if len({r["D"] for r in an.one_epoch(rs)}) >= 2 and not rs[0].get("mix")]
+    ref = "raw" if "raw" in main else (main[0] if main else None)
+    L = _size_findings(rows, facts) + _variant_findings(rows, main, ref, facts) + _dose_findings(rows, facts)
+    L += _repeat_findings(rows, facts) + _consistency_findings(variants, main, ref, facts)
+    L += _repeat_value_findings(rows, facts)
+    return L, facts
+
+
+def _size_findings(rows: list[dict[str, Any]], facts: dict[str, Any]) -> list[str]:
+    """Does the larger model win at equal tokens?"""
+    L: list[str] = []
     lw = an.larger_wins(rows)
     facts["larger_wins"] = lw
     if lw["pairs"]:
@@ -165,8 +175,12 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
                  f"({100 * lw['share']:.0f} %)" + ("." if not lw["exceptions"] else "; exceptions: " + "; ".join(
                      f"`{e['variant']}` {e['budget']}: N = {e['larger']:,.0f} {e['loss_larger']:.3f} vs "
                      f"N = {e['smaller']:,.0f} {e['loss_smaller']:.3f}" for e in lw["exceptions"]) + "."))
-    main = [v for v, rs in variants.items() if len({r["D"] for r in an.one_epoch(rs)}) >= 2 and not rs[0].get("mix")]
-    ref = "raw" if "raw" in main else (main[0] if main else None)
+    return L
+
+
+def _variant_findings(rows: list[dict[str, Any]], main: list[str], ref: str | None, facts: dict[str, Any]) -> list[str]:
+    """Each variant against the reference, at equal tokens, with an interval."""
+    L: list[str] = []
     for v in main:
         if v == ref:
             continue
@@ -179,6 +193,12 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
                  f"{d['wins_b']} of {d['cells']} (model size, budget) cells; mean loss difference {d['mean']:+.4f} "
                  f"({_ci(d['lo'], d['hi'], '+.4f')}, {ref} minus {v}; bootstrap over cells and seeds).")
         L += explain_variants(rows, ref, v)
+    return L
+
+
+def _dose_findings(rows: list[dict[str, Any]], facts: dict[str, Any]) -> list[str]:
+    """The quality dose-response of each mix base: loss by dropped share, and what a dropped token is worth."""
+    L: list[str] = []
     bases = sorted({r["mix"]["base"] for r in rows if r.get("mix")})
     for base in bases:
         dose = an.dose_response(rows, base)
@@ -201,6 +221,12 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
                      + ", ".join(f"{d['dropped_token_worth']:.2f} [{d['dropped_token_worth_ci'][0]:.2f}, "
                                  f"{d['dropped_token_worth_ci'][1]:.2f}]" for d in worth)
                      + " clean tokens (0 = useless, < 0 = harmful).")
+    return L
+
+
+def _repeat_findings(rows: list[dict[str, Any]], facts: dict[str, Any]) -> list[str]:
+    """Repeat the clean data, or add dirtier data? Per comparison, then the answer for the sweep's range."""
+    L: list[str] = []
     choice = an.repeat_or_dirtier(rows)
     facts["repeat_or_dirtier"] = choice
     for c in choice:
@@ -223,6 +249,13 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
                  f"{len(choice) - better} ({worse} with an interval above 0)"
                  + (": repeat the clean data." if sure and not worse else
                     ": add the dirtier data." if worse and not sure else ": no clear answer."))
+    return L
+
+
+def _consistency_findings(variants: dict[str, list[dict[str, Any]]], main: list[str], ref: str | None,
+                          facts: dict[str, Any]) -> list[str]:
+    """Do the variants' compositions agree with the dose-response's worth of a dropped token?"""
+    L: list[str] = []
     dose_all = [d for k, x in facts.items() if k.startswith("dose_response_") for d in x if d["share"] > 0]
     if dose_all and ref and main:
         for v in main:
@@ -237,6 +270,12 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
                          f"mean worth of a dropped token ({w:.2f} clean tokens), a `{v}` token should be worth about "
                          f"{(1 - x) + x * w:.2f} clean tokens (the mixes hold no decontamination drops, which "
                          f"`{v}` does).")
+    return L
+
+
+def _repeat_value_findings(rows: list[dict[str, Any]], facts: dict[str, Any]) -> list[str]:
+    """What a repeated token of each repeated variant is worth in fresh ones (Muennighoff's R*)."""
+    L: list[str] = []
     for tier in sorted({r["variant"] for r in rows if r["epochs"] > an.ONE_EPOCH}):
         rv = an.repeat_value(rows, tier)
         facts[f"repeat_value_{tier}"] = rv
@@ -247,7 +286,7 @@ def findings(variants: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any
                          f"N = {w['N']:,.0f}, {w['epochs']:g} epochs of {w['budget']}: worth {w['repeat_worth']:.2f} "
                          f"[{w['repeat_worth_ci'][0]:.2f}, {w['repeat_worth_ci'][1]:.2f}], R* {w['r_star']:.2g} "
                          f"[{w['r_star_ci'][0]:.2g}, {w['r_star_ci'][1]:.2g}]" for w in rv) + ".")
-    return L, facts
+    return L
 
 
 def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict[str, Any]) -> list[str]:
@@ -281,96 +320,19 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
     moe_rows = [r for r in rows if r.get("moe")]
     rows = [r for r in rows if not r.get("moe")]
     variants = by_variant(rows)
-    fits: dict[str, dict[str, Any]] = {}
-    errors: dict[str, str] = {}
-    for v, rs in variants.items():
-        if len({r["D"] for r in an.one_epoch(rs)}) < 2:
-            continue  # single-budget variants (mixes) are compared, not fitted
-        try:
-            fits[v] = fit_rows(rs, bootstrap)
-        except FitError as e:
-            errors[v] = str(e)
-    seeds = sorted({r["seed"] for r in rows})
-    L = ["# Scaling report", "",
-         f"{len(rows)} runs" + (f" (and {len(moe_rows)} MoE "
-                    f"runs)" if moe_rows else "") + f", {len(variants)} data variant(s): {', '.join(variants)}; seeds "
-                                                    f"{', '.join(map(str, seeds))}.", ""]
+    fits, errors = _fit_variants(variants, bootstrap)
+    seeds = ", ".join(map(str, sorted({r["seed"] for r in rows})))
+    moe_note = f" (and {len(moe_rows)} MoE runs)" if moe_rows else ""
+    L = ["# Scaling report", "", f"{len(rows)} runs{moe_note}, {len(variants)} data variant(s): "
+         f"{', '.join(variants)}; seeds {seeds}.", ""]
     if errors:
         L += [f"- fit for `{v}` failed: {e}" for v, e in errors.items()] + [""]
     found, facts = findings(variants, rows)
-    ref = "raw" if "raw" in fits else (next(iter(fits)) if fits else None)
-    if ref and len(fits) > 1:
-        nmax = max(r["N"] for r in variants[ref])
-        dmax = max(r["D"] for r in an.one_epoch(variants[ref]))
-        pr = fits[ref]["approach3"]["params"]
-        l_ref = pr["E"] + pr["A"] / nmax ** pr["alpha"] + pr["B"] / dmax ** pr["beta"]
-        for v in fits:
-            if v == ref:
-                continue
-            boot = _boot_D(fits[v]["approach3"]["samples"], pr, nmax, dmax)
-            d_need = _solve_D(fits[v]["approach3"]["params"], nmax, l_ref)
-            ci = f" [95 % CI {boot[0]:,.0f} .. {boot[1]:,.0f}]" if boot else ""
-            found.append(f"By the fitted laws, at N = {nmax:,.0f} `{v}` reaches `{ref}`'s loss at {dmax:,.0f} tokens "
-                         f"({l_ref:.3f}) with {d_need:,.0f} tokens{ci} "
-                         f"({d_need / dmax:.2f}x)." if math.isfinite(d_need) else
-                         f"By the fitted laws, at N = {nmax:,.0f} `{v}` does not reach `{ref}`'s loss at {dmax:,.0f} "
-                         f"tokens "
-                         f"({l_ref:.3f}) with any number of tokens.")
+    found += _equal_loss_tokens(fits, variants)
     L += ["## Summary", ""] + [f"- {s}" for s in found] + [""]
     L += ["## What this sweep cannot resolve", ""] + [f"- {s}" for s in cannot_resolve(rows, facts, fits)] + [""]
-    if lr_search and lr_search.get("chosen"):
-        L += ["## Learning "
-              "rates", "", f"Per size, the lowest mean validation loss over {lr_search['search'].get('grid')} "
-              f"at `{lr_search['search'].get('variant')}` {lr_search['search'].get('budget')}, seeds "
-              f"{lr_search['search'].get('seeds', [0])} (`lr_search/` holds the runs):", "",
-              "| size | learning rate | mean loss at each rate |", "|---|---:|---|"]
-        L += [f"| {k} | {v:g} | "
-              f"{lr_search.get('losses', {}).get(k, '')} |" for k, v in lr_search["chosen"].items()] + [""]
-    sizes = sorted({(r["N"], r["N_total"]) for r in rows})
-    L += ["## Model sizes", "", "N in the fits and the text is non-embedding parameters (Kaplan et al.); with "
-          "embeddings (tied input and output) for "
-          "comparison:", "", "| N (non-embedding) | with embeddings | embedding share |",
-          "|---:|---:|---:|"] + [f"| {n:,.0f} | {t:,.0f} | {100 * (t - n) / t:.0f} % |" for n, t in sizes] + [""]
-    if fits:
-        L += ["## Fitted L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3, Huber 1e-3 on log loss, "
-              "L-BFGS from a grid; every seed a point; 95 % bootstrap intervals)", "",
-              "| variant | E | A | B | alpha | beta | points | tokens/parameter at the "
-              "optimum |", "|---|---|---|---|---|---|---:|---:|"]
-        for v, f in fits.items():
-            a3 = f["approach3"]
-            cell = lambda k: f"{a3['params'][k]:.3g} [{a3['ci95'][k][0]:.3g}, {a3['ci95'][k][1]:.3g}]"  # noqa: E731
-            C = 6 * max(r["N"] for r in variants[v]) * max(r["D"] for r in variants[v])
-            n_opt, d_opt = _fit_from(a3).optimum(C)
-            L.append(f"| {v} | {cell('E')} | {cell('A')} | {cell('B')} | {cell('alpha')} | {cell('beta')} | "
-                     f"{a3['n_points']} | {d_opt / n_opt:.1f} (at C = {C:.2e}) |")
-        L += [""]
-        for v, f in fits.items():
-            extra = []
-            for k in ("approach1", "approach2"):
-                extra.append(f"{k}: N_opt ~ C^{f[k]['N_opt']['exponent']:.2f}, D_opt ~ "
-                             f"C^{f[k]['D_opt']['exponent']:.2f}"
-                             if f.get(k) else f"{k}: the grid does not allow it")
-            for k, d in f.get("kaplan", {}).items():
-                extra.append(f"Kaplan {k}: exponent {d['exponent']:.3f}")
-            if f.get("approach3_effective_data"):
-                e = f["approach3_effective_data"]["params"]
-                extra.append(f"with repeated-epoch points and Muennighoff effective data: alpha {e['alpha']:.3g}, "
-                             f"beta {e['beta']:.3g}, E {e['E']:.3g}")
-            L += [f"- `{v}`: " + "; ".join(extra)]
-            plot_fit(variants[v], f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
-        L += [""]
-    plots.overlay({v: variants[v] for v in variants if len({r["D"] for r in an.one_epoch(variants[v])}) >= 2}, fits,
-                  out / "loss_vs_tokens.png")
-    L += ["## Plots", "", "Loss against tokens per model size, variants overlaid (band: seed min..max; dashed: the "
-          "variant's fitted law):", "", "![loss vs tokens](loss_vs_tokens.png)", ""]
-    dose = [d for k, x in facts.items() if k.startswith("dose_response_") for d in x]
-    if dose:
-        plots.dose(dose, out / "dose_response.png")
-        L += ["![dose-response](dose_response.png)", ""]
-    worth = [w for k, x in facts.items() if k.startswith("repeat_value_") for w in x]
-    if facts.get("repeat_or_dirtier") or worth:
-        plots.repeat(facts.get("repeat_or_dirtier", []), worth, dose, out / "repeat_or_dirtier.png")
-        L += ["![repeat or add dirtier data](repeat_or_dirtier.png)", ""]
+    L += _lr_section(lr_search) + _sizes_section(rows) + _fits_section(fits, variants, out)
+    L += _plots_section(variants, fits, facts, out)
     if moe_rows:
         L += moe_section(rows, moe_rows, out)
     L += knnlm_section(knnlm or [], out)
@@ -379,6 +341,118 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
     path = out / "report.md"
     atomic.write_text(path, "\n".join(L) + "\n")
     return path
+
+
+def _fit_variants(variants: dict[str, list[dict[str, Any]]], bootstrap: int
+                  ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """L(N, D) fitted per variant with at least two budgets (mixes have one: compared, not fitted)."""
+    fits: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    for v, rs in variants.items():
+        if len({r["D"] for r in an.one_epoch(rs)}) < 2:
+            continue
+        try:
+            fits[v] = fit_rows(rs, bootstrap)
+        except FitError as e:
+            errors[v] = str(e)
+    return fits, errors
+
+
+def _equal_loss_tokens(fits: dict[str, dict[str, Any]], variants: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """By the fitted laws: the tokens each variant needs to reach the reference variant's loss at
+    the largest size and budget, with a bootstrap interval."""
+    ref = "raw" if "raw" in fits else (next(iter(fits)) if fits else None)
+    if not ref or len(fits) < 2:
+        return []
+    nmax = max(r["N"] for r in variants[ref])
+    dmax = max(r["D"] for r in an.one_epoch(variants[ref]))
+    pr = fits[ref]["approach3"]["params"]
+    l_ref = pr["E"] + pr["A"] / nmax ** pr["alpha"] + pr["B"] / dmax ** pr["beta"]
+    out = []
+    for v in fits:
+        if v == ref:
+            continue
+        boot = _boot_D(fits[v]["approach3"]["samples"], pr, nmax, dmax)
+        d_need = _solve_D(fits[v]["approach3"]["params"], nmax, l_ref)
+        ci = f" [95 % CI {boot[0]:,.0f} .. {boot[1]:,.0f}]" if boot else ""
+        where = f"By the fitted laws, at N = {nmax:,.0f} `{v}`"
+        out.append(f"{where} reaches `{ref}`'s loss at {dmax:,.0f} tokens ({l_ref:.3f}) with {d_need:,.0f} "
+                   f"tokens{ci} ({d_need / dmax:.2f}x)." if math.isfinite(d_need) else
+                   f"{where} does not reach `{ref}`'s loss at {dmax:,.0f} tokens ({l_ref:.3f}) with any number "
+                   "of tokens.")
+    return out
+
+
+def _lr_section(lr_search: dict[str, Any] | None) -> list[str]:
+    if not lr_search or not lr_search.get("chosen"):
+        return []
+    s = lr_search["search"]
+    return ["## Learning rates", "", f"Per size, the lowest mean validation loss over {s.get('grid')} "
+            f"at `{s.get('variant')}` {s.get('budget')}, seeds {s.get('seeds', [0])} (`lr_search/` holds the runs):",
+            "", "| size | learning rate | mean loss at each rate |", "|---|---:|---|"] + [
+        f"| {k} | {v:g} | {lr_search.get('losses', {}).get(k, '')} |" for k, v in lr_search["chosen"].items()] + [""]
+
+
+def _sizes_section(rows: list[dict[str, Any]]) -> list[str]:
+    sizes = sorted({(r["N"], r["N_total"]) for r in rows})
+    return ["## Model sizes", "", "N in the fits and the text is non-embedding parameters (Kaplan et al.); with "
+            "embeddings (tied input and output) for comparison:", "",
+            "| N (non-embedding) | with embeddings | embedding share |", "|---:|---:|---:|"] + [
+        f"| {n:,.0f} | {t:,.0f} | {100 * (t - n) / t:.0f} % |" for n, t in sizes] + [""]
+
+
+def _fits_section(fits: dict[str, dict[str, Any]], variants: dict[str, list[dict[str, Any]]], out: Path) -> list[str]:
+    """The fitted laws with intervals, the other approaches' exponents, and a plot per variant."""
+    if not fits:
+        return []
+    L = ["## Fitted L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3, Huber 1e-3 on log loss, "
+         "L-BFGS from a grid; every seed a point; 95 % bootstrap intervals)", "",
+         "| variant | E | A | B | alpha | beta | points | tokens/parameter at the optimum |",
+         "|---|---|---|---|---|---|---:|---:|"]
+    for v, f in fits.items():
+        a3 = f["approach3"]
+        cell = {k: f"{a3['params'][k]:.3g} [{a3['ci95'][k][0]:.3g}, {a3['ci95'][k][1]:.3g}]"
+                for k in ("E", "A", "B", "alpha", "beta")}
+        C = 6 * max(r["N"] for r in variants[v]) * max(r["D"] for r in variants[v])
+        n_opt, d_opt = _fit_from(a3).optimum(C)
+        L.append(f"| {v} | {cell['E']} | {cell['A']} | {cell['B']} | {cell['alpha']} | {cell['beta']} | "
+                 f"{a3['n_points']} | {d_opt / n_opt:.1f} (at C = {C:.2e}) |")
+    L += [""]
+    for v, f in fits.items():
+        L += [f"- `{v}`: " + "; ".join(_other_approaches(f))]
+        plot_fit(variants[v], f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
+    return L + [""]
+
+
+def _other_approaches(f: dict[str, Any]) -> list[str]:
+    extra = []
+    for k in ("approach1", "approach2"):
+        extra.append(f"{k}: N_opt ~ C^{f[k]['N_opt']['exponent']:.2f}, D_opt ~ C^{f[k]['D_opt']['exponent']:.2f}"
+                     if f.get(k) else f"{k}: the grid does not allow it")
+    for k, d in f.get("kaplan", {}).items():
+        extra.append(f"Kaplan {k}: exponent {d['exponent']:.3f}")
+    if f.get("approach3_effective_data"):
+        e = f["approach3_effective_data"]["params"]
+        extra.append(f"with repeated-epoch points and Muennighoff effective data: alpha {e['alpha']:.3g}, "
+                     f"beta {e['beta']:.3g}, E {e['E']:.3g}")
+    return extra
+
+
+def _plots_section(variants: dict[str, list[dict[str, Any]]], fits: dict[str, dict[str, Any]],
+                   facts: dict[str, Any], out: Path) -> list[str]:
+    plots.overlay({v: variants[v] for v in variants if len({r["D"] for r in an.one_epoch(variants[v])}) >= 2}, fits,
+                  out / "loss_vs_tokens.png")
+    L = ["## Plots", "", "Loss against tokens per model size, variants overlaid (band: seed min..max; dashed: the "
+         "variant's fitted law):", "", "![loss vs tokens](loss_vs_tokens.png)", ""]
+    dose = [d for k, x in facts.items() if k.startswith("dose_response_") for d in x]
+    if dose:
+        plots.dose(dose, out / "dose_response.png")
+        L += ["![dose-response](dose_response.png)", ""]
+    worth = [w for k, x in facts.items() if k.startswith("repeat_value_") for w in x]
+    if facts.get("repeat_or_dirtier") or worth:
+        plots.repeat(facts.get("repeat_or_dirtier", []), worth, dose, out / "repeat_or_dirtier.png")
+        L += ["![repeat or add dirtier data](repeat_or_dirtier.png)", ""]
+    return L
 
 
 def overfitting_table(rows: list[dict[str, Any]]) -> list[str]:
