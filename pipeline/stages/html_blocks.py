@@ -98,84 +98,99 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
             ) -> tuple[list[Block], dict[etree._Element, tuple[int, int]]]:
     """Walk the tree once, cutting its text into blocks at block-level tags.
 
-    The hot loop of the stage: one pass of `iterwalk` events with a stack of (hint, in link,
-    in pre, element that set the hint) frames; text goes to the current block, which is flushed
-    at every block boundary.
+    The hot loop of the stage: one pass of `iterwalk` events over a `_Walk`, whose stack holds
+    (hint, in link, in pre, element that set the hint) frames; text goes to the current block,
+    which is flushed at every block boundary.
     Returns the blocks and, for every element but text-level ones (INLINE_TAGS), the range
     [first, end) of the blocks inside it: in document order an element's blocks are contiguous,
     so a container's totals are two prefix-sum lookups.
     """
-    blocks: list[Block] = []
-    spans: dict[etree._Element, tuple[int, int]] = {}
-    opened: dict[etree._Element, int] = {}
-    owners: list[etree._Element] = [root]
-    parts: list[str] = []
-    link_chars = 0
-    kind = "p"
-    stack: list[tuple[int, bool, bool, etree._Element | None]] = [(0, False, False, None)]
-    ws_sub = WS.sub
+    w = _Walk(root, use_hints, max_depth)
+    start, end = w.start, w.end
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        if event == "start":
+            start(el)
+        else:
+            end(el)
+    if w.parts:
+        w.flush(w.stack[0])
+    w.spans[root] = (0, len(w.blocks))
+    return w.blocks, w.spans
 
-    def flush(frame: tuple[int, bool, bool, etree._Element | None]) -> None:
-        raw = "".join(parts)
+
+class _Walk:
+    """The state of one `segment` walk: blocks so far, the open block's text, the frame stack."""
+
+    def __init__(self, root: etree._Element, use_hints: bool, max_depth: int):
+        self.root, self.use_hints, self.max_depth = root, use_hints, max_depth
+        self.blocks: list[Block] = []
+        self.spans: dict[etree._Element, tuple[int, int]] = {}
+        self.opened: dict[etree._Element, int] = {}
+        self.owners: list[etree._Element] = [root]
+        self.parts: list[str] = []
+        self.link_chars = 0
+        self.kind = "p"
+        self.stack: list[tuple[int, bool, bool, etree._Element | None]] = [(0, False, False, None)]
+
+    def flush(self, frame: tuple[int, bool, bool, etree._Element | None]) -> None:
+        raw = "".join(self.parts)
         if raw.isspace():  # most boundaries: only the whitespace between two tags
             return
         pre = frame[2]
-        text = raw.strip("\n") if pre else ws_sub(" ", raw.replace("\n", " ")).strip()
+        text = raw.strip("\n") if pre else WS.sub(" ", raw.replace("\n", " ")).strip()
         if text.strip():
-            blocks.append(Block("pre" if pre else kind, text, link_chars, frame[0], owners[-1], frame[3]))
+            self.blocks.append(Block("pre" if pre else self.kind, text, self.link_chars, frame[0],
+                                     self.owners[-1], frame[3]))
 
-    for event, el in etree.iterwalk(root, events=("start", "end")):
+    def _boundary(self) -> None:
+        if self.parts:
+            self.flush(self.stack[-1])
+            self.parts.clear()
+            self.link_chars = 0
+
+    def start(self, el: etree._Element) -> None:
+        tag, stack = el.tag, self.stack
+        if len(stack) > self.max_depth:
+            raise TooDeep(len(stack))
+        hint, in_link, in_pre, hinted_by = stack[-1]
+        if self.use_hints:
+            h = hint_of(el)
+            # a <header> inside an article is its title block, not site chrome
+            if tag == "header" and hint <= 0:
+                h = -1
+            if h:
+                hint, hinted_by = h, el
+        bk = BLOCK_KIND.get(tag)
+        if bk is not None:
+            self._boundary()
+            self.kind = bk
+            self.owners.append(el)
+        elif (tag == "td" or tag == "th") and self.parts:
+            self.parts.append(" | ")
+        if tag not in INLINE_TAGS:
+            self.opened[el] = len(self.blocks)
+        in_link = in_link or tag == "a"
+        stack.append((hint, in_link, in_pre or tag == "pre", hinted_by))
+        text = el.text
+        if text:
+            self.parts.append(text)
+            if in_link:
+                self.link_chars += len(text.strip())
+
+    def end(self, el: etree._Element) -> None:
         tag = el.tag
-        if event == "start":
-            if len(stack) > max_depth:
-                raise TooDeep(len(stack))
-            hint, in_link, in_pre, hinted_by = stack[-1]
-            if use_hints:
-                h = hint_of(el)
-                # a <header> inside an article is its title block, not site chrome
-                if tag == "header" and hint <= 0:
-                    h = -1
-                if h:
-                    hint, hinted_by = h, el
-            bk = BLOCK_KIND.get(tag)
-            if bk is not None:
-                if parts:
-                    flush(stack[-1])
-                    parts.clear()
-                    link_chars = 0
-                kind = bk
-                owners.append(el)
-            elif (tag == "td" or tag == "th") and parts:
-                parts.append(" | ")
-            if tag not in INLINE_TAGS:
-                opened[el] = len(blocks)
-            in_link = in_link or tag == "a"
-            stack.append((hint, in_link, in_pre or tag == "pre", hinted_by))
-            text = el.text
-            if text:
-                parts.append(text)
-                if in_link:
-                    link_chars += len(text.strip())
-        else:
-            if tag in BLOCK_KIND:
-                if parts:
-                    flush(stack[-1])
-                    parts.clear()
-                    link_chars = 0
-                kind = "p"
-                owners.pop()
-            if tag not in INLINE_TAGS:
-                spans[el] = (opened.pop(el), len(blocks))
-            stack.pop()
-            tail = el.tail
-            if tail and el is not root:
-                parts.append(tail)
-                if stack[-1][1]:
-                    link_chars += len(tail.strip())
-    if parts:
-        flush(stack[0])
-    spans[root] = (0, len(blocks))
-    return blocks, spans
+        if tag in BLOCK_KIND:
+            self._boundary()
+            self.kind = "p"
+            self.owners.pop()
+        if tag not in INLINE_TAGS:
+            self.spans[el] = (self.opened.pop(el), len(self.blocks))
+        self.stack.pop()
+        tail = el.tail
+        if tail and el is not self.root:
+            self.parts.append(tail)
+            if self.stack[-1][1]:
+                self.link_chars += len(tail.strip())
 
 
 def _stopword_share(text: str) -> float:
