@@ -41,3 +41,16 @@ def test_the_walk_sees_imports_inside_functions(tmp_path):
     p = tmp_path / "m.py"
     p.write_text("def f():\n    from training.sweep import run_sweep\n    import tests.conftest\n")
     assert {"training", "tests"} <= imports(p)
+
+
+def test_no_function_over_60_lines_in_the_package():
+    """Short functions (ruff checks complexity; this checks length, docstrings included)."""
+    long = []
+    for folder in ("pipeline", "training"):
+        for p in files(folder):
+            for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    n = node.end_lineno - node.lineno + 1
+                    if n > 60:
+                        long.append(f"{p.relative_to(REPO)}:{node.lineno} {node.name} ({n} lines)")
+    assert not long

@@ -20,7 +20,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pipeline import atomic
 from pipeline.sample.articles import Article, Block, collect_articles, versions
@@ -246,12 +246,30 @@ def build_pages(seed: int = 0, max_articles: int | None = None) -> tuple[list[Pa
         site = SITES[rng.randrange(len(SITES))]
         originals.append((art, article_page(art, art.blocks, site, article_url(site, art),
                                             {"kind": "clean"})))
-    # Exact duplicates: the same page served at another URL (mirrors, tracking parameters).
+    _plant_duplicates(originals, rng, vocab, article_page)
+    words, domains = _bad_lists()
+    for i in range(max(30, n // 25)):
+        url, html, label = unsafe_page(i, rng, words, domains)
+        add(url, html, label)
+    for i in range(max(30, n // 16)):
+        url, html, label = low_quality_page(i, rng, clean_arts)
+        add(url, html, label)
+    _plant_leaks(leak_arts, benches, rng, article_page)
+    _shuffle_originals_first(pages, rng)
+    meta = {"seed": seed, "articles": n, "versions": versions(),
+            "benchmarks": {b.name: len(b.items) for b in benches},
+            "lists": "shared" if words is not BUILTIN_BAD_WORDS else "builtin"}
+    return pages, meta
+
+
+def _plant_duplicates(originals: list[tuple[Article, Page]], rng: random.Random, vocab: list[str],
+                      article_page: Callable[..., Page]) -> None:
+    """Exact duplicates (the same page at another URL: mirrors, tracking parameters) and near
+    duplicates at known similarity on another site's chrome, each after its original."""
     for art, orig in rng.sample(originals, min(100, len(originals) // 20)):
         site = next(s for s in SITES if orig.url.startswith(f"https://{s['host']}"))
         article_page(art, art.blocks, site, orig.url + f"?utm_source=mirror{rng.randrange(99)}",
                      {"kind": "exact_dup", "of": orig.id, "jaccard": 1.0}, after=orig.id)
-    # Near duplicates at known similarity, on another site's chrome.
     per = max(1, min(16, len(originals) // 100))
     for target in NEAR_DUP_TARGETS:
         for art, orig in rng.sample(originals, per):
@@ -260,13 +278,11 @@ def build_pages(seed: int = 0, max_articles: int | None = None) -> tuple[list[Pa
             article_page(art, blocks, site, f"https://{site['host']}/copy/{rng.randrange(10**6)}/{art.title}",
                          {"kind": "near_dup", "of": orig.id, "jaccard": round(j, 4),
                           "target": target}, after=orig.id)
-    words, domains = _bad_lists()
-    for i in range(max(30, n // 25)):
-        url, html, label = unsafe_page(i, rng, words, domains)
-        add(url, html, label)
-    for i in range(max(30, n // 16)):
-        url, html, label = low_quality_page(i, rng, clean_arts)
-        add(url, html, label)
+
+
+def _plant_leaks(leak_arts: list[Article], benches: list[Any], rng: random.Random,
+                 article_page: Callable[..., Page]) -> None:
+    """Benchmark items inside articles: verbatim, edited, or split across blocks."""
     variants = ("verbatim", "edited", "split")
     for k, art in enumerate(leak_arts):
         bench = benches[k % len(benches)]
@@ -278,7 +294,10 @@ def build_pages(seed: int = 0, max_articles: int | None = None) -> tuple[list[Pa
         site = SITES[rng.randrange(len(SITES))]
         article_page(art, tuple(blocks), site, article_url(site, art),
                      {"kind": "leak", "benchmark": bench.name, "item": idx, "variant": variant})
-    # Input order: seeded shuffle, then every duplicate moved after its original.
+
+
+def _shuffle_originals_first(pages: list[Page], rng: random.Random) -> None:
+    """Input order: a seeded shuffle, then every duplicate moved after its original."""
     rng.shuffle(pages)
     pos = {p.id: i for i, p in enumerate(pages)}
     for i, p in enumerate(pages):
@@ -286,10 +305,6 @@ def build_pages(seed: int = 0, max_articles: int | None = None) -> tuple[list[Pa
             j = pos[p.after]
             pages[i], pages[j] = pages[j], pages[i]
             pos[pages[i].id], pos[pages[j].id] = i, j
-    meta = {"seed": seed, "articles": n, "versions": versions(),
-            "benchmarks": {b.name: len(b.items) for b in benches},
-            "lists": "shared" if words is not BUILTIN_BAD_WORDS else "builtin"}
-    return pages, meta
 
 
 def _write_warc(path: Path, pages: list[Page]) -> None:

@@ -90,30 +90,8 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
     below 0.5; dragnet and l3s unchanged).
     """
     n = len(blocks)
-    chars, links, prose = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
-    prose_blocks = [0] * (n + 1)
-    for i, b in enumerate(blocks):
-        chars[i + 1] = chars[i] + len(b.text)
-        links[i + 1] = links[i] + b.link_chars
-        is_prose = b.cls in ("good", "neargood") and b.hint >= 0
-        prose[i + 1] = prose[i] + (len(b.text) - b.link_chars if is_prose else 0)
-        prose_blocks[i + 1] = prose_blocks[i] + is_prose
-    score: dict[etree._Element, float] = {}  # paragraphs held, and half of those one level down
-    direct: dict[etree._Element, float] = {}  # paragraphs held
-    for b in blocks:
-        n_chars = len(b.text)
-        if (n_chars < 25 or b.hint < 0 or b.link_chars > 0.5 * n_chars or b.owner is None
-                or b.kind not in ("p", "pre")):  # list items: rules, menus, teasers
-            continue
-        s = 1.0 + b.text.count(",") + min(n_chars / 100, 3.0)
-        parent = b.owner.getparent()
-        if parent is None:
-            parent = b.owner
-        score[parent] = score.get(parent, 0.0) + s
-        direct[parent] = direct.get(parent, 0.0) + s
-        grand = parent.getparent()
-        if grand is not None:
-            score[grand] = score.get(grand, 0.0) + s / 2
+    chars, links, prose, prose_blocks = _prefix_sums(blocks)
+    score, direct = _paragraph_scores(blocks)
 
     def final(el: etree._Element, scores: dict[etree._Element, float] = score) -> float:
         lo, hi = spans.get(el, (0, 0))
@@ -132,6 +110,58 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
     marked = [el for el in marked if prose_in(el) >= min_marked_prose]
     if marked:
         top = max(marked, key=prose_in)
+    top = _climb(top, spans, chars, prose, prose_blocks, climb_ratio, climb_block_ratio)
+    mask = [False] * n
+    parent = top.getparent()
+    siblings = [top] if parent is None else [c for c in parent if c in spans]
+    for el in siblings:
+        if el is top or final(el, direct) >= max(10.0, 0.2 * best):
+            lo, hi = spans[el]
+            mask[lo:hi] = [True] * (hi - lo)
+    _cut_at_end_heading(blocks, mask, prose, spans)
+    return mask
+
+
+def _prefix_sums(blocks: list[Block]) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Prefix sums over the blocks of chars, link chars, prose chars and prose blocks (prose: a
+    good or near-good block not hinted as boilerplate; its link chars do not count)."""
+    n = len(blocks)
+    chars, links, prose = [0] * (n + 1), [0] * (n + 1), [0] * (n + 1)
+    prose_blocks = [0] * (n + 1)
+    for i, b in enumerate(blocks):
+        chars[i + 1] = chars[i] + len(b.text)
+        links[i + 1] = links[i] + b.link_chars
+        is_prose = b.cls in ("good", "neargood") and b.hint >= 0
+        prose[i + 1] = prose[i] + (len(b.text) - b.link_chars if is_prose else 0)
+        prose_blocks[i + 1] = prose_blocks[i] + is_prose
+    return chars, links, prose, prose_blocks
+
+
+def _paragraph_scores(blocks: list[Block]) -> tuple[dict[etree._Element, float], dict[etree._Element, float]]:
+    """Readability's scores: per element, the paragraphs it holds and half of those one level
+    down; and the paragraphs it holds directly."""
+    score: dict[etree._Element, float] = {}
+    direct: dict[etree._Element, float] = {}
+    for b in blocks:
+        n_chars = len(b.text)
+        if (n_chars < 25 or b.hint < 0 or b.link_chars > 0.5 * n_chars or b.owner is None
+                or b.kind not in ("p", "pre")):  # list items: rules, menus, teasers
+            continue
+        s = 1.0 + b.text.count(",") + min(n_chars / 100, 3.0)
+        parent = b.owner.getparent()
+        if parent is None:
+            parent = b.owner
+        score[parent] = score.get(parent, 0.0) + s
+        direct[parent] = direct.get(parent, 0.0) + s
+        grand = parent.getparent()
+        if grand is not None:
+            score[grand] = score.get(grand, 0.0) + s / 2
+    return score, direct
+
+
+def _climb(top: etree._Element, spans: dict[etree._Element, tuple[int, int]], chars: list[int], prose: list[int],
+           prose_blocks: list[int], climb_ratio: float, climb_block_ratio: float) -> etree._Element:
+    """Up from the best candidate while what the parent adds is mostly prose (see main_container)."""
     while (parent := top.getparent()) is not None and parent in spans:
         (lo, hi), (plo, phi) = spans[top], spans[parent]
         added = (chars[phi] - chars[plo]) - (chars[hi] - chars[lo])
@@ -142,15 +172,7 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
                       or added_prose_blocks < climb_block_ratio * (added_blocks - added_prose_blocks)):
             break
         top = parent
-    mask = [False] * n
-    parent = top.getparent()
-    siblings = [top] if parent is None else [c for c in parent if c in spans]
-    for el in siblings:
-        if el is top or final(el, direct) >= max(10.0, 0.2 * best):
-            lo, hi = spans[el]
-            mask[lo:hi] = [True] * (hi - lo)
-    _cut_at_end_heading(blocks, mask, prose, spans)
-    return mask
+    return top
 
 
 def _cut_at_end_heading(blocks: list[Block], mask: list[bool], prose: list[int],
