@@ -266,6 +266,9 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
         name = s.pop("name", None)
         if name is None:
             raise ConfigError(f"{path}: [[stages]] #{i + 1} has no name")
+        if name in (x.name for x in stages):  # shard variants, drops and overrides name stages
+            raise ConfigError(f"{path}: [[stages]] #{i + 1}: stage {name!r} is already in the run; a stage "
+                              "runs once (change its settings in the first one)")
         cls = get_stage(name)
         stages.append(StageSpec(name, build(cls.Config, resolve_stage_paths(cls, s, base),
                                             f"stages.{name}")))

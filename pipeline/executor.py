@@ -22,6 +22,34 @@ class Executor(Protocol):
         ...
 
 
+_ALLOCATOR_SET = False
+
+
+def configure_allocator() -> None:
+    """Allocator settings for the process that runs pipeline work (the run's, and each worker's).
+
+    Why: stages plan with memory caps (dedup.memory_mb) that only mean something if freed memory
+    goes back to the OS (measured on merging 50 MB of drops: peak 295 -> 191 MB, kept afterwards
+    248 -> 144 MB):
+    - Arrow's buffers come from the C library's allocator, not Arrow's bundled mimalloc, which kept
+      ~60 MB more resident after reading 50 small Parquet files;
+    - glibc serves blocks of 1 MB and more with mmap, returned on free; by default it raises that
+      threshold after each large free, and large buffers then stay in its heap.
+    Applied here, not at import, so that importing the pipeline (the trainer does) changes nothing.
+    """
+    global _ALLOCATOR_SET
+    if _ALLOCATOR_SET:
+        return
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MiB (fixed)
+    except (OSError, AttributeError):  # not glibc
+        pass
+    _ALLOCATOR_SET = True
+
+
 def release_memory() -> None:
     """Hand freed memory back to the OS (Python objects, Arrow's pool, glibc's arenas).
 
@@ -53,6 +81,7 @@ def _die_with_parent() -> None:
 
 def _released(call: tuple[Callable[[Any], Any], Any]) -> Any:
     fn, task = call
+    configure_allocator()  # a Ray worker is not forked from the run: it sets its own
     try:
         return fn(task)
     finally:

@@ -30,7 +30,7 @@ def ids_of(paths: list[Path]) -> list[str]:
     return [i for p in paths for i in pq.read_table(p, columns=["id"]).column("id").to_pylist()]
 
 
-def evaluate(labels_path: str, kinds: tuple[str, ...], in_ids: list[str], drops_path: Path,
+def recall_against_labels(labels_path: str, kinds: tuple[str, ...], in_ids: list[str], drops_path: Path,
              breakdown: str = "") -> dict:
     """`in_ids`: the documents that reached the stage (from its input parts, or, when a fused
     run did not write them, from what it kept and dropped)."""
@@ -63,7 +63,7 @@ def evaluate(labels_path: str, kinds: tuple[str, ...], in_ids: list[str], drops_
 JACCARD_BINS = ((0.0, 0.6), (0.6, 0.85), (0.85, 1.01))
 
 
-def evaluate_pairs(labels_path: str, in_ids: list[str], drops_path: Path) -> dict:
+def planted_pairs_found(labels_path: str, in_ids: list[str], drops_path: Path) -> dict:
     """Planted duplicate pairs (`of`, `jaccard` in the labels) that reach the stage: the share
     put in one cluster (the dropped member's detail names the kept id), by true Jaccard."""
     recs = load_label_records(labels_path)

@@ -27,10 +27,11 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from pipeline import atomic
+from pipeline.card import write_card
 from pipeline.config import InputConfig, RunConfig, StageSpec
 from pipeline.errors import InputError, RunError
-from pipeline.executor import Executor, make_executor, release_memory
-from pipeline.groundtruth import evaluate, evaluate_pairs, ids_of
+from pipeline.executor import Executor, configure_allocator, make_executor, release_memory
+from pipeline.groundtruth import ids_of, planted_pairs_found, recall_against_labels
 from pipeline.io import DROP_SCHEMA, Skip, Source, docs_to_table, drops_to_table, list_sources, read_part, read_source
 from pipeline.stage import Stage, StageStats
 from pipeline.stages import get_stage
@@ -177,6 +178,7 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
              progress: bool = True) -> dict[str, Any]:
     if (out_dir / "stats.json").exists():
         return json.loads((out_dir / "stats.json").read_text())
+    configure_allocator()
     sources = list_sources(cfg, html_group=part_docs)
     todo = [(s, cfg, str(out_dir), i, part_docs) for i, s in enumerate(sources)
             if not (out_dir / SOURCES_DONE / f"source-{i:05d}.json").exists()]
@@ -271,6 +273,7 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     documents are always written; the others' where `write_kept` says."""
     if all((d / "stats.json").exists() for d in out_dirs):
         return [json.loads((d / "stats.json").read_text()) for d in out_dirs]
+    configure_allocator()
     if len(specs) > 1 and any(get_stage(s.name).needs_prepare for s in specs):
         raise RunError("a stage with a whole-stream pass cannot share a segment")
     parts = part_files(in_dir)
@@ -297,10 +300,10 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
         if labels and cls.ground_truth_kinds:
             # what reached stage k: what the segment kept, plus what stage k and later dropped
             in_ids = kept_ids + ids_of(all_drops[k:])
-            extra["ground_truth"] = evaluate(labels, cls.ground_truth_kinds, in_ids, drops,
-                                             cls.ground_truth_breakdown)
+            extra["ground_truth"] = recall_against_labels(labels, cls.ground_truth_kinds, in_ids, drops,
+                                                          cls.ground_truth_breakdown)
             if cls.ground_truth_pairs:
-                extra["ground_truth"]["pairs_by_jaccard"] = evaluate_pairs(labels, in_ids, drops)
+                extra["ground_truth"]["pairs_by_jaccard"] = planted_pairs_found(labels, in_ids, drops)
         out.append(_finalize(d, spec.name, extra))
     return out
 
@@ -353,6 +356,7 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
         progress: bool = True, executor: Executor | None = None) -> RunResult:
     """Run every stage of `cfg`; with `resume`, continue a killed run of the same config (under
     any worker count or executor)."""
+    configure_allocator()
     own = executor is None
     executor = executor or make_executor(cfg.run.executor, workers or cfg.run.workers, cfg.run.address)
     try:
@@ -369,8 +373,6 @@ def _remove_temp_files(out: Path) -> None:
 
 
 def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> RunResult:
-    from pipeline.card import write_card  # card imports runner helpers
-
     out = Path(cfg.run.output)
     run_json = out / "run.json"
     if out.exists() and any(out.iterdir()):
@@ -408,7 +410,7 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
     shards = None
     if cfg.shards is not None:
         shards = run_shards(cfg, dirs, progress)
-    report = build_report(cfg, stats, time.perf_counter() - t0, shards)
+    report = run_report(cfg, stats, time.perf_counter() - t0, shards)
     atomic.write_json(out / "report.json", report)
     _remove_temp_files(out)  # left by a worker killed mid-write and retried
     card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)
@@ -431,7 +433,7 @@ def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, An
     return build_shards(variants, out, cfg.shards, cfg.config_hash(), progress, drops)
 
 
-def build_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float,
+def run_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float,
                  shards: dict[str, Any] | None = None) -> dict[str, Any]:
     from importlib import metadata
 

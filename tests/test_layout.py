@@ -54,3 +54,19 @@ def test_no_function_over_60_lines_in_the_package():
                     if n > 60:
                         long.append(f"{p.relative_to(REPO)}:{node.lineno} {node.name} ({n} lines)")
     assert not long
+
+
+def test_importing_the_pipeline_changes_no_process_settings():
+    """The trainer imports the pipeline: that must not swap Arrow's memory pool (the allocator
+    settings are applied where pipeline work starts)."""
+    import subprocess
+    import sys
+
+    code = ("import pyarrow as pa; before = pa.default_memory_pool().backend_name\n"
+            "import pipeline, pipeline.runner, training.data\n"
+            "assert pa.default_memory_pool().backend_name == before, before\n"
+            "from pipeline.executor import configure_allocator; configure_allocator()\n"
+            "print(before, pa.default_memory_pool().backend_name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    before, after = out.split()
+    assert after == "system" and before != "system"

@@ -122,6 +122,10 @@ def test_cli_errors_are_clear_and_exit_2(tmp_path, small_input):
     res = run_cli("run", str(write_config(tmp_path / "w.toml", small_input, tmp_path / "o3",
                                           extra_run="workers = 0")), check=False)
     assert res.returncode == 2 and "run.workers = 0: must be >= 1" in res.stderr
+    twice = write_config(tmp_path / "t.toml", small_input, tmp_path / "o4",
+                         stages='[[stages]]\nname = "html"\n[[stages]]\nname = "html"\n')
+    res = run_cli("run", str(twice), check=False)
+    assert res.returncode == 2 and "stage 'html' is already in the run" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_stage_command_contract(tmp_path):
