@@ -40,23 +40,14 @@ def _add_stage(sub: argparse._SubParsersAction) -> None:
                    help="print what the stage's settings mean (dedup: the LSH S-curve) and exit")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="stage config value, e.g. parser=bs4 (see `corpusprep stages`)")
-    p.add_argument("--format", default="auto", help="input format (default: from the file names)")
-    p.add_argument("--text-field", default="text", help="input field holding the text")
-    p.add_argument("--id-field", default="id", help="input field holding the id")
-    p.add_argument("--url-field", default="url", help="input field holding the URL")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
-    p.add_argument("--part-docs", type=int, default=2000, help="documents per part file")
-    p.add_argument("--max-record-mb", type=int, default=_input_default("max_record_mb"),
-                   help="a record larger than this is a counted skip, never read whole (default: %(default)s)")
-    p.add_argument("--labels", default="", help="ground-truth labels (JSONL id, kind): report recall/precision")
     p.add_argument("--resume", action="store_true", help="continue into an existing --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from pipeline.config import InputConfig, RunSettings
+    from pipeline.config_flags import add_config_flags
 
-
-def _input_default(name: str):
-    from pipeline.config import InputConfig
-
-    return InputConfig.__dataclass_fields__[name].default
+    p.set_defaults(input_flags=add_config_flags(p, InputConfig, skip=("path",), title="input settings"),
+                   run_flags=add_config_flags(p, RunSettings, title="run settings", skip=tuple(
+                       f for f in RunSettings.__dataclass_fields__ if f not in ("workers", "part_docs"))))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -74,7 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from pipeline.config import InputConfig, StageSpec, apply_overrides, build
+    from pipeline.config import InputConfig, RunSettings, StageSpec, apply_overrides, build
+    from pipeline.config_flags import values_from_flags
     from pipeline.executor import LocalExecutor
     from pipeline.runner import run_read, run_stage
     from pipeline.stages import get_stage
@@ -88,16 +80,18 @@ def cmd_stage(args: argparse.Namespace) -> int:
     if not args.input or not args.output:
         raise ConfigError("corpusprep stage needs --input and --output (or --explain)")
     cls(config).setup()
-    inp = InputConfig(path=args.input, format=args.format, text_field=args.text_field,
-                      id_field=args.id_field, url_field=args.url_field, labels=args.labels,
-                      max_record_mb=args.max_record_mb)
+    inp = build(InputConfig, {"path": args.input, **values_from_flags(InputConfig, args, args.input_flags)}, "input")
+    run_values = values_from_flags(RunSettings, args, args.run_flags)
+    workers, part_docs = run_values.get("workers", 1), run_values.get("part_docs", 2000)
+    if workers < 1 or part_docs < 1:
+        raise ConfigError(f"--workers {workers}, --part-docs {part_docs}: both must be >= 1")
     out = Path(args.output)
     if out.exists() and any(out.iterdir()) and not args.resume:
         raise RunError(f"output folder {out} is not empty; pass --resume or choose another")
-    ex = LocalExecutor(args.workers)
-    read = run_read(inp, out / "_read", ex, args.part_docs, progress=not args.no_progress)
+    ex = LocalExecutor(workers)
+    read = run_read(inp, out / "_read", ex, part_docs, progress=not args.no_progress)
     stats = run_stage(StageSpec(args.name, config), out / "_read", out, ex,
-                      progress=not args.no_progress, labels=args.labels)
+                      progress=not args.no_progress, labels=inp.labels)
     print(f"read: {read['docs_in']:,} records, {read['docs_out']:,} documents"
           + (f", skipped {read['drops']}" if read["drops"] else ""))
     print(f"{args.name}: {stats['docs_in']:,} in, {stats['docs_out']:,} kept, "
@@ -122,6 +116,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_shards(args: argparse.Namespace) -> int:
+    from pipeline.config import build
+    from pipeline.config_flags import values_from_flags
     from pipeline.shards import ShardsConfig, build_shards
 
     variants: dict[str, Path] = {}
@@ -132,9 +128,10 @@ def cmd_shards(args: argparse.Namespace) -> int:
         variants[name] = Path(folder)
     if args.input:
         variants = {"default": Path(args.input), **variants}
-    cfg = ShardsConfig(budgets=tuple(args.budgets.split(",")), tokens_per_shard=args.tokens_per_shard,
-                       validation_tokens=args.validation_tokens, vocab_size=args.vocab_size,
-                       tokenizer=args.tokenizer or "", seed=args.seed)
+    values = values_from_flags(ShardsConfig, args, args.config_flags)
+    if values.get("tokenizer"):
+        values["tokenizer"] = str(Path(values["tokenizer"]).resolve())
+    cfg = build(ShardsConfig, values, "shards")
     man = build_shards(variants, Path(args.output), cfg, progress=not args.no_progress)
     for v, x in man["variants"].items():
         print(f"{v}: " + ", ".join(f"{b} = {y['tokens']:,} tokens in {len(y['shards'])} shard(s)"
@@ -182,6 +179,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     """The pipeline's subcommands on `sub`; returns name -> function."""
+    from pipeline.config_flags import add_config_flags
+    from pipeline.shards import ShardsConfig
+
     _add_run(sub)
     _add_stage(sub)
     sub.add_parser("stages", help="list stages with their config fields and defaults")
@@ -204,13 +204,8 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("--variant", action="append", default=[], metavar="NAME=FOLDER",
                    help="a quality variant from a stage output folder; repeat; the last is the cleanest")
     p.add_argument("--output", required=True, help="shard folder")
-    p.add_argument("--budgets", default="1M,2M,4M", help="nested token budgets, e.g. 1M,2M,4M,8M")
-    p.add_argument("--tokens-per-shard", type=int, default=1 << 20, help="tokens in every shard but the last")
-    p.add_argument("--validation-tokens", default="100K", help="size of the shared validation split")
-    p.add_argument("--vocab-size", type=int, default=8192, help="BPE vocabulary when training")
-    p.add_argument("--tokenizer", help="a local tokenizer.json instead of training one")
-    p.add_argument("--seed", type=int, default=0, help="seed of the document shuffle")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(config_flags=add_config_flags(p, ShardsConfig, skip=("variants",), title="shards settings"))
     p = sub.add_parser("card", help="show, diff or verify data cards",
                        description="show RUN | diff RUN_A RUN_B | verify RUN; RUN is a card folder "
                                    "(data_cards/<name>) or a run output folder; verify also takes a shard "

@@ -4,6 +4,7 @@ never the other way round; `python -m pipeline.cli` offers the pipeline's comman
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -12,6 +13,7 @@ from typing import Callable
 
 from pipeline.cli import DEFAULT_SAMPLE, add_pipeline_commands
 from pipeline.cli import main as pipeline_main
+from pipeline.config_flags import default_of
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = "configs/default.toml"
@@ -125,11 +127,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def settings_help(sections: tuple[tuple[str, type], ...]) -> str:
+    """Every key a config file (or --set) takes, from the config dataclasses: name, default, help."""
+    lines = ["settings (in the TOML file, or --set KEY=VALUE):"]
+    for prefix, cls in sections:
+        for f in dataclasses.fields(cls):
+            key = f"{prefix}.{f.name}" if prefix else f.name
+            default = default_of(f)
+            if dataclasses.is_dataclass(default):  # a nested table (model.moe): its own keys
+                lines += settings_help(((key, type(default)),)).splitlines()[1:]
+                continue
+            shown = "(required)" if default is None and f.default is dataclasses.MISSING else repr(default)
+            lines.append(f"  {key} = {shown}: {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
 def add_training_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     """Training's subcommands on `sub`; returns name -> function."""
+    from training.config import ModelConfig, TrainConfig
+    from training.sweep import SweepConfig
+
     p = sub.add_parser("train", help="train a GPT on token shards (resumes from a checkpoint)",
                        description="Train one model from a TOML file with [model] and [train] sections; "
-                                   "writes checkpoint.pt and result.json.")
+                                   "writes checkpoint.pt and result.json.",
+                       epilog=settings_help((("model", ModelConfig), ("train", TrainConfig))),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="training config (TOML); see configs/train_tiny.toml")
     p.add_argument("--out", help="output folder (default out/train/<name>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -152,7 +174,9 @@ def add_training_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("--reference", action="append", default=[], metavar="BUDGET=RUN",
                    help="a dense run evaluated on the same positions (repeatable)")
     p = sub.add_parser("sweep", help="train a grid of model size x budget x variant, then report",
-                       description="Resumable: finished points (result.json) are skipped.")
+                       description="Resumable: finished points (result.json) are skipped.",
+                       epilog=settings_help((("", SweepConfig), ("model", ModelConfig), ("train", TrainConfig))),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="sweep config (TOML); see configs/sweep_default.toml")
     p.add_argument("--workers", type=int, help="runs in parallel (default: the config's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")

@@ -4,7 +4,7 @@ Model sizes are data (`ModelConfig` fields), not code; budgets are in tokens, no
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.errors import ConfigError
@@ -22,11 +22,13 @@ LOSSES = ("cross_entropy", "focal")
 class MoEConfig:
     """Switch-style sparse experts (Fedus et al. 2021); `experts = 0` is a dense model."""
 
-    experts: int = 0              # experts per routed MLP (0: dense)
-    every: int = 1                # every k-th block's MLP is routed (1: all, 2: blocks 2, 4, ...)
-    top_k: int = 1                # experts a token goes to (1: Switch; 2: GShard-style)
-    capacity_factor: float = 1.25  # slots per expert = ceil(factor x tokens x top_k / experts)
-    aux_loss: float = 0.01        # weight of the load-balancing loss (1.0 at a balanced router)
+    experts: int = field(default=0, metadata={"help": "experts per routed MLP (0: dense)"})
+    every: int = field(default=1, metadata={"help": "every k-th block's MLP is routed (1: all, 2: blocks 2, 4, ...)"})
+    top_k: int = field(default=1, metadata={"help": "experts a token goes to (1: Switch; 2: GShard-style)"})
+    capacity_factor: float = field(default=1.25,
+        metadata={"help": "slots per expert = ceil(factor x tokens x top_k / experts)"})
+    aux_loss: float = field(default=0.01,
+        metadata={"help": "weight of the load-balancing loss (1.0 at a balanced router)"})
 
     def __post_init__(self) -> None:
         if self.experts == 0:
@@ -44,20 +46,21 @@ class MoEConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    n_layer: int = 2
-    d_model: int = 64
-    n_head: int = 2
-    d_ff: int = 0                 # 0: 4 x d_model (8/3 x d_model for swiglu)
-    context: int = 128
-    vocab_size: int = 0           # 0: from the tokenizer in the manifest
-    activation: str = "gelu"
-    norm: str = "layernorm"
-    positions: str = "learned"
-    dropout: float = 0.0
-    tie_weights: bool = True
-    init: str = "normal"
-    init_std: float = 0.02
-    moe: MoEConfig = MoEConfig()  # sparse experts; see MoEConfig
+    n_layer: int = field(default=2, metadata={"help": "transformer blocks"})
+    d_model: int = field(default=64, metadata={"help": "width of the residual stream"})
+    n_head: int = field(default=2, metadata={"help": "attention heads (d_model must be a multiple)"})
+    d_ff: int = field(default=0, metadata={"help": "MLP width; 0: 4 x d_model (8/3 x d_model for swiglu)"})
+    context: int = field(default=128, metadata={"help": "tokens a model sees at once (training windows)"})
+    vocab_size: int = field(default=0, metadata={"help": "0: from the tokenizer in the shards' manifest"})
+    activation: str = field(default="gelu", metadata={"help": "MLP activation: gelu, relu or swiglu"})
+    norm: str = field(default="layernorm", metadata={"help": "layernorm or rmsnorm"})
+    positions: str = field(default="learned", metadata={"help": "learned position embeddings or rotary"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout probability, in [0, 1)"})
+    tie_weights: bool = field(default=True, metadata={"help": "share the input embedding with the output layer"})
+    init: str = field(default="normal", metadata={"help": "weight initialisation: normal, xavier or kaiming"})
+    init_std: float = field(default=0.02, metadata={"help": "standard deviation of the normal initialisation"})
+    moe: MoEConfig = field(default=MoEConfig(),
+        metadata={"help": "sparse experts (see model.moe.*); experts = 0 is a dense model"})
 
     def __post_init__(self) -> None:
         for name, allowed in (("activation", ACTIVATIONS), ("norm", NORMS), ("positions", POSITIONS), ("init", INITS)):
@@ -81,42 +84,46 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    shards: str = ""              # shard folder (holds manifest.json)
-    variant: str = ""             # which variant's budget to train on
-    budget: str = ""              # which budget (e.g. "100K")
-    tokens: int = 0               # tokens to train on (0: one epoch over the budget)
-    epochs: float = 0.0           # or a number of epochs over the budget (repeated data)
-    batch_size: int = 8
-    grad_accum: int = 1
-    optimizer: str = "adamw"
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    eps: float = 1e-8
-    weight_decay: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    schedule: str = "cosine"
-    warmup_steps: int = 10
-    grad_clip: float = 1.0
-    l1: float = 0.0
-    l2: float = 0.0
-    loss: str = "cross_entropy"
-    label_smoothing: float = 0.0
-    temperature: float = 1.0
-    focal_alpha: float = 1.0
-    focal_gamma: float = 2.0
-    eval_every: int = 50          # steps
-    eval_tokens: int = 16384      # validation tokens per evaluation
-    seed: int = 0
-    device: str = "auto"          # auto | cpu | cuda
-    bf16: bool = True             # autocast where the device supports it
-    compile: bool = False
-    checkpoint_every: int = 0     # steps; 0: only at the end
-    threads: int = 0              # torch CPU threads; 0: torch's default
-    memorization_windows: int = 32  # training windows probed for exact greedy reproduction
-    memorization_prefix: int = 32
+    shards: str = field(default="", metadata={"help": "shard folder (holds manifest.json)"})
+    variant: str = field(default="", metadata={"help": "which variant's budget to train on"})
+    budget: str = field(default="", metadata={"help": "which budget (e.g. 100K)"})
+    tokens: int = field(default=0, metadata={"help": "tokens to train on (0: one epoch over the budget, or `epochs`)"})
+    epochs: float = field(default=0.0, metadata={"help": "or a number of epochs over the budget (repeated data)"})
+    batch_size: int = field(default=8,
+        metadata={"help": "windows per micro-batch (split across processes under torchrun)"})
+    grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    optimizer: str = field(default="adamw", metadata={"help": "adamw, sgd, rmsprop or adagrad"})
+    lr: float = field(default=3e-3, metadata={"help": "peak learning rate"})
+    min_lr_ratio: float = field(default=0.1,
+        metadata={"help": "final learning rate as a share of the peak (cosine, linear)"})
+    beta1: float = field(default=0.9, metadata={"help": "AdamW beta1"})
+    beta2: float = field(default=0.95, metadata={"help": "AdamW beta2"})
+    eps: float = field(default=1e-8, metadata={"help": "AdamW / RMSprop / Adagrad epsilon"})
+    weight_decay: float = field(default=0.1, metadata={"help": "decoupled weight decay (matrices only)"})
+    momentum: float = field(default=0.9, metadata={"help": "SGD and RMSprop momentum"})
+    nesterov: bool = field(default=False, metadata={"help": "Nesterov momentum for SGD"})
+    schedule: str = field(default="cosine",
+        metadata={"help": "learning-rate schedule: cosine, linear, constant or inverse_sqrt"})
+    warmup_steps: int = field(default=10, metadata={"help": "linear warm-up steps"})
+    grad_clip: float = field(default=1.0, metadata={"help": "clip the gradient norm to this (0: no clipping)"})
+    l1: float = field(default=0.0, metadata={"help": "L1 penalty on weight matrices"})
+    l2: float = field(default=0.0, metadata={"help": "L2 penalty on weight matrices (beside weight decay)"})
+    loss: str = field(default="cross_entropy", metadata={"help": "cross_entropy or focal"})
+    label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing, in [0, 1)"})
+    temperature: float = field(default=1.0, metadata={"help": "logit temperature during training"})
+    focal_alpha: float = field(default=1.0, metadata={"help": "focal loss alpha"})
+    focal_gamma: float = field(default=2.0, metadata={"help": "focal loss gamma"})
+    eval_every: int = field(default=50, metadata={"help": "validation every this many steps (and at the end)"})
+    eval_tokens: int = field(default=16384, metadata={"help": "validation tokens per evaluation"})
+    seed: int = field(default=0, metadata={"help": "seed of initialisation and data order"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+    bf16: bool = field(default=True, metadata={"help": "bf16 autocast where the device supports it"})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model"})
+    checkpoint_every: int = field(default=0, metadata={"help": "checkpoint every this many steps (0: only at the end)"})
+    threads: int = field(default=0, metadata={"help": "torch CPU threads (0: torch's default)"})
+    memorization_windows: int = field(default=32,
+        metadata={"help": "training windows probed for exact greedy reproduction"})
+    memorization_prefix: int = field(default=32, metadata={"help": "tokens of prefix given when probing memorization"})
 
     def __post_init__(self) -> None:
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES)):

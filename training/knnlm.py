@@ -20,7 +20,7 @@ import itertools
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,14 +39,16 @@ TEMPERATURES = (0.03, 0.1, 0.3, 1.0, 3.0)  # x the median neighbour distance of 
 
 @dataclass(frozen=True)
 class KnnLMConfig:
-    datastores: tuple[str, ...] = ()   # budgets of the run's variant to store (default: the run's own)
-    k: int = 64                        # neighbours a query
-    lam: float = -1.0                  # interpolation weight; < 0: tuned on the held-out half
-    query_tokens: int = 16384          # tokens queried (half tune, half measure)
-    query: str = "validation"          # the validation split, or a budget of the run's variant
-    exact_below: int = 2_000_000       # keys; IVF-PQ at and above
-    nprobe: int = 16                   # IVF lists searched a query
-    batch: int = 32                    # windows a forward pass
+    datastores: tuple[str, ...] = field(default=(),
+        metadata={"help": "budgets of the run's variant to store (default: the run's own)"})
+    k: int = field(default=64, metadata={"help": "neighbours a query"})
+    lam: float = field(default=-1.0, metadata={"help": "interpolation weight; < 0: tuned on the held-out half"})
+    query_tokens: int = field(default=16384, metadata={"help": "tokens queried (half tune, half measure)"})
+    query: str = field(default="validation",
+        metadata={"help": "the validation split, or a budget of the run's variant"})
+    exact_below: int = field(default=2_000_000, metadata={"help": "keys; IVF-PQ at and above"})
+    nprobe: int = field(default=16, metadata={"help": "IVF lists searched a query"})
+    batch: int = field(default=32, metadata={"help": "windows a forward pass"})
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.query_tokens < 2 or self.batch < 1 or self.lam >= 1:

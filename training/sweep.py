@@ -31,21 +31,26 @@ KNNLM_KEYS = {"variant", "budget", "size", "seeds", "datastores", "k", "query_to
 
 @dataclass(frozen=True)
 class SweepConfig:
-    name: str
-    shards: str
-    output: str
-    variants: tuple[str, ...]
-    budgets: tuple[str, ...]
-    sizes: tuple[dict[str, Any], ...]          # each: name, ModelConfig fields, optional lr
-    seeds: tuple[int, ...] = (0,)
-    extra: tuple[dict[str, Any], ...] = ()     # each: variant, budget, sizes = [names], epochs = 1, seeds
-    lr_search: dict[str, Any] = field(default_factory=dict)  # variant, budget, grid = [lrs], seeds
+    name: str = field(metadata={"help": "sweep name"})
+    shards: str = field(metadata={"help": "shard folder (a run's shards)"})
+    output: str = field(metadata={"help": "output folder of the sweep"})
+    variants: tuple[str, ...] = field(metadata={"help": "shard variants to train on"})
+    budgets: tuple[str, ...] = field(metadata={"help": "token budgets (nested) of each variant"})
+    sizes: tuple[dict[str, Any], ...] = field(
+        metadata={"help": "model sizes: each a name, ModelConfig fields and an optional lr or lr_from"})
+    seeds: tuple[int, ...] = field(default=(0,),
+        metadata={"help": "seeds of every grid point (a size may carry its own)"})
+    extra: tuple[dict[str, Any], ...] = field(default=(),
+        metadata={"help": "extra runs: each variant, budget, sizes = [names], epochs = 1, seeds"})
+    lr_search: dict[str, Any] = field(default_factory=dict,
+        metadata={"help": "variant, budget, grid = [lrs], seeds: the learning rate of each size without one"})
     # kNN-LM after training: the runs of `size` on `variant`/`budget` (each seed of `seeds`) with
     # datastores of nested budgets, beside the same size trained on those budgets
-    knnlm: dict[str, Any] = field(default_factory=dict)  # variant, budget, size, datastores, seeds, k, query_tokens
-    workers: int = 2
-    model: dict[str, Any] = field(default_factory=dict)   # ModelConfig fields shared by all sizes
-    train: dict[str, Any] = field(default_factory=dict)   # TrainConfig fields shared by all runs
+    knnlm: dict[str, Any] = field(default_factory=dict,
+        metadata={"help": "kNN-LM after training: variant, budget, size, datastores, seeds, k, query_tokens"})
+    workers: int = field(default=2, metadata={"help": "training runs in parallel"})
+    model: dict[str, Any] = field(default_factory=dict, metadata={"help": "ModelConfig fields shared by all sizes"})
+    train: dict[str, Any] = field(default_factory=dict, metadata={"help": "TrainConfig fields shared by all runs"})
 
     def __post_init__(self) -> None:
         if len(self.sizes) < 1 or len(self.budgets) < 1 or len(self.variants) < 1 or len(self.seeds) < 1:

@@ -54,7 +54,7 @@ DOC_BYTES = 16       # one input document in the components step (label, cluster
 class Config:
     exact: bool = field(default=True, metadata={"help": "remove exact duplicates of the normalised text"})
     minhash: bool = field(default=True, metadata={"help": "remove near duplicates with MinHash LSH"})
-    lowercase: bool = True
+    lowercase: bool = field(default=True, metadata={"help": "normalisation: lowercase"})
     punctuation: bool = field(default=True, metadata={"help": "normalisation: remove punctuation"})
     digits: bool = field(default=False, metadata={"help": "normalisation: map digits to 0"})
     nfkc: bool = field(default=True, metadata={"help": "normalisation: Unicode NFKC"})

@@ -58,9 +58,9 @@ class Config:
                                                                 "unsafe)", "path": True})
     classifier_threshold: float = field(default=0.5, metadata={"help": "drop when P(unsafe) > threshold"})
     pii_mode: str = field(default="mask", metadata={"help": "mask | tag | off"})
-    pii_email: bool = True
-    pii_phone: bool = True
-    pii_ip: bool = True
+    pii_email: bool = field(default=True, metadata={"help": "find e-mail addresses"})
+    pii_phone: bool = field(default=True, metadata={"help": "find phone numbers"})
+    pii_ip: bool = field(default=True, metadata={"help": "find IP addresses"})
     pii_public_ips_only: bool = field(default=True, metadata={"help": "leave private/reserved IPs alone"})
 
     def __post_init__(self) -> None:
