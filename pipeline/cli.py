@@ -202,7 +202,8 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
                                    "validation split (from the last variant), a manifest with sha256s.")
     p.add_argument("--input", help="a stage output folder (variant 'default')")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=FOLDER",
-                   help="a quality variant from a stage output folder; repeat; the last is the cleanest")
+                   help="shards.variants: a quality variant from a stage output folder; repeat; the last is "
+                        "the cleanest (default: {})")
     p.add_argument("--output", required=True, help="shard folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(config_flags=add_config_flags(p, ShardsConfig, skip=("variants",), title="shards settings"))

@@ -40,7 +40,9 @@ def test_every_config_field_has_help():
 def test_shards_and_stage_flags_are_the_config_fields_with_their_defaults(capsys):
     text = help_of("shards", capsys)
     for f in dataclasses.fields(ShardsConfig):
-        if f.name != "variants":  # given as --input / --variant NAME=FOLDER
+        if f.name == "variants":  # one --variant NAME=FOLDER each (or --input FOLDER)
+            assert "--variant NAME=FOLDER shards.variants:" in text and "cleanest (default: {})" in text
+        else:
             assert f"--{f.name.replace('_', '-')} VALUE" in text and f"(default: {shown(default_of(f))})" in text
     text = help_of("stage", capsys)
     for f in dataclasses.fields(InputConfig):
