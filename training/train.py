@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline import atomic
+from pipeline.executor import configure_allocator
 from training.config import ModelConfig, RunSpec, TrainConfig
 from training.data import DataError, EpochSampler, TokenData
 from training.model import GPT
@@ -238,6 +239,7 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     """Train; resume from out_dir/checkpoint.pt when it exists. `stop_after` ends early (tests)."""
     from tqdm import tqdm
 
+    configure_allocator()  # freed shard buffers go back to the OS: memory follows the window, not the budget
     cfg, out = spec.train, Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = TokenData(cfg.shards, cfg.variant, cfg.budget)  # checks every shard before any step
