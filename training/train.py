@@ -239,12 +239,11 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     """Train; resume from out_dir/checkpoint.pt when it exists. `stop_after` ends early (tests)."""
     from tqdm import tqdm
 
-    configure_allocator()  # freed shard buffers go back to the OS: memory follows the window, not the budget
     cfg, out = spec.train, Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    device, rank, world = _processes(cfg)
     data = TokenData(cfg.shards, cfg.variant, cfg.budget)  # checks every shard before any step
     mcfg = dataclasses.replace(spec.model, vocab_size=spec.model.vocab_size or data.vocab_size)
-    device, rank, world = _processes(cfg)
     micro = cfg.batch_size // world  # this process's windows of each micro-batch
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg).to(device)
@@ -300,7 +299,8 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
 
 def _processes(cfg: TrainConfig) -> tuple[str, int, int]:
     """Device, this process's rank and the number of processes (torchrun), checked against the
-    batch size; the CPU thread count when set."""
+    batch size; the CPU thread count when set; the allocator set up for shard reading."""
+    configure_allocator()  # freed shard buffers go back to the OS: memory follows the window, not the budget
     device = pick_device(cfg.device)
     rank, world = distributed(device)
     if cfg.batch_size % world:
