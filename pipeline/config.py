@@ -193,6 +193,15 @@ def build(cls: type, values: dict[str, Any], where: str) -> Any:
         raise ConfigError(f"[{where}] {e}") from None
 
 
+def default_of(f: dataclasses.Field) -> Any:
+    """A dataclass field's default (made by its factory where it has one); None when required."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """`a.b=value` -> (['a','b'], value); the value is read as TOML, else taken as a string."""
     if "=" not in text:

@@ -12,15 +12,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from pipeline.config import parse_override
-
-
-def default_of(f: dataclasses.Field) -> Any:
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
-    return None
+from pipeline.config import default_of, parse_override
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),

@@ -293,13 +293,14 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     bar.close()
     kept_ids = ids_of(part_files(out_dirs[-1])) if labels else []
     all_drops = [_merge_drops(d) for d in out_dirs]
+    drop_ids = [ids_of([p]) for p in all_drops] if labels else []
     out = []
     for k, (spec, d, drops) in enumerate(zip(specs, out_dirs, all_drops)):
         cls = get_stage(spec.name)
         extra = cls(spec.config, d / "_state").summarize(d)
         if labels and cls.ground_truth_kinds:
             # what reached stage k: what the segment kept, plus what stage k and later dropped
-            in_ids = kept_ids + ids_of(all_drops[k:])
+            in_ids = kept_ids + [i for ids in drop_ids[k:] for i in ids]
             extra["ground_truth"] = recall_against_labels(labels, cls.ground_truth_kinds, in_ids, drops,
                                                           cls.ground_truth_breakdown)
             if cls.ground_truth_pairs:
@@ -356,7 +357,6 @@ def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
         progress: bool = True, executor: Executor | None = None) -> RunResult:
     """Run every stage of `cfg`; with `resume`, continue a killed run of the same config (under
     any worker count or executor)."""
-    configure_allocator()
     own = executor is None
     executor = executor or make_executor(cfg.run.executor, workers or cfg.run.workers, cfg.run.address)
     try:

@@ -18,7 +18,7 @@ import re
 import numba
 import numpy as np
 
-from pipeline.text import mix64_one
+from pipeline.text import gram_hash, mix64_one
 
 N = 13
 
@@ -90,10 +90,7 @@ def _gram_sets(points: np.ndarray, offsets: np.ndarray, is_word: np.ndarray, n: 
         k = min(n, m)
         start = goff[d]
         for i in range(grams):
-            g = np.uint64(0)
-            for j in range(k):
-                g = mix64_one(g ^ words[i + j])
-            values[start + i] = g
+            values[start + i] = gram_hash(words, i, k)
         if grams > 1:
             values[start:start + grams].sort()
         kept = 0

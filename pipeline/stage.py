@@ -194,13 +194,10 @@ class Stage:
 
 def config_fields(config_cls: type) -> list[dict[str, Any]]:
     """Describe a stage config for `corpusprep stages`: name, type, default, help."""
-    out = []
-    for f in dataclasses.fields(config_cls):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
-        out.append({"name": f.name, "type": str(f.type), "default": default,
-                    "help": f.metadata.get("help", "")})
-    return out
+    from pipeline.config import default_of
+
+    return [{"name": f.name, "type": str(f.type), "default": default_of(f), "help": f.metadata.get("help", "")}
+            for f in dataclasses.fields(config_cls)]
 
 
 def iter_batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -100,6 +100,16 @@ def mix64_one(x: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, nogil=True)
+def gram_hash(words: np.ndarray, start: int, n: int) -> np.uint64:
+    """The hash of the n-gram words[start:start + n] (uint64 word hashes or ids): each word folded
+    in with mix64, starting from 0. The one definition every compiled n-gram count uses."""
+    h = np.uint64(0)
+    for j in range(n):
+        h = mix64_one(h ^ np.uint64(words[start + j]))
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
 def _gram_kernel(wh: np.ndarray, woff: np.ndarray, n: int, short: bool) -> tuple[np.ndarray, np.ndarray]:
     """n-gram hashes of many word-hash lists laid end to end (list d is wh[woff[d]:woff[d+1]]) and
     each list's offsets into the result. A gram's hash folds its words in with mix64, starting
@@ -114,10 +124,7 @@ def _gram_kernel(wh: np.ndarray, woff: np.ndarray, n: int, short: bool) -> tuple
     for d in range(docs):
         start, k = woff[d], min(n, woff[d + 1] - woff[d])
         for i in range(goff[d + 1] - goff[d]):
-            h = np.uint64(0)
-            for j in range(k):
-                h = mix64_one(h ^ wh[start + i + j])
-            out[goff[d] + i] = h
+            out[goff[d] + i] = gram_hash(wh, start + i, k)
     return out, goff
 
 

@@ -9,8 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import InputConfig, RunSettings
-from pipeline.config_flags import default_of
+from pipeline.config import InputConfig, RunSettings, default_of
 from pipeline.shards import ShardsConfig
 from pipeline.stages import STAGES, get_stage
 from training.cli import main

@@ -13,7 +13,7 @@ from typing import Callable
 
 from pipeline.cli import DEFAULT_SAMPLE, add_pipeline_commands
 from pipeline.cli import main as pipeline_main
-from pipeline.config_flags import default_of
+from pipeline.config import default_of
 from pipeline.errors import ConfigError
 
 DEFAULT_CONFIG = "configs/default.toml"

@@ -31,6 +31,12 @@ def ratio(default: float, help: str) -> Any:
     return field(default=default, metadata={"help": help, "ratio": True})
 
 
+def rounded(d: dict) -> dict:
+    """Measures as meta["quality"] stores them (5 decimals)."""
+    return {k: ({kk: round(vv, 5) for kk, vv in v.items()} if isinstance(v, dict)
+                else round(v, 5) if isinstance(v, float) else v) for k, v in d.items()}
+
+
 @dataclass
 class Check:
     """One document as the families see it: `features` are shared (computed once, lazily), `info`

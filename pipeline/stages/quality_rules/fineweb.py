@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline.stages.quality_measures import TERMINAL_PUNCTUATION, Features, find_duplicates
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio
-from pipeline.stages.quality_rules.gopher_quality import rounded
+from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio, rounded
 
 
 @dataclass(frozen=True)

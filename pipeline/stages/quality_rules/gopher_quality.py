@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pipeline.errors import ConfigError
 from pipeline.stages.quality_measures import GOPHER_STOP_WORDS, Features
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio
+from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio, rounded
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,3 @@ class GopherQualityRules(RuleFamily):
             chk.info["gopher_quality"] = rounded(m.__dict__)
         return next((r for bad, r in checks if bad), None)
 
-
-def rounded(d: dict) -> dict:
-    """Measures as meta["quality"] stores them (5 decimals)."""
-    return {k: ({kk: round(vv, 5) for kk, vv in v.items()} if isinstance(v, dict)
-                else round(v, 5) if isinstance(v, float) else v) for k, v in d.items()}

@@ -9,9 +9,8 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.stages.quality_measures import _LINES, _PARA, Features, find_duplicates
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio
-from pipeline.stages.quality_rules.gopher_quality import rounded
-from pipeline.text import mix64_one
+from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio, rounded
+from pipeline.text import gram_hash
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,7 @@ def _gram_table(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     grams = len(ids) - n + 1
     hashes = np.empty(grams, np.uint64)
     for i in range(grams):
-        h = np.uint64(0)
-        for j in range(n):
-            h = mix64_one(h ^ np.uint64(ids[i + j]))
-        hashes[i] = h
+        hashes[i] = gram_hash(ids, i, n)
     size = 2
     while size < 2 * grams:
         size *= 2
