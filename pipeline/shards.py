@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from pipeline import atomic
 from pipeline.errors import ConfigError
 from pipeline.shard_format import EOS, budget_name, parse_tokens, write_shards
+from pipeline.splits import Postings, groups, ngram_sets, overlap, repeated_share
 from pipeline.text import sha256_file
 
 
@@ -126,7 +127,7 @@ def encode(tok, texts: list[str], batch: int) -> list[np.ndarray]:
     eos = tok.token_to_id(EOS)
     out: list[np.ndarray] = []
     for i in range(0, len(texts), batch):
-        for enc in tok.encode_batch(texts[i:i + batch], add_special_tokens=False):
+        for enc in tok.encode_batch_fast(texts[i:i + batch], add_special_tokens=False):
             ids = enc.ids
             arr = np.empty(len(ids) + 1, dtype=np.uint32)
             arr[:-1] = ids
@@ -168,12 +169,10 @@ def _cut(order: list[str], tokens: dict[str, np.ndarray], n: int) -> list[tuple[
     return out
 
 
-def _sets_and_groups(texts: list[str], max_df: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """The documents' 13-gram sets and their group labels (see pipeline.splits)."""
-    from pipeline.splits import groups, ngram_sets
-
-    sets = ngram_sets(texts)
-    return sets, groups(sets, max_df)
+def _postings_and_groups(texts: list[str], max_df: int) -> tuple[Postings, np.ndarray]:
+    """The documents' 13-gram postings and their group labels (see pipeline.splits)."""
+    postings = Postings(ngram_sets(texts))
+    return postings, groups(postings, max_df)
 
 
 def _validation(union: list[str], label: np.ndarray, clean: dict[str, np.ndarray],
@@ -204,18 +203,6 @@ def _validation(union: list[str], label: np.ndarray, clean: dict[str, np.ndarray
     return val, held, info
 
 
-def _repetition(sets: list[np.ndarray]) -> float:
-    """Share of the documents' distinct 13-grams that occur in another document of the same set:
-    how much of a budget's text repeats text elsewhere in it."""
-    if not sets:
-        return 0.0
-    h = np.concatenate(sets)
-    if not len(h):
-        return 0.0
-    _, inv, counts = np.unique(h, return_inverse=True, return_counts=True)
-    return float(np.mean(counts[inv] > 1))
-
-
 def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config_hash: str = "",
                  progress: bool = True, drops: dict[str, Path] | None = None) -> dict[str, Any]:
     """Encode every distinct document once, split validation by groups, write budgets, mixes and
@@ -235,9 +222,9 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     text_of = _distinct_documents(data, pool)
     union = list(text_of)
     t_enc = time.perf_counter()
-    tokens, union_sets, label = _encode_and_group(tok, union, text_of, cfg, progress)
+    tokens, postings, label = _encode_and_group(tok, union, text_of, cfg, progress)
     enc_s = time.perf_counter() - t_enc
-    w = _Writer(out, cfg, tok.get_vocab_size(), fate, dict(zip(union, union_sets)))
+    w = _Writer(out, cfg, tok.get_vocab_size(), fate, postings, {i: k for k, i in enumerate(union)})
     clean = {i: tokens[i] for i in data[cleanest][0]}
     val_ids, held, split = _validation(union, label, clean, cfg)
     w.start_manifest(tok, cleanest, config_hash, val_ids, clean, split)
@@ -289,19 +276,19 @@ def _distinct_documents(data: dict[str, tuple[list[str], list[str]]], pool: dict
 
 
 def _encode_and_group(tok, union: list[str], text_of: dict[str, str], cfg: ShardsConfig, progress: bool
-                      ) -> tuple[dict[str, np.ndarray], list[np.ndarray], np.ndarray]:
-    """Tokens of every document, and their 13-gram sets and groups, computed in a thread while the
+                      ) -> tuple[dict[str, np.ndarray], Postings, np.ndarray]:
+    """Tokens of every document, and their 13-gram postings and groups, computed in a thread while the
     tokenizer encodes: both run outside the GIL for most of their time (Rust, compiled kernels,
     numpy sorts)."""
     from tqdm import tqdm
 
     arrays: list[np.ndarray] = []
     with ThreadPoolExecutor(1) as pool:
-        grouping = pool.submit(_sets_and_groups, [text_of[i] for i in union], cfg.group_max_df)
+        grouping = pool.submit(_postings_and_groups, [text_of[i] for i in union], cfg.group_max_df)
         for k in tqdm(range(0, len(union), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
             arrays += encode(tok, [text_of[i] for i in union[k:k + cfg.batch_docs]], cfg.batch_docs)
-        union_sets, label = grouping.result()
-    return dict(zip(union, arrays)), union_sets, label
+        postings, label = grouping.result()
+    return dict(zip(union, arrays)), postings, label
 
 
 def _variant_budgets(name: str, order: list[str], tokens: dict[str, np.ndarray], budgets: list[int]
@@ -341,19 +328,19 @@ def _mix_budgets(name: str, m: dict[str, Any], base_order: list[str], fate: dict
 class _Writer:
     """Writes the shard sets of one folder and collects its manifest."""
 
-    def __init__(self, out: Path, cfg: ShardsConfig, vocab: int, fate: dict[str, str],
-                 sets: dict[str, np.ndarray]):
-        self.out, self.cfg, self.fate, self.sets = out, cfg, fate, sets
+    def __init__(self, out: Path, cfg: ShardsConfig, vocab: int, fate: dict[str, str], postings: Postings,
+                 index: dict[str, int]):
+        self.out, self.cfg, self.fate, self.postings, self.index = out, cfg, fate, postings, index
         self.dtype = np.uint16 if vocab <= 65535 else np.uint32
         self.per_ids: list[set[str]] = []
-        self.val_sets: list[np.ndarray] = []
+        self.val = self.members([])
         self.manifest: dict[str, Any] = {}
 
     def start_manifest(self, tok, cleanest: str, config_hash: str, val_ids: list[str],
                        clean: dict[str, np.ndarray], split: dict[str, Any]) -> None:
         """The manifest's head and the validation split's shards."""
         cfg, out = self.cfg, self.out
-        self.val_sets = [self.sets[i] for i in val_ids]
+        self.val = self.members(val_ids)
         self.manifest = {
             "format": "corpusprep-shards/2",
             "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(out / "tokenizer.json"),
@@ -372,6 +359,12 @@ class _Writer:
             "variants": {},
         }
 
+    def members(self, ids) -> np.ndarray:
+        """A flag per distinct document of the run: is it among `ids`."""
+        flags = np.zeros(len(self.index), bool)
+        flags[[self.index[i] for i in ids]] = True
+        return flags
+
     def describe(self, docs: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
         comp: dict[str, int] = {}
         for i, t in docs:
@@ -379,7 +372,7 @@ class _Writer:
         return {"tokens": int(sum(len(t) for _, t in docs)), "docs": len(docs),
                 "doc_ids_sha256": hashlib.sha256("\n".join(sorted(i for i, _ in docs)).encode()).hexdigest(),
                 "composition": dict(sorted(comp.items())),
-                "repeated_13gram_share": round(_repetition([self.sets[i] for i, _ in docs]), 4)}
+                "repeated_13gram_share": round(repeated_share(self.postings, self.members(i for i, _ in docs)), 4)}
 
     def emit(self, name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any],
              nested: bool = True) -> None:
@@ -387,8 +380,6 @@ class _Writer:
         once: a budget names the first shards of the largest budget's sequence and takes of the
         last only up to its own token count (`tokens`). A mix's budgets are drawn apart (not
         prefixes of each other), so each is a sequence of its own."""
-        from pipeline.splits import overlap
-
         out, cfg = self.out, self.cfg
         vb = {}
         self.per_ids.append({i for docs in per_budget.values() for i, _ in docs})
@@ -402,9 +393,8 @@ class _Writer:
             else:
                 shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, self.dtype)
             vb[budget_name(b)] = {"target": b, **info, "shards": _rel(shards, out)}
-        largest_docs = per_budget[max(per_budget)]
-        self.manifest["validation"]["overlap_13gram"][name] = round(
-            overlap(self.val_sets, [self.sets[i] for i, _ in largest_docs]), 5)
+        train = self.members(i for i, _ in per_budget[largest])
+        self.manifest["validation"]["overlap_13gram"][name] = round(overlap(self.postings, self.val, train), 5)
         self.manifest["variants"][name] = {**extra, "budgets": vb}
 
     def write_fates(self) -> None:

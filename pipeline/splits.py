@@ -102,31 +102,48 @@ def _gram_sets(points: np.ndarray, offsets: np.ndarray, is_word: np.ndarray, n: 
     return values[:goff[docs]].copy(), goff
 
 
-def _postings(sets: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, document index) of every distinct n-gram of every document, sorted by hash."""
-    if not sets:
-        return np.empty(0, np.uint64), np.empty(0, np.int64)
-    h = np.concatenate(sets)
-    d = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
-    order = np.argsort(h, kind="stable")
-    return h[order], d[order]
+class Postings:
+    """(hash, document index) of every distinct n-gram of every document, sorted by hash.
+
+    Why one object: the split's groups, each budget's repetition and the validation overlap all
+    ask "in how many documents of this subset does each n-gram occur". Sorting the postings once
+    makes each of those a linear pass (a mask over documents keeps the hashes sorted) instead of
+    a sort of every subset's concatenated sets."""
+
+    def __init__(self, sets: list[np.ndarray]):
+        self.n_docs = len(sets)
+        if not sets:
+            self.hashes, self.docs = np.empty(0, np.uint64), np.empty(0, np.int64)
+            return
+        h = np.concatenate(sets)
+        d = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+        order = np.argsort(h)  # not stable: which document of a run comes first changes no group
+        self.hashes, self.docs = h[order], d[order]
+
+    def of(self, member: np.ndarray) -> np.ndarray:
+        """The sorted hashes of the postings of the documents flagged in `member` (bool per doc)."""
+        return self.hashes[member[self.docs]]
 
 
-def groups(sets: list[np.ndarray], max_df: int = 100) -> np.ndarray:
+def _runs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and length of each run of equal values in sorted `h`."""
+    starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]]) if len(h) else np.empty(0, np.int64)
+    return starts, np.diff(np.r_[starts, len(h)])
+
+
+def groups(p: Postings, max_df: int = 100) -> np.ndarray:
     """Group label of each document: connected components of 'shares an n-gram found in 2 to
     max_df documents'. Labels are the smallest document index of each group."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    n = len(sets)
-    h, d = _postings(sets)
+    n, h, d = p.n_docs, p.hashes, p.docs
     if len(h) == 0:
         return np.arange(n)
-    starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
-    df = np.diff(np.r_[starts, len(h)])
+    starts, df = _runs(h)
     run = np.repeat(np.arange(len(starts)), df)
     linking = (df[run] >= 2) & (df[run] <= max_df)
-    # link each posting of a linking n-gram to the first document of that n-gram
+    # link each posting of a linking n-gram to the first document of that n-gram's run
     first = d[starts][run]
     a, b = first[linking], d[linking]
     graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
@@ -136,15 +153,27 @@ def groups(sets: list[np.ndarray], max_df: int = 100) -> np.ndarray:
     return smallest[comp]
 
 
-def overlap(val_sets: list[np.ndarray], train_sets: list[np.ndarray], lo: int = 1, hi: int = 10) -> float:
-    """Share of the validation's distinct n-grams that occur in lo..hi training documents."""
-    val = np.unique(np.concatenate(val_sets)) if val_sets else np.empty(0, np.uint64)
-    if len(val) == 0:
+def repeated_share(p: Postings, member: np.ndarray) -> float:
+    """Share of the member documents' distinct n-grams that occur in another member document."""
+    h = p.of(member)
+    if not len(h):
         return 0.0
-    h, _ = _postings(train_sets)
-    uniq, df = np.unique(h, return_counts=True)
-    pos = np.searchsorted(uniq, val)
-    pos = np.minimum(pos, max(len(uniq) - 1, 0))
-    found = (len(uniq) > 0) & (uniq[pos] == val) if len(uniq) else np.zeros(len(val), bool)
-    counts = np.where(found, df[pos] if len(uniq) else 0, 0)
+    _, df = _runs(h)
+    return float(df[df > 1].sum() / len(h))
+
+
+def overlap(p: Postings, val: np.ndarray, train: np.ndarray, lo: int = 1, hi: int = 10) -> float:
+    """Share of the validation documents' distinct n-grams that occur in lo..hi training
+    documents (`val`, `train`: bool per document)."""
+    v = p.of(val)
+    v = v[_runs(v)[0]]
+    if len(v) == 0:
+        return 0.0
+    t = p.of(train)
+    starts, df = _runs(t)
+    uniq = t[starts]
+    counts = np.zeros(len(v), np.int64)
+    if len(uniq):
+        pos = np.minimum(np.searchsorted(uniq, v), len(uniq) - 1)
+        counts = np.where(uniq[pos] == v, df[pos], 0)
     return float(np.mean((counts >= lo) & (counts <= hi)))

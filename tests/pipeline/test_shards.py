@@ -207,7 +207,7 @@ def test_groups_join_shared_passages_and_near_copies_of_real_articles(shared_dat
     articles stay apart; the most common 13-grams do not chain everything together."""
     import random
 
-    from pipeline.splits import groups, ngram_sets
+    from pipeline.splits import Postings, groups, ngram_sets
 
     arts = [json.loads(line)["text"] for line in (shared_data / "extraction" / "l3s-gn1" / "ground_truth.jsonl")
             .read_text().splitlines()[:60]]
@@ -217,12 +217,12 @@ def test_groups_join_shared_passages_and_near_copies_of_real_articles(shared_dat
     edited = " ".join(w if k % 12 else rng.choice(["alpha", "beta", "gamma"]) for k, w in enumerate(words))
     quote = arts[1] + "\n\n" + " ".join(words[100:160])
     docs = arts + [edited, quote, arts[2]]  # the last: an exact copy under another id
-    g = groups(ngram_sets(docs), max_df=25)
+    g = groups(Postings(ngram_sets(docs)), max_df=25)
     assert g[len(arts)] == g[0] and g[len(arts) + 1] == g[0] == g[1] and g[len(arts) + 2] == g[2]
     assert len({g[k] for k in range(3, len(arts))}) == len(arts) - 3 and g[3] != g[0]
     # 13-grams found in more than max_df documents (common phrasing) do not link
     boiler = " ".join(f"w{k}" for k in range(20))
-    g2 = groups(ngram_sets([a + " " + boiler for a in arts[3:]]), max_df=5)
+    g2 = groups(Postings(ngram_sets([a + " " + boiler for a in arts[3:]])), max_df=5)
     assert len(set(g2)) == len(arts) - 3
 
 
@@ -230,7 +230,7 @@ def test_compiled_ngram_sets_share_what_the_word_regex_shares(shared_data):
     """The shards step's n-gram sets come from one compiled pass with its own hashes; on real
     pages they must link the same documents as lowercased `\\w+` words hashed in Python would:
     the same distinct n-grams per document, the same document frequencies, the same groups."""
-    from pipeline.splits import _postings, groups, ngram_sets
+    from pipeline.splits import Postings, groups, ngram_sets
     from pipeline.text import ngram_hashes, words
 
     texts = []
@@ -244,10 +244,39 @@ def test_compiled_ngram_sets_share_what_the_word_regex_shares(shared_data):
     got = ngram_sets(texts, batch=97)
     assert [len(a) for a in got] == [len(a) for a in ref] and sum(map(len, got)) > 100_000
     assert all(np.all(a[1:] > a[:-1]) for a in got)  # sorted, distinct
-    df = [np.unique(_postings(s)[0], return_counts=True)[1] for s in (got, ref)]
+    posts = [Postings(got), Postings(ref)]
+    df = [np.unique(p.hashes, return_counts=True)[1] for p in posts]
     assert np.array_equal(np.sort(df[0]), np.sort(df[1]))
     for max_df in (2, 25, 100):
-        assert np.array_equal(groups(got, max_df), groups(ref, max_df))
+        assert np.array_equal(groups(posts[0], max_df), groups(posts[1], max_df))
+
+
+def test_subset_statistics_from_the_sorted_postings_equal_their_definitions(shared_data):
+    """A budget's repeated 13-gram share and the validation overlap are masks over one sorted
+    postings list; on real pages (with planted copies and quotes) they must equal the plain
+    definitions computed from each subset's own sets."""
+    import collections
+    import random
+
+    from pipeline.splits import Postings, ngram_sets, overlap, repeated_share
+
+    texts = [json.loads(line)["text"] or "" for line in (shared_data / "extraction" / "l3s-gn1" / "ground_truth.jsonl")
+             .read_text(encoding="utf-8").splitlines()[:400]]
+    texts += texts[:30] + [t + " " + texts[k + 1][:3000] for k, t in enumerate(texts[40:60])] + [""]
+    sets = ngram_sets(texts)
+    p = Postings(sets)
+    rng = random.Random(1)
+    for _ in range(5):
+        member = np.array([rng.random() < 0.4 for _ in texts])
+        val = ~member & np.array([rng.random() < 0.3 for _ in texts])
+        sub = [sets[k] for k in np.flatnonzero(member)]
+        _, inv, counts = np.unique(np.concatenate(sub), return_inverse=True, return_counts=True)
+        assert repeated_share(p, member) == float(np.mean(counts[inv] > 1)) > 0
+        v = np.unique(np.concatenate([sets[k] for k in np.flatnonzero(val)]))
+        in_train = collections.Counter(h for s in sub for h in s.tolist())
+        df = np.array([in_train[h] for h in v.tolist()])
+        assert overlap(p, val, member) == float(np.mean((df >= 1) & (df <= 10))) > 0
+    assert repeated_share(p, np.zeros(len(texts), bool)) == 0.0 == overlap(p, np.zeros(len(texts), bool), member)
 
 
 def test_mix_holds_exact_token_shares_of_kept_and_dropped_documents(sharded):
