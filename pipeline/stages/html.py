@@ -40,9 +40,9 @@ REMOVE_TAGS = ("script", "style", "noscript", "iframe", "svg", "canvas", "templa
                "object", "embed", "button", "select", "textarea", "input", "map", "math",
                "title", "meta", "link", "base")
 ARTICLE_BODY_XPATH = etree.XPath("//*[@itemprop='articleBody' or @itemprop='articlebody']")
-HIDDEN_XPATH = etree.XPath(
-    "//*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none') "
-    "or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
+# Elements that may be hidden; `_hidden` decides. (The whole test in XPath, translate() on every
+# style attribute, cost 2.3 s of the stage's 17 s on the 1,393 benchmark pages; this one 0.9 s.)
+MAY_BE_HIDDEN_XPATH = etree.XPath("//*[@hidden or @aria-hidden or @style]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 controls: not XML-legal
 
@@ -222,6 +222,15 @@ def page_meta(root: etree._Element) -> tuple[dict, list[str]]:
     return meta, titles
 
 
+def _hidden(el: etree._Element) -> bool:
+    """A `hidden` attribute, aria-hidden="true", or display:none / visibility:hidden in its style
+    (spaces ignored, as browsers do)."""
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = (el.get("style") or "").replace(" ", "")
+    return "display:none" in style or "visibility:hidden" in style
+
+
 def visible_body(root: etree._Element) -> etree._Element:
     """The <body> (or the root) with non-content and hidden elements removed."""
     body = root.find(".//body")
@@ -229,8 +238,9 @@ def visible_body(root: etree._Element) -> etree._Element:
         root.append(body)  # bs4 nests <body> in an unclosed <head>
     etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, *REMOVE_TAGS,
                          with_tail=False)
-    for el in HIDDEN_XPATH(root):
-        _drop_keep_tail(el)
+    for el in MAY_BE_HIDDEN_XPATH(root):
+        if _hidden(el):
+            _drop_keep_tail(el)
     body = root.find("body")
     return body if body is not None else root
 

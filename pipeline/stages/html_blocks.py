@@ -63,14 +63,39 @@ class TooDeep(Exception):
     """The page nests deeper than `max_depth`."""
 
 
+_HINT_REGEXES = (BAD_HINT, STRONG_BAD_HINT, GOOD_HINT)
+# the same patterns without re.I, for lowercased ASCII: case-insensitive matching cost 3x more
+_LOWER_HINT_REGEXES = tuple(re.compile(r.pattern) for r in _HINT_REGEXES)
+
+
 @functools.lru_cache(maxsize=65536)
-def _attr_hint(attrs: str) -> tuple[int, bool]:
-    """(hint, strong boilerplate word) of a "class id" string. Cached: a page repeats a few
-    hundred class strings over thousands of elements, and the regexes were the stage's cost."""
-    bad = BAD_HINT.search(attrs) is not None
-    if bad:
-        return -1, STRONG_BAD_HINT.search(attrs) is not None
-    return (1 if GOOD_HINT.search(attrs) else 0), False
+def _word_flags(value: str) -> tuple[bool, bool, bool]:
+    """(boilerplate word, strong boilerplate word, content word) of one class or id value; the
+    strong flag is only looked for where there is a boilerplate word (every strong word is one),
+    the content flag only where there is none.
+
+    Cached per value, not per (class, id) pair: a page repeats a few hundred class strings over
+    thousands of elements, while ids are often unique, and the regexes were the stage's cost."""
+    bad_re, strong_re, good_re = _HINT_REGEXES
+    if value.isascii():
+        value = value.lower()
+        bad_re, strong_re, good_re = _LOWER_HINT_REGEXES
+    if bad_re.search(value):
+        return True, strong_re.search(value) is not None, False
+    return False, False, good_re.search(value) is not None
+
+
+_NO_WORDS = (False, False, False)
+
+
+def _attr_hint(cls: str | None, id_: str | None) -> tuple[int, bool]:
+    """(hint, strong boilerplate word) of an element's class and id. No pattern holds a space,
+    so a match in "class id" is a match in one of them."""
+    c = _word_flags(cls) if cls else _NO_WORDS
+    i = _word_flags(id_) if id_ else _NO_WORDS
+    if c[0] or i[0]:
+        return -1, c[1] or i[1]
+    return (1 if c[2] or i[2] else 0), False
 
 
 def hint_of(el: etree._Element) -> int:
@@ -82,11 +107,11 @@ def hint_of(el: etree._Element) -> int:
     cls, id_ = el.get("class"), el.get("id")
     if not cls and not id_:
         return 0
-    return _attr_hint(f"{cls or ''} {id_ or ''}")[0]
+    return _attr_hint(cls, id_)[0]
 
 
 def is_strong_boilerplate(el: etree._Element) -> bool:
-    return el.tag in BAD_TAGS or _attr_hint(f"{el.get('class') or ''} {el.get('id') or ''}")[1]
+    return el.tag in BAD_TAGS or _attr_hint(el.get("class"), el.get("id"))[1]
 
 
 # block tag -> the kind of block it starts
@@ -99,7 +124,7 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
     """Walk the tree once, cutting its text into blocks at block-level tags.
 
     The hot loop of the stage: one pass of `iterwalk` events over a `_Walk`, whose stack holds
-    (hint, in link, in pre, element that set the hint) frames; text goes to the current block,
+    a frame per open element; text goes to the current block,
     which is flushed at every block boundary.
     Returns the blocks and, for every element but text-level ones (INLINE_TAGS), the range
     [first, end) of the blocks inside it: in document order an element's blocks are contiguous,
@@ -119,20 +144,23 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
 
 
 class _Walk:
-    """The state of one `segment` walk: blocks so far, the open block's text, the frame stack."""
+    """The state of one `segment` walk: blocks so far, the open block's text, the frame stack.
+
+    A frame is (hint, in link, in pre, element that set the hint, tag, index of the first block
+    inside the element or -1 for text-level tags): what `end` needs travels in the frame, so it
+    reads no tag again and keeps no element-keyed table of its own."""
 
     def __init__(self, root: etree._Element, use_hints: bool, max_depth: int):
         self.root, self.use_hints, self.max_depth = root, use_hints, max_depth
         self.blocks: list[Block] = []
         self.spans: dict[etree._Element, tuple[int, int]] = {}
-        self.opened: dict[etree._Element, int] = {}
         self.owners: list[etree._Element] = [root]
         self.parts: list[str] = []
         self.link_chars = 0
         self.kind = "p"
-        self.stack: list[tuple[int, bool, bool, etree._Element | None]] = [(0, False, False, None)]
+        self.stack: list[tuple] = [(0, False, False, None, None, -1)]
 
-    def flush(self, frame: tuple[int, bool, bool, etree._Element | None]) -> None:
+    def flush(self, frame: tuple) -> None:
         raw = "".join(self.parts)
         if raw.isspace():  # most boundaries: only the whitespace between two tags
             return
@@ -149,10 +177,10 @@ class _Walk:
             self.link_chars = 0
 
     def start(self, el: etree._Element) -> None:
-        tag, stack = el.tag, self.stack
+        tag, stack, parts = el.tag, self.stack, self.parts
         if len(stack) > self.max_depth:
             raise TooDeep(len(stack))
-        hint, in_link, in_pre, hinted_by = stack[-1]
+        hint, in_link, in_pre, hinted_by = stack[-1][:4]
         if self.use_hints:
             h = hint_of(el)
             # a <header> inside an article is its title block, not site chrome
@@ -162,29 +190,30 @@ class _Walk:
                 hint, hinted_by = h, el
         bk = BLOCK_KIND.get(tag)
         if bk is not None:
-            self._boundary()
+            if parts:
+                self._boundary()
             self.kind = bk
             self.owners.append(el)
-        elif (tag == "td" or tag == "th") and self.parts:
-            self.parts.append(" | ")
-        if tag not in INLINE_TAGS:
-            self.opened[el] = len(self.blocks)
+        elif (tag == "td" or tag == "th") and parts:
+            parts.append(" | ")
         in_link = in_link or tag == "a"
-        stack.append((hint, in_link, in_pre or tag == "pre", hinted_by))
+        stack.append((hint, in_link, in_pre or tag == "pre", hinted_by, tag,
+                      -1 if tag in INLINE_TAGS else len(self.blocks)))
         text = el.text
         if text:
-            self.parts.append(text)
+            parts.append(text)
             if in_link:
                 self.link_chars += len(text.strip())
 
     def end(self, el: etree._Element) -> None:
-        tag = el.tag
-        if tag in BLOCK_KIND:
-            self._boundary()
+        frame = self.stack[-1]
+        if frame[4] in BLOCK_KIND:
+            if self.parts:
+                self._boundary()
             self.kind = "p"
             self.owners.pop()
-        if tag not in INLINE_TAGS:
-            self.spans[el] = (self.opened.pop(el), len(self.blocks))
+        if frame[5] >= 0:
+            self.spans[el] = (frame[5], len(self.blocks))
         self.stack.pop()
         tail = el.tail
         if tail and el is not self.root:
