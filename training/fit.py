@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from pipeline.errors import UserError
 
@@ -117,8 +118,12 @@ class ChinchillaFit:
                 "n_points": self.n_points, "bootstrap": self.bootstrap, "samples": self.samples}
 
 
+@threadpool_limits.wrap(limits=1)
 def fit_chinchilla(N, D, L, *, delta: float = 1e-3, bootstrap: int = 200, seed: int = 0) -> ChinchillaFit:
-    """Approach 3 with percentile bootstrap CIs (resampling rows with replacement)."""
+    """Approach 3 with percentile bootstrap CIs (resampling rows with replacement).
+
+    On one BLAS thread: the arrays are a few dozen points, where OpenBLAS's second thread only
+    spins (the same wall time for twice the CPU, and far slower beside other work)."""
     N, D, L = (np.asarray(x, float) for x in (N, D, L))
     check_table(N, D, L)
     lN, lD, lL = np.log(N), np.log(D), np.log(L)
