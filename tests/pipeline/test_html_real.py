@@ -39,3 +39,48 @@ def test_real_pages_f1_floor(dataset, shared_data, capsys):
     assert len(drops) <= 0.02 * len(pages)
     assert not [d for d in drops if d.reason == "unparseable"]
     assert all(d.detail for d in drops)
+
+
+def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(shared_data):
+    """Hints are looked up per class or id value, on lowercased ASCII where it can; on every
+    class/id pair of real pages (and planted non-ASCII and mixed-case ones) they must equal the
+    case-insensitive patterns searched over "class id", as they were defined."""
+    import lxml.html
+
+    from pipeline.stages.html_blocks import BAD_HINT, GOOD_HINT, STRONG_BAD_HINT, _attr_hint
+
+    def defined(cls, id_):
+        s = f"{cls or ''} {id_ or ''}"
+        if BAD_HINT.search(s):
+            return -1, STRONG_BAD_HINT.search(s) is not None
+        return (1 if GOOD_HINT.search(s) else 0), False
+
+    pairs = {(el.get("class"), el.get("id")) for p in load_pages("dragnet", "all")[:150]
+             for el in lxml.html.fromstring(p.html).iter() if el.get("class") or el.get("id")}
+    pairs |= {("Main-NAV", None), (None, "CONTENT"), ("ſidebar", "x"), ("\u212aomment", None), ("İtem ads", "Post"),
+              ("top bar", None), ("ARTICLE-body", "skip-link"), ("", "tags")}
+    assert len(pairs) > 2000
+    got = {pair: _attr_hint(*pair) for pair in pairs}
+    assert got == {pair: defined(*pair) for pair in pairs}
+    assert {h for h, _ in got.values()} == {-1, 0, 1} and any(strong for _, strong in got.values())
+
+
+def test_hidden_elements_are_the_ones_the_attribute_test_defines(shared_data):
+    """Hidden elements are found by a cheap attribute XPath and tested in Python; on real pages
+    (and planted ones) they must be exactly those of the whole test in XPath."""
+    import lxml.etree as etree
+
+    from pipeline.stages.html import MAY_BE_HIDDEN_XPATH, _hidden, parse
+
+    defined = etree.XPath("//*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none') "
+                          "or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
+    planted = ('<html><body><p hidden>a</p><p aria-hidden="false">b</p><p aria-hidden="true">c</p>'
+               '<p style="display : none">d</p><p style="DISPLAY:none">e</p><p style="visibility:\thidden">f</p>'
+               '<p style="color:red; visibility: hidden">g</p></body></html>')
+    found = 0
+    for html in [p.html for p in load_pages("l3s-gn1", "all")[:200]] + [planted]:
+        root = parse(html, "auto")[0]
+        want = defined(root)
+        assert [el for el in MAY_BE_HIDDEN_XPATH(root) if _hidden(el)] == want
+        found += len(want)
+    assert found > 50
