@@ -26,6 +26,12 @@ def percent(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
 
 
+def _wall_time(report: dict[str, Any]) -> str:
+    """The run's wall time; for a resumed run, over all its attempts, with the last one's."""
+    total, last = report["seconds"], report.get("seconds_this_attempt", report["seconds"])
+    return f"{total:.1f} s" + (f" over all attempts ({last:.1f} s in the last)" if total - last >= 0.05 else "")
+
+
 def render_card(report: dict[str, Any]) -> str:
     """Markdown with Hugging Face dataset-card front matter: the sections below in order, then
     each stage's own section (Stage.card_section), then tokens, configuration and versions."""
@@ -59,7 +65,7 @@ def _summary(report: dict[str, Any]) -> list[str]:
               ">"] + [f"> - `{x['id']}`: {x['detail']}" for x in losses[:20]] \
             + ([f"> - and {len(losses) - 20} more (read stage drops.parquet)"] if len(losses) > 20 else []) + [""]
     L += [f"Input `{report['input']['path']}` ({report['input']['format']}, {len(report['input']['sources'])} "
-          f"source file(s)); config hash `{report['config_hash'][:16]}`; wall time {report['seconds']:.1f} s.", "",
+          f"source file(s)); config hash `{report['config_hash'][:16]}`; wall time {_wall_time(report)}.", "",
           f"**{report['docs_in']:,} documents in, {report['docs_kept']:,} kept, {report['docs_dropped']:,} "
           f"dropped** (in = kept + dropped, checked for every stage).", ""]
     if report.get("licences"):

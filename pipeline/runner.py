@@ -2,7 +2,7 @@
 
 Layout of a run's output folder (every file written atomically):
 
-    run.json                 the config as read, and its hash
+    run.json                 the config as read, its hash, and the wall time of all attempts so far
     00_read/                 raw input as Parquet parts (the unit of parallelism and resume)
       part-SSSSS-CCCCC.parquet  kept documents      (source S, chunk C)
       drops.parquet          records that could not be read, with the reason
@@ -393,16 +393,17 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
         if started != cfg.run.stage_outputs:
             raise RunError(f"{out} was started with run.stage_outputs = {started!r}; resume it "
                            f"with the same setting (it decides which files a finished part has)")
-    atomic.write_json(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source,
-                                 "stage_outputs": cfg.run.stage_outputs})
-    t0 = time.perf_counter()
+    clock = _RunClock(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source,
+                                 "stage_outputs": cfg.run.stage_outputs}, resume)
     dirs = stage_dirs(cfg)
     stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress)]
+    clock.lap()
     needed = needed_outputs(cfg)
     for seg in segments(cfg):
         stats += run_segment([cfg.stages[i] for i in seg], dirs[seg[0]], [dirs[i + 1] for i in seg],
                              [i in needed for i in seg], executor, cfg.run.keep_dropped_text,
                              progress, cfg.input.labels)
+        clock.lap()
     for prev, cur in zip(stats, stats[1:]):  # nothing lost between stages either
         if cur["docs_in"] != prev["docs_out"]:
             raise RunError(f"accounting broken between {prev['stage']} and {cur['stage']}: "
@@ -410,11 +411,34 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
     shards = None
     if cfg.shards is not None:
         shards = run_shards(cfg, dirs, progress)
-    report = run_report(cfg, stats, time.perf_counter() - t0, shards)
+    attempt = clock.attempt()
+    report = run_report(cfg, stats, clock.before + attempt, shards)
+    report["seconds_this_attempt"] = round(attempt, 3)
+    clock.lap()
     atomic.write_json(out / "report.json", report)
     _remove_temp_files(out)  # left by a worker killed mid-write and retried
     card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)
     return RunResult(out, report, card)
+
+
+class _RunClock:
+    """A run's wall time summed over its attempts, kept in run.json after every step: the card of
+    a resumed run says what the whole run took, not what its last attempt did (0.0 s for a re-run
+    that found everything done). A killed attempt counts up to its last finished step."""
+
+    def __init__(self, run_json: Path, meta: dict[str, Any], resume: bool):
+        before = json.loads(run_json.read_text()).get("seconds", 0.0) if resume and run_json.exists() else 0.0
+        self.path, self.meta, self.before, self.t0 = run_json, meta, float(before), time.perf_counter()
+        self.lap()
+
+    def attempt(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def total(self) -> float:
+        return self.before + self.attempt()
+
+    def lap(self) -> None:
+        atomic.write_json(self.path, {**self.meta, "seconds": round(self.total(), 3)})
 
 
 def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, Any]:

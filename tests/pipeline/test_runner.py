@@ -64,9 +64,13 @@ def test_same_input_and_config_give_identical_outputs(tmp_path, small_input):
 def test_output_folder_is_not_silently_mixed(tmp_path, small_input):
     cfg = load_run_config(write_config(tmp_path / "m.toml", small_input, tmp_path / "o",
                                        extra_run="part_docs = 1000"))
-    run(cfg, progress=False)
+    first = run(cfg, progress=False).report
     with pytest.raises(RunError, match="not empty; pass --resume"):
         run(cfg, progress=False)
+    # a resume that finds everything done: the card keeps the whole run's wall time
+    again = run(cfg, resume=True, progress=False)
+    assert again.report["seconds"] >= first["seconds"] > again.report["seconds_this_attempt"]
+    assert f"wall time {again.report['seconds']:.1f} s over all attempts" in again.card_path.read_text()
     other = load_run_config(tmp_path / "m.toml", ["stages.html.parser=bs4"])
     with pytest.raises(RunError, match="different config"):
         run(other, resume=True, progress=False)
