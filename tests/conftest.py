@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -25,13 +26,24 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def sample_corpus(tmp_path_factory) -> dict:
-    """The full default corpus, built once; with its build time for the acceptance check."""
+    """The full default corpus, built once per test session, with its build time for the
+    acceptance check. Under pytest-xdist the first worker builds it (under a file lock) into the
+    folder the workers share, and the others read it: built twice, it cost each worker ~20 s."""
+    import fcntl
+
     from pipeline.sample.build import build_sample
 
-    out = tmp_path_factory.mktemp("sample")
-    t0 = time.perf_counter()
-    manifest = build_sample(out, seed=0)
-    return {"dir": out, "manifest": manifest, "seconds": time.perf_counter() - t0}
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    out, built = root / "sample", root / "sample-built.json"
+    with open(root / "sample.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            t0 = time.perf_counter()
+            build_sample(out, seed=0)
+            built.write_text(json.dumps({"seconds": time.perf_counter() - t0}))
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {"dir": out, "manifest": manifest, **json.loads(built.read_text())}
 
 
 def write_config(path: Path, input_path: Path, output: Path, stages: str = '[[stages]]\nname = "html"\n',
