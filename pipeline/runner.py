@@ -375,11 +375,13 @@ def _remove_temp_files(out: Path) -> None:
 def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> RunResult:
     out = Path(cfg.run.output)
     run_json = out / "run.json"
-    if out.exists() and any(out.iterdir()):
-        if not resume:
-            raise RunError(f"output folder {out} is not empty; pass --resume to continue that "
-                           "run, or choose another run.output")
-        if run_json.exists() and json.loads(run_json.read_text())["config_hash"] != cfg.config_hash():
+    used = out.exists() and any(out.iterdir())
+    if used and not resume:
+        raise RunError(f"output folder {out} is not empty; pass --resume to continue that "
+                       "run, or choose another run.output")
+    prior = json.loads(run_json.read_text()) if run_json.exists() else {}  # the attempts before this one
+    if used:
+        if prior and prior["config_hash"] != cfg.config_hash():
             raise RunError(f"{out} holds a run of a different config; resuming would mix "
                            "outputs. Choose another run.output or delete the folder")
         _remove_temp_files(out)  # left by a killed process; never read, never reused
@@ -388,13 +390,12 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
             get_stage(spec.name)(spec.config).setup()
         else:
             make_stage(spec, None)  # kept: forked workers inherit it
-    if resume and run_json.exists():
-        started = json.loads(run_json.read_text()).get("stage_outputs", cfg.run.stage_outputs)
-        if started != cfg.run.stage_outputs:
-            raise RunError(f"{out} was started with run.stage_outputs = {started!r}; resume it "
-                           f"with the same setting (it decides which files a finished part has)")
+    started = prior.get("stage_outputs", cfg.run.stage_outputs)
+    if started != cfg.run.stage_outputs:
+        raise RunError(f"{out} was started with run.stage_outputs = {started!r}; resume it "
+                       f"with the same setting (it decides which files a finished part has)")
     clock = _RunClock(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source,
-                                 "stage_outputs": cfg.run.stage_outputs}, resume)
+                                 "stage_outputs": cfg.run.stage_outputs}, prior.get("seconds", 0.0))
     dirs = stage_dirs(cfg)
     stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress)]
     clock.lap()
@@ -426,8 +427,7 @@ class _RunClock:
     a resumed run says what the whole run took, not what its last attempt did (0.0 s for a re-run
     that found everything done). A killed attempt counts up to its last finished step."""
 
-    def __init__(self, run_json: Path, meta: dict[str, Any], resume: bool):
-        before = json.loads(run_json.read_text()).get("seconds", 0.0) if resume and run_json.exists() else 0.0
+    def __init__(self, run_json: Path, meta: dict[str, Any], before: float):
         self.path, self.meta, self.before, self.t0 = run_json, meta, float(before), time.perf_counter()
         self.lap()
 

@@ -180,7 +180,7 @@ class _Walk:
         tag, stack, parts = el.tag, self.stack, self.parts
         if len(stack) > self.max_depth:
             raise TooDeep(len(stack))
-        hint, in_link, in_pre, hinted_by = stack[-1][:4]
+        hint, in_link, in_pre, hinted_by, _, _ = stack[-1]
         if self.use_hints:
             h = hint_of(el)
             # a <header> inside an article is its title block, not site chrome
