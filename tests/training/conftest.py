@@ -4,8 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from pipeline.sample.synthetic import synthetic_shards
+
+
+@pytest.fixture(autouse=True)
+def _same_torch_threads():
+    """train() sets torch's thread count for its whole process (`train.threads`); each test starts
+    from the process's own count, whatever the test before it ran with."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture

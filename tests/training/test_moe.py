@@ -102,7 +102,7 @@ def test_total_and_active_parameters_match_hand_counts():
 def test_moe_at_the_dense_models_active_size_learns_on_the_default_shards(tmp_path, default_shards):
     base = ModelConfig(n_layer=2, d_model=64, n_head=2, context=64)
     cfg = TrainConfig(shards=str(default_shards), variant="raw", budget="100K", batch_size=16, lr=3e-3,
-                      warmup_steps=10, eval_every=20, eval_tokens=8192, threads=2, memorization_windows=4)
+                      warmup_steps=10, eval_every=20, eval_tokens=8192, threads=1, memorization_windows=4)
     r = train(RunSpec(moe(experts=4, base=base), cfg, "moe"), tmp_path / "m")
     val = [v for _, v in r["curves"]["val"]]
     dense_n = GPT(dataclasses.replace(base, vocab_size=1024)).n_params()

@@ -156,7 +156,7 @@ def test_loss_falls_on_the_default_corpus(tmp_path, default_shards):
     """html -> shards on the built-in corpus, then a short run: validation loss must fall."""
     s = RunSpec(ModelConfig(n_layer=2, d_model=64, n_head=2, context=64),
                 TrainConfig(shards=str(default_shards), variant="raw", budget="100K", batch_size=16,
-                            lr=3e-3, warmup_steps=10, eval_every=20, eval_tokens=8192, threads=2,
+                            lr=3e-3, warmup_steps=10, eval_every=20, eval_tokens=8192, threads=1,
                             memorization_windows=4), "default")
     r = train(s, tmp_path / "t")
     val = [v for _, v in r["curves"]["val"]]
