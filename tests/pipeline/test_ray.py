@@ -1,7 +1,8 @@
 """The pipeline on Ray: the same part-level tasks, so the same bytes as the local pool, through
 worker deaths, a killed driver, and resumes under another executor or worker count.
 
-Each test starts its own local Ray instance (2 CPUs) and stops it; Ray comes with the test extra
+One test's run starts its own local Ray instance (2 CPUs) and stops it; the other's runs join a
+running one by its address, as on a cluster. Ray comes with the test extra
 (`corpusprep[ray]`), and the tests skip, saying why, only where it cannot be installed.
 """
 from __future__ import annotations
@@ -63,19 +64,11 @@ def _ray_task_pids() -> list[int]:
     return pids
 
 
-def test_run_under_ray_is_byte_identical_to_the_local_pool(tmp_path, local_reference):
-    inp, ref = local_reference
-    cfg = _config(tmp_path, inp, "ray", "ray")
-    res = run(load_run_config(cfg), progress=False)
-    assert data_files(tmp_path / "ray") == data_files(ref) and len(data_files(ref)) > 20
-    assert _funnel(tmp_path / "ray") == _funnel(ref)
-    # where it ran is not part of what it computed
-    local = load_run_config(cfg, ["run.executor=local", "run.workers=1"])
-    assert res.report["config_hash"] == local.config_hash()
-    assert local.config_hash() != load_run_config(cfg, ["run.part_docs=100"]).config_hash()
+def test_run_under_ray_with_a_worker_killed_is_byte_identical_to_the_local_pool(tmp_path, local_reference):
+    """A local Ray instance started by the run; one of its workers is killed mid-task, Ray retries
+    the task, and the output is the local pool's, byte for byte."""
+    import ray
 
-
-def test_a_killed_ray_worker_is_retried_and_the_output_unchanged(tmp_path, local_reference):
     inp, ref = local_reference
     killed: list[int] = []
 
@@ -83,18 +76,38 @@ def test_a_killed_ray_worker_is_retried_and_the_output_unchanged(tmp_path, local
         deadline = time.time() + 120
         while not killed and time.time() < deadline:
             pids = _ray_task_pids()
-            if pids and len(list((tmp_path / "k").glob("01_html/_done/*.json"))) >= 2:
+            if pids and len(list((tmp_path / "ray").glob("01_html/_done/*.json"))) >= 2:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])
-            time.sleep(0.005)
+            time.sleep(0.02)
 
+    cfg = _config(tmp_path, inp, "ray", "ray")
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    run(load_run_config(_config(tmp_path, inp, "k", "ray")), progress=False)
+    res = run(load_run_config(cfg), progress=False)
     t.join()
     assert killed, "no Ray worker was seen running a task"
-    assert data_files(tmp_path / "k") == data_files(ref) and _funnel(tmp_path / "k") == _funnel(ref)
-    assert not list((tmp_path / "k").rglob(".*.tmp"))
+    assert not ray.is_initialized()  # the instance the run started is stopped with it
+    assert data_files(tmp_path / "ray") == data_files(ref) and len(data_files(ref)) > 20
+    assert _funnel(tmp_path / "ray") == _funnel(ref)
+    assert not list((tmp_path / "ray").rglob(".*.tmp"))
+    # where it ran is not part of what it computed
+    local = load_run_config(cfg, ["run.executor=local", "run.workers=1"])
+    assert res.report["config_hash"] == local.config_hash()
+    assert local.config_hash() != load_run_config(cfg, ["run.part_docs=100"]).config_hash()
+
+
+@pytest.fixture
+def ray_cluster():
+    """A running Ray instance whose address the test's runs join (`--address`), as they would a
+    cluster's; it outlives their drivers, and is stopped after the test."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
 
 
 def _start_and_kill(cfg: Path, out: Path, markers: int, *extra: str) -> None:
@@ -139,16 +152,18 @@ def _processes_naming(cfg: Path) -> list[int]:
     return out
 
 
-def test_resume_across_worker_counts_and_executors_redoes_nothing(tmp_path, local_reference):
-    """Killed with 2 local workers, resumed with 1, killed again, finished under Ray (whose
-    driver is killed once too): finished parts are never redone, the output is the reference's."""
+def test_resume_across_worker_counts_and_executors_redoes_nothing(tmp_path, local_reference, ray_cluster):
+    """Killed with 2 local workers, resumed with 1, killed again, finished on a running Ray
+    instance (whose driver is killed once too): finished parts are never redone, the output is the
+    reference's."""
     inp, ref = local_reference
     cfg, out = _config(tmp_path, inp, "x"), tmp_path / "x"
     _start_and_kill(cfg, out, 4)
     _start_and_kill(cfg, out, 4, "--workers", "1")
-    _start_and_kill(cfg, out, 2, "--executor", "ray")  # the driver killed under Ray
+    on_ray = ("--executor", "ray", "--address", ray_cluster)
+    _start_and_kill(cfg, out, 2, *on_ray)  # the driver killed under Ray
     done = {p: p.stat().st_mtime_ns for p in _finished_markers(out)}
-    run_cli("run", str(cfg), "--resume", "--no-progress", "--executor", "ray")
+    run_cli("run", str(cfg), "--resume", "--no-progress", *on_ray)
     changed = sorted(str(p.relative_to(out)) for p in done if p.stat().st_mtime_ns != done[p])
     assert not changed  # finished parts untouched
     assert data_files(out) == data_files(ref) and _funnel(out) == _funnel(ref)
