@@ -6,7 +6,7 @@ import hashlib
 
 from pipeline.config import InputConfig
 from pipeline.io import list_sources, read_source
-from pipeline.sample.build import build_sample, jaccard, load_labels
+from pipeline.sample.build import _source_articles, build_sample, jaccard, load_labels
 from pipeline.stages.html import HtmlStage
 
 
@@ -46,7 +46,8 @@ def test_same_seed_same_corpus_other_seed_differs(tmp_path, sample_corpus):
         return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted((d / "warc").glob("*")) + [d / "labels.jsonl"]}
 
+    _source_articles.cache_clear()  # collected afresh, as by another process
     build_sample(tmp_path / "again", seed=0)
     assert digest(tmp_path / "again") == digest(sample_corpus["dir"])
-    build_sample(tmp_path / "other", seed=1, max_articles=400)
+    build_sample(tmp_path / "other", seed=1, max_articles=400)  # the same articles, another seed
     assert digest(tmp_path / "other") != digest(sample_corpus["dir"])
