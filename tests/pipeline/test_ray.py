@@ -1,8 +1,8 @@
 """The pipeline on Ray: the same part-level tasks, so the same bytes as the local pool, through
 worker deaths, a killed driver, and resumes under another executor or worker count.
 
-One test's run starts its own local Ray instance (2 CPUs) and stops it; the other's runs join a
-running one by its address, as on a cluster. Ray comes with the test extra
+Runs start their own local Ray instance (2 CPUs) and stop it, or join a running one by its
+address, as on a cluster. Ray comes with the test extra
 (`corpusprep[ray]`), and the tests skip, saying why, only where it cannot be installed.
 """
 from __future__ import annotations
@@ -153,17 +153,16 @@ def _processes_naming(cfg: Path) -> list[int]:
 
 
 def test_resume_across_worker_counts_and_executors_redoes_nothing(tmp_path, local_reference, ray_cluster):
-    """Killed with 2 local workers, resumed with 1, killed again, finished on a running Ray
-    instance (whose driver is killed once too): finished parts are never redone, the output is the
-    reference's."""
+    """Killed with 2 local workers, resumed with 1, killed again, killed once more under a Ray
+    instance its driver started, finished on a running Ray instance joined by its address:
+    finished parts are never redone, the output is the reference's."""
     inp, ref = local_reference
     cfg, out = _config(tmp_path, inp, "x"), tmp_path / "x"
     _start_and_kill(cfg, out, 4)
     _start_and_kill(cfg, out, 4, "--workers", "1")
-    on_ray = ("--executor", "ray", "--address", ray_cluster)
-    _start_and_kill(cfg, out, 2, *on_ray)  # the driver killed under Ray
+    _start_and_kill(cfg, out, 2, "--executor", "ray")  # the driver of its own Ray instance killed
     done = {p: p.stat().st_mtime_ns for p in _finished_markers(out)}
-    run_cli("run", str(cfg), "--resume", "--no-progress", *on_ray)
+    run_cli("run", str(cfg), "--resume", "--no-progress", "--executor", "ray", "--address", ray_cluster)
     changed = sorted(str(p.relative_to(out)) for p in done if p.stat().st_mtime_ns != done[p])
     assert not changed  # finished parts untouched
     assert data_files(out) == data_files(ref) and _funnel(out) == _funnel(ref)
