@@ -434,11 +434,8 @@ class _RunClock:
     def attempt(self) -> float:
         return time.perf_counter() - self.t0
 
-    def total(self) -> float:
-        return self.before + self.attempt()
-
     def lap(self) -> None:
-        atomic.write_json(self.path, {**self.meta, "seconds": round(self.total(), 3)})
+        atomic.write_json(self.path, {**self.meta, "seconds": round(self.before + self.attempt(), 3)})
 
 
 def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, Any]:

@@ -17,9 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two test processes share the machine's cores: each runs OpenMP/BLAS work (torch, faiss) on
-    # one thread, here and in the subprocesses it starts. Two threads each left both spinning for a
-    # core the other process held: a short training run took 22-27 s beside a busy process, against
-    # 11-13 s on one thread (and 9-10 s on two with the machine to itself).
+    # one thread, here and in the subprocesses it starts. On two threads a short training run took
+    # 22-27 s beside a busy process, against 11-13 s on one (and 9-10 s on two with the machine to
+    # itself): most likely OpenMP threads spinning for a core the other process held.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
