@@ -1,15 +1,18 @@
 """Decontamination: planted leaks on the default corpus, config-only benchmarks, redaction."""
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import load_run_config
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
-from pipeline.runner import run
+from pipeline.io import read_part
+from pipeline.runner import part_files, run
 from pipeline.stages.decontam import Config, DecontamStage, lm_eval_words, redact
 from tests.conftest import write_config
 
@@ -158,3 +161,33 @@ def test_malformed_benchmark_file_fails_at_start_up_naming_file_line_and_fix(tmp
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert f"{bad} line 3" in res.stderr and "fix that line" in res.stderr
     assert not (tmp_path / "out" / "00_read").exists()  # at start-up, before any data is read
+
+
+@pytest.mark.parametrize("policy", ["redact", "tag"])
+def test_documents_the_scan_found_nothing_in_are_judged_as_a_full_lookup_would(tmp_path, sample_corpus,
+                                                                                shared_data, policy):
+    """The run keeps documents without a match in the prepare scan unread; judging every document
+    by a second lookup gives the same kept texts, tags and drops. Real text with the planted leaks
+    (GSM8K, HumanEval, MMLU-Redux items), and a low common-n-gram limit so that some matches are
+    common phrases and the documents holding only those must be kept."""
+    rows = [json.loads(l) for l in gzip.open(sample_corpus["dir"] / "expected.jsonl.gz")]
+    leaks = {r["id"] for r in map(json.loads, open(sample_corpus["dir"] / "labels.jsonl")) if r["kind"] == "leak"}
+    rows = [r for r in rows if r["id"] in leaks] + [r for r in rows if r["id"] not in leaks][:300]
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps(r) + "\n" for r in sorted(rows, key=lambda r: r["id"])))
+    cfg = write_config(tmp_path / "c.toml", inp, tmp_path / "out", input_extra="", extra_run="part_docs = 100",
+                       stages=f'[[stages]]\nname = "decontam"\npolicy = "{policy}"\nmax_docs_per_ngram = 2\n')
+    run(load_run_config(cfg), progress=False)
+    out = tmp_path / "out" / "01_decontam"
+    common = json.loads((out / "_state" / "common.json").read_text())["hashes"]
+    full = DecontamStage(load_run_config(cfg).stages[0].config, out / "_state")
+    full.setup()
+    full.load_state()  # no part begun: every document is looked up
+    res = full.apply([d for p in part_files(tmp_path / "out" / "00_read") for d in read_part(p)])
+    kept = [d for p in part_files(out) for d in read_part(p)]
+    assert [(d.id, d.text, d.meta) for d in kept] == [(d.id, d.text, d.meta) for d in res.kept]
+    drops = pq.read_table(out / "drops.parquet").to_pylist()
+    assert [(r["id"], r["reason"], r["detail"]) for r in drops] == \
+           [(d.id, d.reason, d.detail) for d in res.dropped]
+    changed = sum("decontam" in d.meta for d in kept) + len(drops)
+    assert common and changed >= 0.9 * len(leaks) and len(kept) + len(drops) == len(rows)
