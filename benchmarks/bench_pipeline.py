@@ -2,15 +2,16 @@
 
     python benchmarks/bench_pipeline.py            (DataTrove, trafilatura, spaCy: pip install -e '.[bench]')
 
-1. The default run (configs/default.toml on the built-in corpus, 2 workers), once with
-   `run.stage_outputs = needed` (consecutive stages without a whole-stream pass fused) and once
-   with `all` (stage by stage): docs/s of each, and whether every file the fused run wrote is
-   byte-identical to the per-stage run's.
+1. The default run (configs/default.toml on the built-in corpus, 2 workers), in 3 alternating
+   rounds with `run.stage_outputs = needed` (consecutive stages without a whole-stream pass fused,
+   the first ones into the read) and with `all` (stage by stage): docs/s of each, and whether
+   every file the fused run wrote is byte-identical to the per-stage run's.
 2. Real pages written by others: every HTML page of ../shared/data/extraction (three public
    extraction benchmarks), one worker each, from the gzipped files to written output:
    - ours: read -> html -> quality (Gopher quality + repetition, C4, FineWeb; spaCy-style words as
      DataTrove counts them; language ID off, as DataTrove's needs a model download; a second line
-     with it on);
+     with it on); then, in 3 alternating rounds, the same with html and quality fused into the
+     read task (the default) against stage by stage;
    - DataTrove: a reader of the same files -> Trafilatura (its defaults, as FineWeb used it) ->
      GopherRepetitionFilter -> GopherQualityFilter -> C4QualityFilter -> FineWebQualityFilter ->
      JsonlWriter, on its LocalPipelineExecutor with one task.
@@ -69,15 +70,15 @@ def pages() -> list[Path]:
     return sorted((shared / "extraction").glob("*/html/*.html*"))
 
 
-def ours_on_pages(paths: list[Path], tmp: Path, language: bool) -> float:
+def ours_on_pages(paths: list[Path], tmp: Path, language: bool, stage_outputs: str = "needed") -> float:
     inp = tmp / "pages"
     if not inp.exists():  # one folder of links, so the run reads exactly these files
         inp.mkdir()
         for i, p in enumerate(paths):
             (inp / f"{i:05d}-{p.name}").symlink_to(p)
-    out = tmp / f"ours-{language}"
+    out = tmp / f"ours-{language}-{stage_outputs}"
     shutil.rmtree(out, ignore_errors=True)
-    cfg_path = tmp / f"ours-{language}.toml"
+    cfg_path = tmp / f"ours-{language}-{stage_outputs}.toml"
     cfg_path.write_text(f"""
 [run]
 name = "bench-pages"
@@ -85,6 +86,7 @@ output = "{out}"
 cards_dir = "{tmp / 'cards'}"
 workers = 1
 part_docs = 500
+stage_outputs = "{stage_outputs}"
 [input]
 path = "{inp}"
 format = "html"
@@ -97,8 +99,21 @@ language = "{'drop' if language else 'off'}"
     t0 = time.perf_counter()
     res = run(load_run_config(cfg_path), progress=False)
     sec = time.perf_counter() - t0
-    print(f"    ours ({'with' if language else 'no'} language ID): {res.report['docs_kept']:,} kept")
+    if stage_outputs == "needed":
+        print(f"    ours ({'with' if language else 'no'} language ID): {res.report['docs_kept']:,} kept")
     return sec
+
+
+def fused_on_pages(paths: list[Path], tmp: Path, rounds: int = 3) -> None:
+    """Ours on the real pages, html and quality fused into the read against stage by stage."""
+    secs: dict[str, list[float]] = {"all": [], "needed": []}
+    for _ in range(rounds):
+        for mode in ("all", "needed"):
+            secs[mode].append(ours_on_pages(paths, tmp, False, mode))
+    paired = sorted(a / f for a, f in zip(secs["all"], secs["needed"]))
+    print(f"  ours fused into the read against stage by stage: {statistics.median(secs['needed']):.1f} s against "
+          f"{statistics.median(secs['all']):.1f} s, median {statistics.median(paired):.2f}x, "
+          f"range {paired[0]:.2f}-{paired[-1]:.2f}x over {rounds} rounds")
 
 
 def datatrove_on_pages(paths: list[Path], tmp: Path) -> float:
@@ -143,6 +158,7 @@ def real_pages(tmp: Path) -> None:
     ours_lang = ours_on_pages(paths, tmp, language=True)
     print(f"  ours, read -> html -> quality:            {ours:6.1f} s  {len(paths) / ours:7.1f} pages/s")
     print(f"  ours, the same with language ID:          {ours_lang:6.1f} s  {len(paths) / ours_lang:7.1f} pages/s")
+    fused_on_pages(paths, tmp)
     if not (have("datatrove") and have("trafilatura") and have("spacy")):
         print("  DataTrove, trafilatura or spaCy not installed (pip install -e '.[bench]'): no comparison")
         return

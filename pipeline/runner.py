@@ -4,11 +4,17 @@ Layout of a run's output folder (every file written atomically):
 
     run.json                 the config as read, its hash, and the wall time of all attempts so far
     00_read/                 raw input as Parquet parts (the unit of parallelism and resume)
-      part-SSSSS-CCCCC.parquet  kept documents      (source S, chunk C)
+      part-SSSSS-CCCCC.parquet  kept documents      (source S, chunk C); not written when the
+                             first stages run fused into the read (below)
+      _ids/                  each part's ids and their records, for the uniqueness check
       drops.parquet          records that could not be read, with the reason
       stats.json             counts; _done/ holds one marker per finished source or part
     01_<stage>/ ...          one folder per stage, parts aligned 1:1 with the previous stage
     report.json              RunReport: config, every stage's counts, timings, versions
+
+With `run.stage_outputs = needed`, consecutive stages without a whole-stream pass run fused, one
+task per part; when the first stages are such, they run in the read task on each part as it is
+read, so the raw input (the largest data of a web crawl) never goes through Parquet.
 
 A part is finished when its marker exists; `--resume` skips finished parts and sources, so a
 killed run completes without redoing work and without duplicating or losing documents.
@@ -23,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -41,6 +48,8 @@ log = logging.getLogger("corpusprep.run")
 DONE = "_done"
 SOURCES_DONE = "_sources"
 DROPS = "_drops"
+IDS = "_ids"
+IDS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string())])
 
 
 def part_files(stage_dir: Path) -> list[Path]:
@@ -91,16 +100,46 @@ def _finalize(stage_dir: Path, name: str, extra: dict[str, Any] | None = None) -
 
 # ---------------------------------------------------------------------------------------------
 # read: raw sources -> Parquet parts
-def _read_task(task: tuple[Source, InputConfig, str, int, int]) -> dict[str, Any]:
-    src, cfg, out, index, part_docs = task
+@dataclass(frozen=True)
+class Chain:
+    """Consecutive stages a task runs on each part in memory, and where each writes its files."""
+
+    specs: tuple[StageSpec, ...]
+    state_dirs: tuple[str, ...]
+    outs: tuple[str, ...]
+    write_kept: tuple[bool, ...]  # the last is always True: the next step reads it
+    keep_text: bool
+
+    def apply(self, docs: list, name: str, where: str) -> None:
+        """Per stage: its kept documents (where the run reads them), its drops, then its marker;
+        the last stage's marker says the part is done."""
+        for spec, state_dir, out, kept in zip(self.specs, self.state_dirs, self.outs, self.write_kept):
+            try:
+                stage = make_stage(spec, Path(state_dir))
+                stage.begin_part(name)
+                res = stage.apply(docs, keep_dropped_text=self.keep_text)
+            except Exception as e:  # the traceback alone does not say which part: the note does
+                e.add_note(f"corpusprep: while running stage {spec.name!r} on part {name} ({where})")
+                raise
+            drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
+                      "url": d.url, "text": d.text} for d in res.dropped]
+            _write_part(Path(out), name, res.kept if kept else None, drops, res.stats)
+            docs = res.kept
+
+
+def _read_task(task: tuple[Source, InputConfig, str, int, int, Chain | None]) -> dict[str, Any]:
+    src, cfg, out, index, part_docs, chain = task
     try:
-        return _read_source(src, cfg, Path(out), index, part_docs)
+        return _read_source(src, cfg, Path(out), index, part_docs, chain)
     except Exception as e:
         e.add_note(f"corpusprep: while reading {src.label}")
         raise
 
 
-def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_docs: int) -> dict[str, Any]:
+def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_docs: int,
+                 chain: Chain | None = None) -> dict[str, Any]:
+    """A source's documents in parts of `part_docs`; each part written, or handed to `chain`.
+    The source's marker comes last, so a source cut short is read again whole."""
     t0 = time.perf_counter()
     chunk = 0
     docs: list = []
@@ -114,7 +153,11 @@ def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_
         stats.docs_out = len(docs)
         stats.bytes_out = sum(d.nbytes for d in docs)
         stats.seconds = time.perf_counter() - t0
-        _write_part(out_dir, name, docs, drops, stats)
+        atomic.write_parquet(out_dir / IDS / f"{name}.parquet", pa.table(
+            {"id": [d.id for d in docs], "source": [d.meta.get("source", "") for d in docs]}, schema=IDS_SCHEMA))
+        _write_part(out_dir, name, None if chain else docs, drops, stats)
+        if chain:
+            chain.apply(docs, name, f"read from {src.label}")
         names.append(name)
         chunk += 1
         docs, drops, stats, t0 = [], [], StageStats(), time.perf_counter()
@@ -143,9 +186,8 @@ def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
     """Input ids must be unique (drops and dedup name documents by id). Checked on 64-bit hashes
     of the ids, a range of hash values per pass, so memory stays under ~16 bytes x ids_per_pass
     whatever the corpus size; a repeated hash is confirmed on the ids themselves."""
-    parts = part_files(stage_dir)
-    total = sum(pq.read_metadata(p).num_rows for p in parts)
-    passes = max(1, -(-total // ids_per_pass))
+    files = sorted((stage_dir / IDS).glob("*.parquet"))
+    passes = max(1, -(-sum(pq.read_metadata(p).num_rows for p in files) // ids_per_pass))
 
     def hashed(p: Path) -> tuple[list[str], np.ndarray]:
         ids = pq.ParquetFile(p).read(columns=["id"])["id"].to_pylist()
@@ -153,7 +195,7 @@ def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
 
     for k in range(passes):
         pieces = [np.zeros(0, np.uint64)]
-        for p in parts:
+        for p in files:
             x = hashed(p)[1]
             pieces.append(x[x % np.uint64(passes) == k])
         h = np.sort(np.concatenate(pieces))
@@ -161,11 +203,11 @@ def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
         if not repeated:
             continue
         where: dict[str, list[str]] = {}
-        for p in parts:
+        for p in files:
             ids, hs = hashed(p)
-            meta = pq.read_table(p, columns=["meta"])["meta"]
+            source = pq.read_table(p, columns=["source"])["source"]
             for row in np.flatnonzero(np.isin(hs, list(repeated))):
-                where.setdefault(ids[row], []).append(json.loads(meta[int(row)].as_py()).get("source", p.name))
+                where.setdefault(ids[row], []).append(source[int(row)].as_py() or p.stem)
         dup = {i: w for i, w in where.items() if len(w) > 1}
         if dup:  # otherwise two different ids shared a 64-bit hash
             first = min(dup)
@@ -175,15 +217,18 @@ def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
 
 
 def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, chain: Chain | None = None) -> dict[str, Any]:
+    """Raw sources -> parts; with `chain`, each part goes on through those stages in the same task
+    (the caller's run_segment then only sums up what they wrote)."""
     if (out_dir / "stats.json").exists():
         return json.loads((out_dir / "stats.json").read_text())
     configure_allocator()
     sources = list_sources(cfg, html_group=part_docs)
-    todo = [(s, cfg, str(out_dir), i, part_docs) for i, s in enumerate(sources)
+    todo = [(s, cfg, str(out_dir), i, part_docs, chain) for i, s in enumerate(sources)
             if not (out_dir / SOURCES_DONE / f"source-{i:05d}.json").exists()]
     out_dir.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc="read",
+    desc = "+".join(["read", *(c.name for c in chain.specs)] if chain else ["read"])
+    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc=desc,
                unit="file", disable=not progress, leave=False)
     for _ in executor.map_unordered(_read_task, todo):
         bar.update()
@@ -225,28 +270,18 @@ def make_stage(spec: StageSpec, state_dir: Path | None) -> Stage:
     return _STAGE_CACHE[key]
 
 
-def _segment_task(task: tuple[tuple[StageSpec, ...], list[str], str, list[str], list[bool], bool]) -> str:
-    """One part through consecutive stages in memory. Per stage: its kept documents (where the run
-    reads them), its drops, then its marker; the last stage's marker says the part is done, so a
-    part cut short is redone whole (every write is atomic and gives the same bytes again)."""
-    specs, state_dirs, in_path, outs, write_kept, keep_text = task
+def _segment_task(task: tuple[Chain, str]) -> str:
+    """One part through consecutive stages in memory; a part cut short is redone whole (every
+    write is atomic and gives the same bytes again)."""
+    chain, in_path = task
     name = Path(in_path).stem
-    where = f"reading part {in_path}"
     try:
         docs = read_part(in_path)
-        for spec, state_dir, out, kept in zip(specs, state_dirs, outs, write_kept):
-            where = f"stage {spec.name!r} on part {in_path}"
-            stage = make_stage(spec, Path(state_dir))
-            stage.begin_part(name)
-            res = stage.apply(docs, keep_dropped_text=keep_text)
-            drops = [{"id": d.id, "stage": d.stage, "reason": d.reason, "detail": d.detail,
-                      "url": d.url, "text": d.text} for d in res.dropped]
-            _write_part(Path(out), name, res.kept if kept else None, drops, res.stats)
-            docs = res.kept
-    except Exception as e:  # the traceback alone does not say which part: the note does
-        e.add_note(f"corpusprep: while running {where}")
+    except Exception as e:
+        e.add_note(f"corpusprep: while reading part {in_path}")
         raise
-    log.info("%s: part %s done", "+".join(s.name for s in specs), name)
+    chain.apply(docs, name, f"read from {in_path}")
+    log.info("%s: part %s done", "+".join(s.name for s in chain.specs), name)
     return name
 
 
@@ -262,6 +297,11 @@ def _prepare(spec: StageSpec, parts: list[Path], state_dir: Path, executor: Exec
     prep.seconds = time.perf_counter() - t0
     atomic.write_json(state_dir / "prepare_stats.json", prep.to_dict())
     atomic.write_text(state_dir / "_SUCCESS", "")
+
+
+def make_chain(specs: list[StageSpec], out_dirs: list[Path], write_kept: list[bool], keep_text: bool) -> Chain:
+    return Chain(tuple(specs), tuple(str(d / "_state") for d in out_dirs), tuple(str(d) for d in out_dirs),
+                 (*write_kept[:-1], True), keep_text)
 
 
 def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], write_kept: list[bool],
@@ -282,8 +322,8 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     if get_stage(specs[0].name).needs_prepare:
         _prepare(specs[0], parts, out_dirs[0] / "_state", executor)
     last = out_dirs[-1] / DONE
-    todo = [(tuple(specs), [str(d / "_state") for d in out_dirs], str(p), [str(d) for d in out_dirs],
-             [*write_kept[:-1], True], keep_text) for p in parts if not (last / f"{p.stem}.json").exists()]
+    chain = make_chain(specs, out_dirs, write_kept, keep_text)
+    todo = [(chain, str(p)) for p in parts if not (last / f"{p.stem}.json").exists()]
     log.info("%s: %d part(s) to do, %d done before (resume)", "+".join(s.name for s in specs),
              len(todo), len(parts) - len(todo))
     bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc="+".join(s.name for s in specs),
@@ -397,10 +437,15 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
     clock = _RunClock(run_json, {"config_hash": cfg.config_hash(), "config": cfg.source,
                                  "stage_outputs": cfg.run.stage_outputs}, prior.get("seconds", 0.0))
     dirs = stage_dirs(cfg)
-    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress)]
-    clock.lap()
     needed = needed_outputs(cfg)
-    for seg in segments(cfg):
+    groups = segments(cfg)
+    chain = None
+    if groups and cfg.run.stage_outputs == "needed" and not get_stage(cfg.stages[0].name).needs_prepare:
+        chain = make_chain([cfg.stages[i] for i in groups[0]], [dirs[i + 1] for i in groups[0]],
+                           [i in needed for i in groups[0]], cfg.run.keep_dropped_text)
+    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress, chain)]
+    clock.lap()
+    for seg in groups:  # a segment fused into the read finds its parts done, and sums them up
         stats += run_segment([cfg.stages[i] for i in seg], dirs[seg[0]], [dirs[i + 1] for i in seg],
                              [i in needed for i in seg], executor, cfg.run.keep_dropped_text,
                              progress, cfg.input.labels)

@@ -38,7 +38,7 @@ def test_internal_error_in_a_worker_shows_its_traceback_and_part(tmp_path, docs,
     with pytest.raises(ZeroDivisionError) as err:  # not turned into a one-line "user" error
         main(["run", str(cfg), "--no-progress"])
     shown = "".join(traceback.format_exception(err.value))
-    assert "while running stage 'boom' on part" in shown and "part-00000-00001.parquet" in shown
+    assert "while running stage 'boom' on part part-00000-00001 (read from in.jsonl)" in shown  # part and file
     assert "in process" in shown and "ZeroDivisionError: a bug in a stage" in shown  # the worker's frames
 
 

@@ -131,13 +131,13 @@ def _start_and_kill(cfg: Path, out: Path, markers: int, *extra: str) -> None:
 
 
 def _finished_markers(out: Path) -> list[Path]:
-    """Markers of finished work: a stage's parts (html and dedup each run alone here), and the read
-    step's parts of the sources it finished (a source cut short is read again whole, and its
-    parts' markers rewritten with the same bytes)."""
-    read = out / "00_read"
+    """Markers of finished work: the parts of the sources the read finished, with html's (html
+    runs in the read task: a source cut short is read again whole, and its parts redone), and
+    dedup's parts (dedup runs alone)."""
+    read, html = out / "00_read", out / "01_html"
     names = [n for s in read.glob("_sources/*.json") for n in json.loads(s.read_text())["parts"]]
-    stages = [p for p in out.glob("*/_done/*.json") if p.parent.parent != read]
-    return [read / "_done" / f"{n}.json" for n in names] + stages
+    later = [p for p in out.glob("*/_done/*.json") if p.parent.parent not in (read, html)]
+    return [d / "_done" / f"{n}.json" for d in (read, html) for n in names] + later
 
 
 def _processes_naming(cfg: Path) -> list[int]:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import InputConfig, load_run_config
-from pipeline.errors import RunError
+from pipeline.errors import InputError, RunError
 from pipeline.executor import LocalExecutor
 from pipeline.runner import run, run_read
 from tests.conftest import REPO, run_cli, write_config
@@ -162,9 +162,20 @@ def test_duplicate_input_ids_are_a_clear_error(tmp_path):
     assert res.returncode == 2 and "ids are not unique" in res.stderr and "dup.jsonl:1" in res.stderr
 
 
+def test_duplicate_ids_are_found_when_the_first_stages_run_in_the_read(tmp_path):
+    """html runs fused into the read and drops both documents (too short): the raw parts are never
+    written, and the check still names both records."""
+    inp = tmp_path / "dup.jsonl"
+    inp.write_text('{"id": "same", "text": "a"}\n{"id": "other", "text": "b"}\n{"id": "same", "text": "c"}\n')
+    cfg = write_config(tmp_path / "c.toml", inp, tmp_path / "out", input_extra="")
+    with pytest.raises(InputError, match=r"'same' at dup.jsonl:1, dup.jsonl:3"):
+        run(load_run_config(cfg), progress=False)
+    assert not list((tmp_path / "out" / "00_read").glob("part-*.parquet"))
+    assert len(list((tmp_path / "out" / "01_html" / "_done").glob("*.json"))) == 1
+
+
 def test_id_check_in_several_hash_range_passes(tmp_path):
     """The uniqueness check splits ids into hash ranges when there are many; the result is the same."""
-    from pipeline.errors import InputError
     from pipeline.runner import _check_unique_ids
 
     rows = [{"id": f"r{i}", "text": "t"} for i in range(50)]
@@ -187,9 +198,9 @@ def _without_seconds(x):
 
 
 def test_fused_stages_give_the_per_stage_outputs(tmp_path, small_input):
-    """html + safety + quality run fused (one task per part, no Parquet in between) and give the
-    same kept documents, drops, stats and card funnel as stage by stage; only the kept parts no
-    later step reads are not written."""
+    """html + safety + quality run fused into the read (one task per source, no Parquet in
+    between) and give the same kept documents, drops, stats and card funnel as stage by stage;
+    only the kept parts no later step reads (the raw input's among them) are not written."""
     stages = ('[[stages]]\nname = "html"\n[[stages]]\nname = "safety"\n[[stages]]\nname = "quality"\n'
               'word_split = "whitespace"\n')
     outs, reports, cards = {}, {}, {}
@@ -204,7 +215,7 @@ def test_fused_stages_give_the_per_stage_outputs(tmp_path, small_input):
     fused, per_stage = outs["needed"], outs["all"]
     assert {k: per_stage[k] for k in fused} == fused and len(fused) > 15
     missing = set(per_stage) - set(fused)
-    assert missing and {m.split("/")[0] for m in missing} == {"01_html", "02_safety"}
+    assert missing and {m.split("/")[0] for m in missing} == {"00_read", "01_html", "02_safety"}  # read: fused too
     assert all(Path(m).name.startswith("part-") for m in missing)
     assert _without_seconds(reports["needed"]["stages"]) == _without_seconds(reports["all"]["stages"])
     assert reports["needed"]["stages"][3]["docs_in"] > 400 and len(reports["needed"]["stages"]) == 4
