@@ -69,6 +69,18 @@ def release_memory() -> None:
         pass
 
 
+def freeze_setup() -> None:
+    """Put every object alive now (modules, the stages' models and lists: set up before any pool
+    forks) out of the cyclic collector's reach; freed by refcount as before, never scanned.
+
+    Why: `release_memory` runs a full collection after every task, and each walked the whole
+    set-up heap again: on the real-pages bench (one worker, 4 tasks) the collections took
+    0.52-0.64 s, and 0.19-0.22 s with the set-up frozen (3 runs each). In a forked worker the walk
+    also writes to every inherited object's header, so pages shared with the parent get copied
+    (the gc.freeze documentation's advice before a fork)."""
+    gc.freeze()
+
+
 def _die_with_parent() -> None:
     """Pool worker start-up (Linux): the kernel kills the worker when the run's process dies, so a
     killed run (SIGKILL, OOM) leaves no idle workers behind (they would wait on their queue

@@ -37,7 +37,7 @@ from pipeline import atomic
 from pipeline.card import write_card
 from pipeline.config import InputConfig, RunConfig, StageSpec
 from pipeline.errors import InputError, RunError
-from pipeline.executor import Executor, configure_allocator, make_executor, release_memory
+from pipeline.executor import Executor, configure_allocator, freeze_setup, make_executor, release_memory
 from pipeline.groundtruth import ids_of, planted_pairs_found, recall_against_labels
 from pipeline.io import DROP_SCHEMA, Skip, Source, docs_to_table, drops_to_table, list_sources, read_part, read_source
 from pipeline.stage import Stage, StageStats
@@ -430,6 +430,7 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
             get_stage(spec.name)(spec.config).setup()
         else:
             make_stage(spec, None)  # kept: forked workers inherit it
+    freeze_setup()
     started = prior.get("stage_outputs", cfg.run.stage_outputs)
     if started != cfg.run.stage_outputs:
         raise RunError(f"{out} was started with run.stage_outputs = {started!r}; resume it "
