@@ -151,7 +151,7 @@ def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_
         nonlocal chunk, docs, drops, stats, t0
         name = f"part-{index:05d}-{chunk:05d}"
         stats.docs_out = len(docs)
-        stats.bytes_out = sum(d.nbytes for d in docs)
+        stats.bytes_out = stats.bytes_in  # every document read is kept: a skip has no bytes
         stats.seconds = time.perf_counter() - t0
         atomic.write_parquet(out_dir / IDS / f"{name}.parquet", pa.table(
             {"id": [d.id for d in docs], "source": [d.meta.get("source", "") for d in docs]}, schema=IDS_SCHEMA))
@@ -170,8 +170,7 @@ def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_
             drops.append({"id": item.id, "stage": "read", "reason": code, "detail": item.detail,
                           "url": "", "text": ""})
             continue
-        size = item.nbytes
-        stats.bytes_in += size
+        stats.bytes_in += item.nbytes
         docs.append(item)
         if len(docs) >= part_docs:
             flush()
