@@ -277,7 +277,7 @@ class HtmlStage(Stage):
 
     def process(self, doc: Document) -> Document | Drop:
         cfg: Config = self.config
-        size = len(doc.text.encode("utf-8", "surrogatepass"))
+        size = doc.nbytes
         if size > cfg.max_bytes:
             return Drop("too_large", f"{size} bytes > max_bytes {cfg.max_bytes}")
         if not doc.text.strip():
