@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from pipeline.config import InputConfig
 from pipeline.document import Document
 from pipeline.errors import InputError
+from pipeline.text import utf8_array
 
 # The schema stages exchange. `meta` is a JSON string so the schema never depends on the data.
 DOC_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("url", pa.string()),
@@ -410,20 +411,10 @@ def _read_datasets(src: Source, cfg: InputConfig) -> Iterator[Document | Skip]:
 
 # ---------------------------------------------------------------------------------------------
 # the Parquet layout between stages
-def _utf8_array(texts: list[str]) -> pa.Array:
-    """A string array built from encoded bytes: the same array as `pa.array(texts, pa.string())`.
-
-    Why: handed Python strings, Arrow asks each for its UTF-8 form, which CPython builds and then
-    keeps inside every non-ASCII string for as long as the string lives; encoding here leaves the
-    strings as they were and measured ~40 % faster (111 MB of real HTML: 0.37 s against 0.61 s,
-    median of 4 fresh processes). The cast checks that the bytes are valid UTF-8."""
-    return pa.array([t.encode("utf-8") for t in texts], pa.binary()).cast(pa.string())
-
-
 def docs_to_table(docs: list[Document]) -> pa.Table:
     return pa.table({
         "id": pa.array([d.id for d in docs], pa.string()),
-        "text": _utf8_array([d.text for d in docs]),
+        "text": utf8_array([d.text for d in docs]),
         "url": pa.array([d.url for d in docs], pa.string()),
         "meta": pa.array([json.dumps(d.meta, sort_keys=True, ensure_ascii=False) for d in docs],
                          pa.string()),
@@ -442,4 +433,4 @@ def read_part(path: str | Path) -> list[Document]:
 
 def drops_to_table(rows: list[dict[str, str]]) -> pa.Table:
     cols = {k: pa.array([r[k] for r in rows], pa.string()) for k in DROP_SCHEMA.names if k != "text"}
-    return pa.table({**cols, "text": _utf8_array([r["text"] for r in rows])}, schema=DROP_SCHEMA)
+    return pa.table({**cols, "text": utf8_array([r["text"] for r in rows])}, schema=DROP_SCHEMA)

@@ -10,6 +10,8 @@ import unicodedata
 
 import numba
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _PUNCT = re.compile(r"[^\w\s]|_", re.UNICODE)
 _DIGITS = re.compile(r"\d")
@@ -138,6 +140,44 @@ def ngram_hashes_batch(word_lists: list[list[str]], n: int, cache: dict[str, int
     woff = np.zeros(len(word_lists) + 1, np.int64)
     np.cumsum([len(w) for w in word_lists], out=woff[1:])
     return _gram_kernel(word_hashes([w for ws in word_lists for w in ws], cache), woff, n, True)
+
+
+def utf8_array(texts: list[str]) -> pa.Array:
+    """A string array built from encoded bytes: the same array as `pa.array(texts, pa.string())`.
+
+    Why: handed Python strings, Arrow asks each for its UTF-8 form, which CPython builds and then
+    keeps inside every non-ASCII string for as long as the string lives; encoding here leaves the
+    strings as they were and measured ~40 % faster (111 MB of real HTML: 0.37 s against 0.61 s,
+    median of 4 fresh processes). The cast checks that the bytes are valid UTF-8."""
+    return pa.array([t.encode("utf-8") for t in texts], pa.binary()).cast(pa.string())
+
+
+def ngram_hashes_spaced(texts: list[str], n: int, cache: dict[str, int] | None = None) \
+        -> tuple[np.ndarray, np.ndarray]:
+    """`ngram_hashes_batch` of `[t.split() for t in texts]`, the same values, for texts whose words
+    are separated by single spaces (`normalize` with `whitespace`, the form dedup signs).
+
+    Why: splitting into Python lists and looking each word up in the cache was 85 % of dedup's
+    signing (the kernels ~3 %). Here Arrow splits the texts and finds the distinct words in C++,
+    and only the distinct words touch Python (0.67 s -> 0.18 s on 5,000 pages of the default
+    corpus, bench_dedup's sample)."""
+    cache = {} if cache is None else cache
+    arr = utf8_array(texts)
+    lists = pc.split_pattern(arr, " ")
+    counts = pc.list_value_length(lists).to_numpy().astype(np.int64)
+    empty = pc.binary_length(arr).to_numpy() == 0  # "" splits into [""], str.split into []
+    counts[empty] = 0
+    flat = lists.flatten()
+    if empty.any():
+        flat = flat.filter(pc.not_equal(flat, ""))  # a normalised text has no other empty word
+    codes = pc.dictionary_encode(flat)
+    distinct = codes.dictionary.to_pylist()
+    for w in set(distinct).difference(cache):
+        cache[w] = hash64(w)
+    wh = np.fromiter(map(cache.__getitem__, distinct), np.uint64, len(distinct))[codes.indices.to_numpy()]
+    woff = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(counts, out=woff[1:])
+    return _gram_kernel(wh, woff, n, True)
 
 
 def ngram_hashes(words: list[str], n: int, cache: dict[str, int] | None = None) -> np.ndarray:

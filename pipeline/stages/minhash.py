@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from pipeline.text import mix64, ngram_hashes_batch, normalize
+from pipeline.text import mix64, ngram_hashes_batch, ngram_hashes_spaced, normalize
 
 MAX_HASH = np.uint32((1 << 32) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -53,17 +53,20 @@ class Shingler:
     def normal(self, text: str) -> str:
         return normalize(text, **self.norm)
 
-    def hashes(self, words: list[str]) -> np.ndarray:
-        """32-bit shingle hashes (uint32, in text order, repeats kept) of a list of words."""
-        return self._low32([words])[0]
-
     def batch(self, normals: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The 32-bit shingle hashes of many normalised texts laid end to end, and each text's
         offsets (text d's are values[offsets[d]:offsets[d + 1]]): what `signatures` takes."""
-        return self._low32([t.split() for t in normals])
+        if self.norm["whitespace"]:  # words one space apart: split and looked up in Arrow
+            return self._low32(ngram_hashes_spaced(normals, self.ngram, self.cache))
+        return self._low32(ngram_hashes_batch([t.split() for t in normals], self.ngram, self.cache))
 
-    def _low32(self, word_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        values, offsets = ngram_hashes_batch(word_lists, self.ngram, self.cache)
+    def hashes(self, words: list[str]) -> np.ndarray:
+        """32-bit shingle hashes (uint32, in text order, repeats kept) of a list of words."""
+        return self._low32(ngram_hashes_batch([words], self.ngram, self.cache))[0]
+
+    @staticmethod
+    def _low32(hashed: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        values, offsets = hashed
         return (values & _MASK32).astype(np.uint32), offsets
 
     def shingle_set(self, text: str) -> np.ndarray:

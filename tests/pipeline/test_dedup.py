@@ -153,6 +153,23 @@ def test_compiled_ngram_hashes_equal_a_numpy_reference():
         assert np.array_equal(gram_hashes(wh, 5), reference(w, 5, short=False))
 
 
+def test_shingles_split_in_arrow_equal_the_python_split_on_real_text(sample_corpus):
+    """Dedup signs normalised texts with Arrow splitting them and finding the distinct words; the
+    shingles are the ones str.split gives, on the default corpus's real pages (non-ASCII among
+    them) and on empty, one-word and shorter-than-n texts."""
+    import gzip
+
+    from pipeline.text import ngram_hashes_batch
+
+    sh = shingler(Config())
+    texts = [json.loads(l)["text"] for l in gzip.open(sample_corpus["dir"] / "expected.jsonl.gz")]
+    normals = [sh.normal(t) for t in texts + ["", "Ünïcode — “quoted” ２０２４ text", "one", "a b c d"]]
+    assert sum(not t.isascii() for t in normals) > 20
+    values, offsets = sh.batch(normals)
+    v, o = ngram_hashes_batch([t.split() for t in normals], 5)
+    assert np.array_equal(offsets, o) and np.array_equal(values, (v & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+
+
 def test_default_corpus_planted_duplicates(tmp_path, sample_corpus):
     cfg = write_config(tmp_path / "d.toml", sample_corpus["dir"] / "warc", tmp_path / "out",
                        stages='[[stages]]\nname = "html"\n[[stages]]\nname = "dedup"\n',
