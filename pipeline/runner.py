@@ -326,7 +326,7 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     log.info("%s: %d part(s) to do, %d done before (resume)", "+".join(s.name for s in specs),
              len(todo), len(parts) - len(todo))
     bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc="+".join(s.name for s in specs),
-               unit="part", disable=not progress, leave=False)
+               unit="part", disable=not progress or not parts, leave=False)  # none: run in the read
     for _ in executor.map_unordered(_segment_task, todo):
         bar.update()
     bar.close()
