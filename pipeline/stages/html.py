@@ -45,6 +45,7 @@ ARTICLE_BODY_XPATH = etree.XPath("//*[@itemprop='articleBody' or @itemprop='arti
 MAY_BE_HIDDEN_XPATH = etree.XPath("//*[@hidden or @aria-hidden or @style]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 controls: not XML-legal
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])  # the same, as UTF-8 bytes
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,10 @@ def _control_share(text: str, sample: int = 65536) -> float:
     """Share of C0 control characters (not tab, CR, LF) in the page's first `sample` chars:
     binary files are full of them, while real pages may carry a few stray NULs."""
     head = text[:sample]
-    return len(_CONTROL.findall(head)) / len(head) if head else 0.0
+    if not head:
+        return 0.0
+    data = head.encode("utf-8", "surrogatepass")  # each control is one byte: delete and count (C speed)
+    return (len(data) - len(data.translate(None, _CONTROL_BYTES))) / len(head)
 
 
 def page_meta(root: etree._Element) -> tuple[dict, list[str]]:
@@ -280,7 +284,7 @@ class HtmlStage(Stage):
         size = doc.nbytes
         if size > cfg.max_bytes:
             return Drop("too_large", f"{size} bytes > max_bytes {cfg.max_bytes}")
-        if not doc.text.strip():
+        if not doc.text or doc.text.isspace():  # `not text.strip()`, without copying the page
             return Drop("empty")
         controls = _control_share(doc.text)
         if controls > 0.01:
