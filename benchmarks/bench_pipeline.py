@@ -71,7 +71,8 @@ def pages() -> list[Path]:
     return sorted((shared / "extraction").glob("*/html/*.html*"))
 
 
-def ours_on_pages(paths: list[Path], tmp: Path, language: bool, stage_outputs: str = "needed") -> float:
+def ours_on_pages(paths: list[Path], tmp: Path, language: bool, stage_outputs: str = "needed") -> tuple[float, int]:
+    """Seconds of one run of ours on the pages, and the pages it kept."""
     inp = tmp / "pages"
     if not inp.exists():  # one folder of links, so the run reads exactly these files
         inp.mkdir()
@@ -100,22 +101,24 @@ language = "{'drop' if language else 'off'}"
     t0 = time.perf_counter()
     res = run(load_run_config(cfg_path), progress=False)
     sec = time.perf_counter() - t0
-    if stage_outputs == "needed":
-        print(f"    ours ({'with' if language else 'no'} language ID): {res.report['docs_kept']:,} kept")
-    return sec
+    return sec, res.report["docs_kept"]
 
 
 def fused_on_pages(paths: list[Path], tmp: Path, rounds: int = 3) -> list[float]:
     """Ours on the real pages, html and quality fused into the read against stage by stage; the
     fused runs' seconds."""
     secs: dict[str, list[float]] = {"all": [], "needed": []}
+    kept = set()
     for _ in range(rounds):
         for mode in ("all", "needed"):
-            secs[mode].append(ours_on_pages(paths, tmp, False, mode))
+            sec, n = ours_on_pages(paths, tmp, False, mode)
+            secs[mode].append(sec)
+            kept.add(n)
     paired = sorted(a / f for a, f in zip(secs["all"], secs["needed"]))
     print(f"  ours fused into the read against stage by stage: {statistics.median(secs['needed']):.1f} s against "
           f"{statistics.median(secs['all']):.1f} s, median {statistics.median(paired):.2f}x, "
-          f"range {paired[0]:.2f}-{paired[-1]:.2f}x over {rounds} rounds")
+          f"range {paired[0]:.2f}-{paired[-1]:.2f}x over {rounds} rounds; pages kept: "
+          f"{', '.join(map(str, sorted(kept)))}")
     return secs["needed"]
 
 
@@ -157,8 +160,9 @@ def real_pages(tmp: Path) -> None:
         return
     mb = sum(len(gzip.open(p).read()) if p.suffix == ".gz" else p.stat().st_size for p in paths) / 1e6
     print(f"real pages: {len(paths):,} HTML pages of ../shared/data/extraction, {mb:.1f} MB of HTML, one worker each")
-    ours = ours_on_pages(paths, tmp, language=False)
-    ours_lang = ours_on_pages(paths, tmp, language=True)
+    ours, kept = ours_on_pages(paths, tmp, language=False)
+    ours_lang, kept_lang = ours_on_pages(paths, tmp, language=True)
+    print(f"    ours: {kept:,} pages kept ({kept_lang:,} with language ID)")
     print(f"  ours, read -> html -> quality:            {ours:6.1f} s  {len(paths) / ours:7.1f} pages/s")
     print(f"  ours, the same with language ID:          {ours_lang:6.1f} s  {len(paths) / ours_lang:7.1f} pages/s")
     runs = [ours, *fused_on_pages(paths, tmp)]
@@ -166,7 +170,7 @@ def real_pages(tmp: Path) -> None:
         print("  DataTrove, trafilatura or spaCy not installed (pip install -e '.[bench]'): no comparison")
         return
     dt = datatrove_on_pages(paths, tmp)
-    runs.append(ours_on_pages(paths, tmp, language=False))  # after DataTrove too: a slow spell shows
+    runs.append(ours_on_pages(paths, tmp, language=False)[0])  # after DataTrove too: a slow spell shows
     print(f"  DataTrove, Trafilatura + Gopher + C4 + FineWeb: {dt:6.1f} s  {len(paths) / dt:7.1f} pages/s")
     mid = statistics.median(runs)
     print(f"  ours is {dt / mid:.1f}x DataTrove's speed (our median of {len(runs)} runs, {mid:.1f} s; "

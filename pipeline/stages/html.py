@@ -45,7 +45,7 @@ ARTICLE_BODY_XPATH = etree.XPath("//*[@itemprop='articleBody' or @itemprop='arti
 MAY_BE_HIDDEN_XPATH = etree.XPath("//*[@hidden or @aria-hidden or @style]")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # C0 controls: not XML-legal
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])  # the same, as UTF-8 bytes
+_CONTROL_BYTES = bytes(c for c in range(128) if _CONTROL.match(chr(c)))  # the same, as UTF-8 bytes
 
 
 @dataclass(frozen=True)
