@@ -354,19 +354,38 @@ def run_stage(spec: StageSpec, in_dir: Path, out_dir: Path, executor: Executor,
     return run_segment([spec], in_dir, [out_dir], [True], executor, keep_text, progress, labels)[0]
 
 
+def stage_dirs(cfg: RunConfig) -> list[Path]:
+    out = Path(cfg.run.output)
+    return [out / "00_read"] + [out / f"{i + 1:02d}_{s.name}" for i, s in enumerate(cfg.stages)]
+
+
+def _fusable(cfg: RunConfig, i: int) -> bool:
+    """Whether stage i may run in one task with its neighbours: only with `stage_outputs = needed`
+    (`all` writes every stage's output) and only without a whole-stream pass."""
+    return cfg.run.stage_outputs == "needed" and not get_stage(cfg.stages[i].name).needs_prepare
+
+
 def segments(cfg: RunConfig) -> list[list[int]]:
-    """Stage indices grouped as the run executes them: with `stage_outputs = needed`, consecutive
-    stages that need no whole-stream pass share a segment; every other stage runs alone."""
+    """Stage indices grouped as the run executes them: consecutive fusable stages share a
+    segment; every other stage runs alone."""
     groups: list[list[int]] = []
-    joins = False
-    for i, spec in enumerate(cfg.stages):
-        fusable = cfg.run.stage_outputs == "needed" and not get_stage(spec.name).needs_prepare
-        if fusable and joins:
+    for i in range(len(cfg.stages)):
+        if _fusable(cfg, i) and i > 0 and _fusable(cfg, i - 1):
             groups[-1].append(i)
         else:
             groups.append([i])
-        joins = fusable
     return groups
+
+
+def read_chain(cfg: RunConfig) -> Chain | None:
+    """The first segment, run inside the read task on each part as it is read, when it is
+    fusable: the raw input then never goes through Parquet."""
+    first = segments(cfg)[0] if cfg.stages else []
+    if not first or not _fusable(cfg, first[0]):
+        return None
+    dirs, needed = stage_dirs(cfg), needed_outputs(cfg)
+    return make_chain([cfg.stages[i] for i in first], [dirs[i + 1] for i in first],
+                      [i in needed for i in first], cfg.run.keep_dropped_text)
 
 
 def needed_outputs(cfg: RunConfig) -> set[int]:
@@ -385,11 +404,6 @@ class RunResult:
     out_dir: Path
     report: dict[str, Any]
     card_path: Path | None
-
-
-def stage_dirs(cfg: RunConfig) -> list[Path]:
-    out = Path(cfg.run.output)
-    return [out / "00_read"] + [out / f"{i + 1:02d}_{s.name}" for i, s in enumerate(cfg.stages)]
 
 
 def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
@@ -438,14 +452,9 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
                                  "stage_outputs": cfg.run.stage_outputs}, prior.get("seconds", 0.0))
     dirs = stage_dirs(cfg)
     needed = needed_outputs(cfg)
-    groups = segments(cfg)
-    chain = None
-    if groups and cfg.run.stage_outputs == "needed" and not get_stage(cfg.stages[0].name).needs_prepare:
-        chain = make_chain([cfg.stages[i] for i in groups[0]], [dirs[i + 1] for i in groups[0]],
-                           [i in needed for i in groups[0]], cfg.run.keep_dropped_text)
-    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress, chain)]
+    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress, read_chain(cfg))]
     clock.lap()
-    for seg in groups:  # a segment fused into the read finds its parts done, and sums them up
+    for seg in segments(cfg):  # a segment fused into the read finds its parts done, and sums them up
         stats += run_segment([cfg.stages[i] for i in seg], dirs[seg[0]], [dirs[i + 1] for i in seg],
                              [i in needed for i in seg], executor, cfg.run.keep_dropped_text,
                              progress, cfg.input.labels)
