@@ -215,6 +215,15 @@ def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
                              "field that does not exist so ids are derived from file and record")
 
 
+def _source_done(out_dir: Path, index: int) -> bool:
+    """A source counts as read when its marker exists and each of its parts has its ids file: a
+    run started by a corpusprep older than the ids files reads such a source again, so the
+    uniqueness check sees every id (the rewrite gives the same bytes)."""
+    marker = out_dir / SOURCES_DONE / f"source-{index:05d}.json"
+    return marker.exists() and all((out_dir / IDS / f"{name}.parquet").exists()
+                                   for name in json.loads(marker.read_text())["parts"])
+
+
 def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int,
              progress: bool = True, chain: Chain | None = None) -> dict[str, Any]:
     """Raw sources -> parts; with `chain`, each part goes on through those stages in the same task
@@ -224,7 +233,7 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
     configure_allocator()
     sources = list_sources(cfg, html_group=part_docs)
     todo = [(s, cfg, str(out_dir), i, part_docs, chain) for i, s in enumerate(sources)
-            if not (out_dir / SOURCES_DONE / f"source-{i:05d}.json").exists()]
+            if not _source_done(out_dir, i)]
     out_dir.mkdir(parents=True, exist_ok=True)
     desc = "+".join(["read", *(c.name for c in chain.specs)] if chain else ["read"])
     bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc=desc,

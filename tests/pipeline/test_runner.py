@@ -174,6 +174,24 @@ def test_duplicate_ids_are_found_when_the_first_stages_run_in_the_read(tmp_path)
     assert len(list((tmp_path / "out" / "01_html" / "_done").glob("*.json"))) == 1
 
 
+def test_a_source_read_without_its_ids_file_is_read_again(tmp_path):
+    """A run started by a corpusprep that wrote no ids files, resumed: its finished sources are
+    read again, so the uniqueness check still sees their ids."""
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "a.jsonl").write_text('{"id": "same", "text": "a"}\n')
+    (inp / "b.jsonl").write_text('{"id": "same", "text": "b"}\n')
+    cfg, out = InputConfig(path=str(inp)), tmp_path / "out"
+    with pytest.raises(InputError, match="'same'"):
+        run_read(cfg, out, LocalExecutor(1), 10, progress=False)
+    assert len(list((out / "_sources").glob("*.json"))) == 2
+    old = sorted((out / "_ids").glob("*.parquet"))[0]
+    old.unlink()
+    with pytest.raises(InputError, match=r"'same' at a.jsonl:1, b.jsonl:1"):
+        run_read(cfg, out, LocalExecutor(1), 10, progress=False)
+    assert old.exists()
+
+
 def test_id_check_in_several_hash_range_passes(tmp_path):
     """The uniqueness check splits ids into hash ranges when there are many; the result is the same."""
     from pipeline.runner import _check_unique_ids
