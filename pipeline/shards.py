@@ -9,6 +9,8 @@ of groups until `validation_tokens`; its documents come from the cleanest varian
 given), and every other member of a drawn group is held out of every budget of every variant.
 Budgets: the remaining documents of a variant in one seeded shuffle of their ids; a budget is the
 shortest prefix with at least that many tokens (within one document of its target; nested).
+A document is encoded from each variant's own text (safety masks PII and quality drops lines, so
+the same id has a different text in a later variant); equal texts of one id are encoded once.
 Mixes (the quality dose-response): a base variant's clean prefix plus documents the pipeline
 dropped (`drops.parquet` of named stages), cut to exact token shares of each budget.
 """
@@ -169,16 +171,19 @@ def _cut(order: list[str], tokens: dict[str, np.ndarray], n: int) -> list[tuple[
     return out
 
 
-def _postings_and_groups(texts: list[str], max_df: int) -> tuple[Postings, np.ndarray]:
-    """The documents' 13-gram postings and their group labels (see pipeline.splits)."""
-    postings = Postings(ngram_sets(texts))
-    return postings, groups(postings, max_df)
+def _postings_and_groups(texts: _Texts, max_df: int) -> tuple[Postings, np.ndarray]:
+    """The texts' 13-gram postings, and the group label of each document (see pipeline.splits)."""
+    sets = ngram_sets(texts.texts)
+    postings = Postings(sets)
+    per_doc = texts.per_document(sets)
+    return postings, groups(postings if per_doc is sets else Postings(per_doc), max_df)
 
 
 def _validation(union: list[str], label: np.ndarray, clean: dict[str, np.ndarray],
                 cfg: ShardsConfig) -> tuple[list[str], set[str], dict[str, Any]]:
-    """Whole groups in a seeded order until the target; returns validation ids (cleanest variant),
-    every id held out of training, and what the split did."""
+    """Whole groups of documents (`union`, labelled by `label`) in a seeded order until the target;
+    returns validation ids (cleanest variant), every id held out of training, and what the split
+    did."""
     members: dict[int, list[str]] = {}
     for i, g in zip(union, label):
         members.setdefault(int(g), []).append(i)
@@ -219,26 +224,28 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     fate, pool = _fates_and_pool(cfg, drops or {})
     tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else _train_on(data[cleanest][1], cfg)
     atomic.write_text(out / "tokenizer.json", tok.to_str())
-    text_of = _distinct_documents(data, pool)
-    union = list(text_of)
+    texts = _Texts.of(data, pool)
     t_enc = time.perf_counter()
-    tokens, postings, label = _encode_and_group(tok, union, text_of, cfg, progress)
+    arrays, postings, label = _encode_and_group(tok, texts, cfg, progress)
     enc_s = time.perf_counter() - t_enc
-    w = _Writer(out, cfg, tok.get_vocab_size(), fate, postings, {i: k for k, i in enumerate(union)})
-    clean = {i: tokens[i] for i in data[cleanest][0]}
-    val_ids, held, split = _validation(union, label, clean, cfg)
-    w.start_manifest(tok, cleanest, config_hash, val_ids, clean, split)
+    tokens = {name: {i: arrays[k] for i, k in slots.items()} for name, slots in texts.slot.items()}
+    w = _Writer(out, cfg, tok.get_vocab_size(), fate, postings, len(arrays))
+    clean = tokens[cleanest]
+    val_ids, held, split = _validation(texts.ids, label, clean, cfg)
+    w.start_manifest(tok, cleanest, config_hash, val_ids, clean, split, texts.slot[cleanest])
     budgets = [parse_tokens(b) for b in cfg.budgets]
     orders = {name: [i for i in shuffled(ids, cfg.seed) if i not in held] for name, (ids, _) in data.items()}
     for name, order in orders.items():
-        per, extra = _variant_budgets(name, order, tokens, budgets)
-        w.emit(name, per, {"source": str(variants[name]), **extra})
+        per, extra = _variant_budgets(name, order, tokens[name], budgets)
+        w.emit(name, per, {"source": str(variants[name]), **extra}, texts.slot[name])
+    dropped_slot = texts.dropped_or_variant()
+    dropped = {i: arrays[k] for i, k in dropped_slot.items()}
     for name, m in cfg.mixes.items():
-        per, extra = _mix_budgets(name, m, orders[m["base"]], fate, tokens, held, cfg)
-        w.emit(name, per, extra, nested=False)
+        per, extra = _mix_budgets(name, m, orders[m["base"]], fate, tokens[m["base"]], dropped, held, cfg)
+        w.emit(name, per, extra, {**dropped_slot, **texts.slot[m["base"]]}, nested=False)
     w.write_fates()
     w.manifest["seconds"] = {"total": round(time.perf_counter() - t0, 3), "encode": round(enc_s, 3),
-                             "tokens_encoded": sum(len(a) for a in tokens.values())}
+                             "tokens_encoded": sum(len(a) for a in arrays)}
     atomic.write_json(out / "manifest.json", w.manifest)
     return w.manifest
 
@@ -264,31 +271,72 @@ def _train_on(texts: list[str], cfg: ShardsConfig):
     return train_tokenizer(iter(sample), cfg.vocab_size)
 
 
-def _distinct_documents(data: dict[str, tuple[list[str], list[str]]], pool: dict[str, str]) -> dict[str, str]:
-    """Every distinct document once (variants share most of theirs), then the mixes' dropped ones."""
-    text_of: dict[str, str] = {}
-    for ids, texts in data.values():
-        for i, t in zip(ids, texts):
-            text_of.setdefault(i, t)
-    for i in [i for i in pool if i not in text_of]:
-        text_of[i] = pool[i]
-    return text_of
+@dataclass
+class _Texts:
+    """Every distinct text of the run's documents once, and which text each variant has of each
+    document. Why by (variant, id) and not by id: stages change texts (safety masks PII, quality
+    drops lines, decontamination redacts), so a document's text in the cleanest variant is not
+    its text in the raw one; variants still share most texts, and those are encoded once."""
+
+    texts: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # documents in order of first appearance
+    slot: dict[str, dict[str, int]] = field(default_factory=dict)  # variant -> id -> text index
+    dropped: dict[str, int] = field(default_factory=dict)  # id -> its text as the stage that dropped it saw it
+    _of: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, data: dict[str, tuple[list[str], list[str]]], pool: dict[str, str]) -> "_Texts":
+        t = cls()
+        t.slot = {name: {i: t.add(i, x) for i, x in zip(ids, texts)} for name, (ids, texts) in data.items()}
+        t.dropped = {i: t.add(i, x) for i, x in pool.items()}
+        return t
+
+    def add(self, i: str, text: str) -> int:
+        """The index of document i's `text`, added if this document had no such text yet."""
+        mine = self._of.get(i)
+        if mine is None:
+            mine = self._of[i] = []
+            self.ids.append(i)
+        for k in mine:
+            if self.texts[k] == text:
+                return k
+        mine.append(len(self.texts))
+        self.texts.append(text)
+        return mine[-1]
+
+    def dropped_or_variant(self) -> dict[str, int]:
+        """The text a mix takes of each document: as dropped where the run kept dropped text,
+        else the first variant's that holds it (the old text of `keep_dropped_text = false`)."""
+        out = dict(self.dropped)
+        for slots in self.slot.values():
+            for i, k in slots.items():
+                out.setdefault(i, k)
+        return out
+
+    def per_document(self, sets: list[np.ndarray]) -> list[np.ndarray]:
+        """Per document, the union of its texts' n-gram sets: the split groups documents, so an
+        n-gram's count is of documents, not of texts of one document."""
+        if len(self.ids) == len(self.texts):
+            return sets
+        return [sets[m[0]] if len(m) == 1 else np.unique(np.concatenate([sets[k] for k in m]))
+                for m in (self._of[i] for i in self.ids)]
 
 
-def _encode_and_group(tok, union: list[str], text_of: dict[str, str], cfg: ShardsConfig, progress: bool
-                      ) -> tuple[dict[str, np.ndarray], Postings, np.ndarray]:
-    """Tokens of every document, and their 13-gram postings and groups, computed in a thread while the
-    tokenizer encodes: both run outside the GIL for most of their time (Rust, compiled kernels,
-    numpy sorts)."""
+def _encode_and_group(tok, texts: _Texts, cfg: ShardsConfig, progress: bool
+                      ) -> tuple[list[np.ndarray], Postings, np.ndarray]:
+    """Tokens of every distinct text, its 13-gram postings and the documents' groups, computed in
+    a thread while the tokenizer encodes: both run outside the GIL for most of their time (Rust,
+    compiled kernels, numpy sorts)."""
     from tqdm import tqdm
 
     arrays: list[np.ndarray] = []
+    every = texts.texts
     with ThreadPoolExecutor(1) as pool:
-        grouping = pool.submit(_postings_and_groups, [text_of[i] for i in union], cfg.group_max_df)
-        for k in tqdm(range(0, len(union), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
-            arrays += encode(tok, [text_of[i] for i in union[k:k + cfg.batch_docs]], cfg.batch_docs)
+        grouping = pool.submit(_postings_and_groups, texts, cfg.group_max_df)
+        for k in tqdm(range(0, len(every), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
+            arrays += encode(tok, every[k:k + cfg.batch_docs], cfg.batch_docs)
         postings, label = grouping.result()
-    return dict(zip(union, arrays)), postings, label
+    return arrays, postings, label
 
 
 def _variant_budgets(name: str, order: list[str], tokens: dict[str, np.ndarray], budgets: list[int]
@@ -304,17 +352,18 @@ def _variant_budgets(name: str, order: list[str], tokens: dict[str, np.ndarray],
 
 
 def _mix_budgets(name: str, m: dict[str, Any], base_order: list[str], fate: dict[str, str],
-                 tokens: dict[str, np.ndarray], held: set[str], cfg: ShardsConfig
-                 ) -> tuple[dict[int, list[tuple[str, np.ndarray]]], dict[str, Any]]:
-    """A mix's budgets: the base's clean prefix and dropped documents at the mix's exact token share."""
+                 tokens: dict[str, np.ndarray], dropped_tokens: dict[str, np.ndarray], held: set[str],
+                 cfg: ShardsConfig) -> tuple[dict[int, list[tuple[str, np.ndarray]]], dict[str, Any]]:
+    """A mix's budgets: the base's clean prefix (`tokens`, the base's) and dropped documents
+    (`dropped_tokens`) at the mix's exact token share."""
     in_base = set(base_order)
-    dropped = [i for i in shuffled([i for i, s in fate.items() if s in m["dropped"] and i in tokens], cfg.seed)
-               if i not in held and i not in in_base]
+    dropped = [i for i in shuffled([i for i, s in fate.items() if s in m["dropped"] and i in dropped_tokens],
+                                   cfg.seed) if i not in held and i not in in_base]
     per = {}
     for b in (parse_tokens(x) for x in m.get("budgets", cfg.budgets)):
         n_drop = int(round(m["share"] * b))
         try:
-            docs = _cut(base_order, tokens, b - n_drop) + _cut(dropped, tokens, n_drop)
+            docs = _cut(base_order, tokens, b - n_drop) + _cut(dropped, dropped_tokens, n_drop)
         except ConfigError as e:
             raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or "
                               f"the budget") from None
@@ -329,18 +378,19 @@ class _Writer:
     """Writes the shard sets of one folder and collects its manifest."""
 
     def __init__(self, out: Path, cfg: ShardsConfig, vocab: int, fate: dict[str, str], postings: Postings,
-                 index: dict[str, int]):
-        self.out, self.cfg, self.fate, self.postings, self.index = out, cfg, fate, postings, index
+                 n_texts: int):
+        self.out, self.cfg, self.fate, self.postings, self.n_texts = out, cfg, fate, postings, n_texts
         self.dtype = np.uint16 if vocab <= 65535 else np.uint32
         self.per_ids: list[set[str]] = []
         self.val = self.members([])
         self.manifest: dict[str, Any] = {}
 
     def start_manifest(self, tok, cleanest: str, config_hash: str, val_ids: list[str],
-                       clean: dict[str, np.ndarray], split: dict[str, Any]) -> None:
-        """The manifest's head and the validation split's shards."""
+                       clean: dict[str, np.ndarray], split: dict[str, Any], slot: dict[str, int]) -> None:
+        """The manifest's head and the validation split's shards (`slot`: the cleanest variant's
+        text of each id)."""
         cfg, out = self.cfg, self.out
-        self.val = self.members(val_ids)
+        self.val = self.members(slot[i] for i in val_ids)
         self.manifest = {
             "format": "corpusprep-shards/2",
             "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(out / "tokenizer.json"),
@@ -359,41 +409,42 @@ class _Writer:
             "variants": {},
         }
 
-    def members(self, ids) -> np.ndarray:
-        """A flag per distinct document of the run: is it among `ids`."""
-        flags = np.zeros(len(self.index), bool)
-        flags[[self.index[i] for i in ids]] = True
+    def members(self, slots) -> np.ndarray:
+        """A flag per distinct text of the run: is it among `slots`."""
+        flags = np.zeros(self.n_texts, bool)
+        flags[list(slots)] = True
         return flags
 
-    def describe(self, docs: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
+    def describe(self, docs: list[tuple[str, np.ndarray]], slot: dict[str, int]) -> dict[str, Any]:
         comp: dict[str, int] = {}
         for i, t in docs:
             comp[self.fate.get(i, "kept")] = comp.get(self.fate.get(i, "kept"), 0) + len(t)
         return {"tokens": int(sum(len(t) for _, t in docs)), "docs": len(docs),
                 "doc_ids_sha256": hashlib.sha256("\n".join(sorted(i for i, _ in docs)).encode()).hexdigest(),
                 "composition": dict(sorted(comp.items())),
-                "repeated_13gram_share": round(repeated_share(self.postings, self.members(i for i, _ in docs)), 4)}
+                "repeated_13gram_share": round(repeated_share(self.postings, self.members(slot[i] for i, _ in docs)),
+                                               4)}
 
     def emit(self, name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any],
-             nested: bool = True) -> None:
-        """Write a variant's budgets. Nested budgets are prefixes of one shard sequence, stored
-        once: a budget names the first shards of the largest budget's sequence and takes of the
-        last only up to its own token count (`tokens`). A mix's budgets are drawn apart (not
-        prefixes of each other), so each is a sequence of its own."""
+             slot: dict[str, int], nested: bool = True) -> None:
+        """Write a variant's budgets (`slot`: which text of each id they hold). Nested budgets are
+        prefixes of one shard sequence, stored once: a budget names the first shards of the largest
+        budget's sequence and takes of the last only up to its own token count (`tokens`). A mix's
+        budgets are drawn apart (not prefixes of each other), so each is a sequence of its own."""
         out, cfg = self.out, self.cfg
         vb = {}
         self.per_ids.append({i for docs in per_budget.values() for i, _ in docs})
         largest = max(per_budget)
         sequence = write_shards(out / name, per_budget[largest], cfg.tokens_per_shard, self.dtype) if nested else []
         for b, docs in per_budget.items():
-            info = self.describe(docs)
+            info = self.describe(docs, slot)
             if nested:
                 ends = np.cumsum([x["tokens"] for x in sequence])
                 shards = sequence[:int(np.searchsorted(ends, info["tokens"])) + 1]
             else:
                 shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, self.dtype)
             vb[budget_name(b)] = {"target": b, **info, "shards": _rel(shards, out)}
-        train = self.members(i for i, _ in per_budget[largest])
+        train = self.members(slot[i] for i, _ in per_budget[largest])
         self.manifest["validation"]["overlap_13gram"][name] = round(overlap(self.postings, self.val, train), 5)
         self.manifest["variants"][name] = {**extra, "budgets": vb}
 

@@ -27,11 +27,24 @@ mix = {base = "deduped", dropped = ["dedup"], share = 0.25, budgets = ["40K"]}
 """
 
 
+# quality changes the text of almost every document it keeps (it drops lines): the variants hold
+# different texts of the same ids
+STAGES = """
+[[stages]]
+name = "html"
+[[stages]]
+name = "quality"
+word_split = "whitespace"
+[[stages]]
+name = "dedup"
+"""
+
+
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory, sample_corpus):
     tmp = tmp_path_factory.mktemp("shards")
     cfg = write_config(tmp / "s.toml", sample_corpus["dir"] / "warc", tmp / "out",
-                       stages='[[stages]]\nname = "html"\n[[stages]]\nname = "dedup"\n' + SHARDS,
+                       stages=STAGES + SHARDS,
                        extra_run="workers = 2\npart_docs = 400")
     res = run(load_run_config(cfg), progress=False)
     return tmp, res
@@ -68,6 +81,39 @@ def test_budgets_within_one_document_nested_and_validation_disjoint(sharded):
             assert all(s["tokens"] == 8192 for s in info["shards"][:-1])
 
 
+def _texts(*files: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for p in files:
+        t = pq.read_table(p, columns=["id", "text"])
+        out.update(zip(t["id"].to_pylist(), t["text"].to_pylist()))
+    return out
+
+
+def test_each_variant_holds_its_own_text_of_a_document(sharded):
+    """Quality dropped lines of the documents it kept: the raw variant decodes to html's text of
+    a document, deduped and validation to dedup's, and a mix's dropped documents to the text the
+    stage that dropped them saw."""
+    tmp, _ = sharded
+    out, folder = tmp / "out", tmp / "out" / "shards"
+    man = json.loads((folder / "manifest.json").read_text())
+    raw, clean = _texts(*out.glob("01_html/part-*.parquet")), _texts(*out.glob("03_dedup/part-*.parquet"))
+    dropped = _texts(out / "03_dedup" / "drops.parquet")
+    changed = [i for i in clean if clean[i] != raw[i]]
+    assert len(changed) > 0.5 * len(clean)
+    for name, budget, want in [("raw", man["variants"]["raw"]["budgets"]["80K"], raw),
+                               ("deduped", man["variants"]["deduped"]["budgets"]["80K"], clean),
+                               ("validation", man["validation"], clean)]:
+        got = _decoded(folder, budget)
+        last = doc_ids(folder, budget)[-1]  # a budget's last document is cut short
+        wrong = [i for i in got if i != last and got[i] != want[i]]
+        assert not wrong, (name, len(wrong), len(got))
+        assert set(got) & set(changed)
+    mixed = _decoded(folder, man["variants"]["mix"]["budgets"]["40K"])
+    from_drops = [i for i in mixed if i in dropped]
+    assert from_drops and all(mixed[i] == dropped[i] for i in from_drops[:-1])
+    assert any(dropped[i] != raw[i] for i in from_drops)
+
+
 def test_round_trip_decodes_to_the_documents(sharded):
     from tokenizers import Tokenizer
 
@@ -75,10 +121,7 @@ def test_round_trip_decodes_to_the_documents(sharded):
     folder = tmp / "out" / "shards"
     man = json.loads((folder / "manifest.json").read_text())
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    texts = {}
-    for p in (tmp / "out" / "02_dedup").glob("part-*.parquet"):
-        t = pq.read_table(p)
-        texts.update(zip(t["id"].to_pylist(), t["text"].to_pylist()))
+    texts = _texts(*(tmp / "out" / "03_dedup").glob("part-*.parquet"))
     budget = man["variants"]["deduped"]["budgets"]["20K"]
     stream = np.concatenate([t for _, t in budget_rows(folder, budget)])
     assert len(stream) == budget["tokens"]
@@ -107,7 +150,8 @@ def test_loadable_by_pyarrow_and_datasets(sharded):
 def test_card_funnel_equals_stage_outputs_and_rerenders(sharded):
     tmp, res = sharded
     report = load_report(tmp / "cards" / "s")
-    for s, d in zip(report["stages"], ["00_read", "01_html", "02_dedup"]):  # html runs in the read: no raw parts
+    for s, d in zip(report["stages"], ["00_read", "01_html", "02_quality", "03_dedup"]):  # no raw parts: html
+        # and quality run in the read
         kept = sum(pq.read_metadata(p).num_rows for p in (tmp / "out" / d).glob("_ids/*.parquet" if d == "00_read"
                                                                                 else "part-*.parquet"))
         dropped = pq.read_metadata(tmp / "out" / d / "drops.parquet").num_rows
@@ -141,8 +185,8 @@ def test_card_diff_and_show(sharded):
     tmp, _ = sharded
     a = load_report(tmp / "cards" / "s")
     b = json.loads(json.dumps(a))
-    b["config"]["stages"][1]["bands"] = 20
-    b["stages"][2]["docs_out"] -= 3
+    b["config"]["stages"][2]["bands"] = 20
+    b["stages"][3]["docs_out"] -= 3
     from pipeline.card import diff_reports
     lines = diff_reports(a, b)
     assert "config stages: " in lines[0] or any("bands" in l or "stages" in l for l in lines)
@@ -287,7 +331,7 @@ def test_mix_holds_exact_token_shares_of_kept_and_dropped_documents(sharded):
     mix = man["variants"]["mix"]
     assert mix["mix"]["share"] == 0.25 and list(mix["budgets"]) == ["40K"]
     b = mix["budgets"]["40K"]
-    dropped = set(pq.read_table(tmp / "out" / "02_dedup" / "drops.parquet")["id"].to_pylist())
+    dropped = set(pq.read_table(tmp / "out" / "03_dedup" / "drops.parquet")["id"].to_pylist())
     deduped = set(doc_ids(folder, man["variants"]["deduped"]["budgets"]["80K"]))
     val = set(doc_ids(folder, man["validation"]))
     per = {"dropped": 0, "kept": 0}
