@@ -305,8 +305,8 @@ class _Texts:
         return mine[-1]
 
     def dropped_or_variant(self) -> dict[str, int]:
-        """The text a mix takes of each document: as dropped where the run kept dropped text,
-        else the first variant's that holds it (the old text of `keep_dropped_text = false`)."""
+        """The text a mix takes of each document: as the stage that dropped it saw it, or, where
+        the run kept no dropped text (`keep_dropped_text = false`), the first variant's."""
         out = dict(self.dropped)
         for slots in self.slot.values():
             for i, k in slots.items():
