@@ -2,8 +2,12 @@
 
     python benchmarks/bench_shards.py
 
-Uses the default corpus's main texts (repeated to >= 10 M characters) and a BPE tokenizer trained
-here. Target: the whole path (encode, EOS, cut into shards, Arrow IPC, sha256) at >= 85 % of the
+1. One variant: the default corpus's main texts (repeated to >= 10 M characters) and a BPE
+   tokenizer trained here.
+2. The study's own shards: the default run's three variants (html, quality and decontam outputs,
+   each with its own text of a document), its mixes and its validation split, with the run's
+   tokenizer given; against raw encoding of the distinct texts the path encodes.
+Target: the whole path (encode, EOS, cut into shards, Arrow IPC, sha256) at >= 85 % of the
 raw `encode_batch` speed. The path encodes with `encode_batch_fast` (the same ids without
 character offsets, which shards never use); its raw speed is printed beside. A process's one-time
 start-up (numba loading its runtime and the compiled kernels, scipy and tqdm imports: ~1 s that a
@@ -12,6 +16,7 @@ build_shards run first, and printed.
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import statistics
@@ -21,8 +26,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tokenizers import Tokenizer
 
-from common import default_corpus_dir
+from common import REPO, default_corpus_dir
 from pipeline.shards import ShardsConfig, build_shards, train_tokenizer
 
 
@@ -62,6 +68,48 @@ def main(rounds: int = 5) -> None:
               f"range {paired[0]:.0%}-{paired[-1]:.0%} over the {rounds} rounds")
 
 
+def study(rounds: int = 5) -> None:
+    """The default run's shards step, timed alone against raw encoding of what it encodes."""
+    from pipeline.config import load_run_config
+    from pipeline.runner import run
+    from pipeline.shards import read_drops, read_texts
+
+    default_corpus_dir()
+    with tempfile.TemporaryDirectory() as tmp:
+        sets = [f"run.output={tmp}/run", f"run.cards_dir={tmp}/cards"]
+        cfg = load_run_config(REPO / "configs" / "default.toml", sets)
+        run(cfg, progress=False)
+        by_name = {s.name: Path(tmp) / "run" / f"{k + 1:02d}_{s.name}" for k, s in enumerate(cfg.stages)}
+        variants = {v: by_name[stage] for v, stage in cfg.shards.variants.items()}
+        drops = {name: d / "drops.parquet" for name, d in by_name.items()}
+        tok_path = Path(tmp) / "run" / "shards" / "tokenizer.json"
+        tok = Tokenizer.from_file(str(tok_path))
+        distinct = {}  # (id, text) -> text: what the path encodes, each distinct text of a document once
+        for d in variants.values():
+            distinct.update(((i, t), t) for i, t in zip(*read_texts(d)))
+        pool_stages = {x for m in cfg.shards.mixes.values() for x in m["dropped"]}
+        distinct.update(((i, t), t) for i, t in read_drops(drops, pool_stages)[1].items())
+        texts = list(distinct.values())
+        shards_cfg = dataclasses.replace(cfg.shards, tokenizer=str(tok_path))
+        secs: dict[str, list[float]] = {"encode_batch": [], "shards": []}
+        for r in range(rounds):
+            t0 = time.perf_counter()
+            n_raw = sum(len(e.ids) for i in range(0, len(texts), 1024)
+                        for e in tok.encode_batch(texts[i:i + 1024], add_special_tokens=False))
+            secs["encode_batch"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            man = build_shards(variants, Path(tmp) / f"shards-{r}", shards_cfg, progress=False, drops=drops)
+            secs["shards"].append(time.perf_counter() - t0)
+    n = man["seconds"]["tokens_encoded"]
+    print(f"the default run's shards ({', '.join(variants)}, {len(cfg.shards.mixes)} mixes, validation): "
+          f"{len(texts):,} distinct texts, {n_raw:,} tokens (+{len(texts):,} EOS; the path encoded {n:,}); "
+          f"median of {rounds} interleaved rounds")
+    paired = sorted((n / s) / (n_raw / r) for s, r in zip(secs["shards"], secs["encode_batch"]))
+    print(f"  shards {n / statistics.median(secs['shards']) / 1e6:.2f} M tokens/s, raw encode_batch "
+          f"{n_raw / statistics.median(secs['encode_batch']) / 1e6:.2f} M tokens/s; paired per round: median "
+          f"{statistics.median(paired):.0%}, range {paired[0]:.0%}-{paired[-1]:.0%}")
+
+
 def _stage(stage: Path, docs: list[str]) -> Path:
     """`docs` written as a stage folder of Parquet parts."""
     stage.mkdir(parents=True)
@@ -78,3 +126,4 @@ def _config(budget: int, tok_path: Path) -> ShardsConfig:
 
 if __name__ == "__main__":
     main()
+    study()

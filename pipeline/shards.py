@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from pipeline import atomic
 from pipeline.errors import ConfigError
 from pipeline.shard_format import EOS, budget_name, parse_tokens, write_shards
-from pipeline.splits import Postings, groups, ngram_sets, overlap, repeated_share
+from pipeline.splits import Postings, distinct, groups, ngram_sets, overlap_of, repeated_share_of
 from pipeline.text import sha256_file
 
 
@@ -173,10 +173,11 @@ def _cut(order: list[str], tokens: dict[str, np.ndarray], n: int) -> list[tuple[
 
 def _postings_and_groups(texts: _Texts, max_df: int) -> tuple[Postings, np.ndarray]:
     """The texts' 13-gram postings, and the group label of each document (see pipeline.splits)."""
-    sets = ngram_sets(texts.texts)
-    postings = Postings(sets)
-    per_doc = texts.per_document(sets)
-    return postings, groups(postings if per_doc is sets else Postings(per_doc), max_df)
+    postings = Postings(ngram_sets(texts.texts))
+    if len(texts.ids) == len(texts.texts):  # one text a document
+        return postings, groups(postings, max_df)
+    # the split groups documents: an n-gram's count is of documents, not of one document's texts
+    return postings, groups(postings.merged(np.asarray(texts.doc, np.int64), len(texts.ids)), max_df)
 
 
 def _validation(union: list[str], label: np.ndarray, clean: dict[str, np.ndarray],
@@ -280,6 +281,7 @@ class _Texts:
 
     texts: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)  # documents in order of first appearance
+    doc: list[int] = field(default_factory=list)  # per text: its document's index into `ids`
     slot: dict[str, dict[str, int]] = field(default_factory=dict)  # variant -> id -> text index
     dropped: dict[str, int] = field(default_factory=dict)  # id -> its text as the stage that dropped it saw it
     _of: dict[str, list[int]] = field(default_factory=dict)
@@ -302,6 +304,7 @@ class _Texts:
                 return k
         mine.append(len(self.texts))
         self.texts.append(text)
+        self.doc.append(len(self.ids) - 1 if len(mine) == 1 else self.doc[mine[0]])
         return mine[-1]
 
     def dropped_or_variant(self) -> dict[str, int]:
@@ -312,14 +315,6 @@ class _Texts:
             for i, k in slots.items():
                 out.setdefault(i, k)
         return out
-
-    def per_document(self, sets: list[np.ndarray]) -> list[np.ndarray]:
-        """Per document, the union of its texts' n-gram sets: the split groups documents, so an
-        n-gram's count is of documents, not of texts of one document."""
-        if len(self.ids) == len(self.texts):
-            return sets
-        return [sets[m[0]] if len(m) == 1 else np.unique(np.concatenate([sets[k] for k in m]))
-                for m in (self._of[i] for i in self.ids)]
 
 
 def _encode_and_group(tok, texts: _Texts, cfg: ShardsConfig, progress: bool
@@ -382,7 +377,7 @@ class _Writer:
         self.out, self.cfg, self.fate, self.postings, self.n_texts = out, cfg, fate, postings, n_texts
         self.dtype = np.uint16 if vocab <= 65535 else np.uint32
         self.per_ids: list[set[str]] = []
-        self.val = self.members([])
+        self.val_grams = np.empty(0, np.uint64)  # the validation's distinct 13-grams
         self.manifest: dict[str, Any] = {}
 
     def start_manifest(self, tok, cleanest: str, config_hash: str, val_ids: list[str],
@@ -390,7 +385,7 @@ class _Writer:
         """The manifest's head and the validation split's shards (`slot`: the cleanest variant's
         text of each id)."""
         cfg, out = self.cfg, self.out
-        self.val = self.members(slot[i] for i in val_ids)
+        self.val_grams = distinct(self.postings.of(self.members(slot[i] for i in val_ids)))
         self.manifest = {
             "format": "corpusprep-shards/2",
             "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(out / "tokenizer.json"),
@@ -415,15 +410,15 @@ class _Writer:
         flags[list(slots)] = True
         return flags
 
-    def describe(self, docs: list[tuple[str, np.ndarray]], slot: dict[str, int]) -> dict[str, Any]:
+    def describe(self, docs: list[tuple[str, np.ndarray]], grams: np.ndarray) -> dict[str, Any]:
+        """A budget's manifest entry (`grams`: its documents' sorted 13-gram hashes)."""
         comp: dict[str, int] = {}
         for i, t in docs:
             comp[self.fate.get(i, "kept")] = comp.get(self.fate.get(i, "kept"), 0) + len(t)
         return {"tokens": int(sum(len(t) for _, t in docs)), "docs": len(docs),
                 "doc_ids_sha256": hashlib.sha256("\n".join(sorted(i for i, _ in docs)).encode()).hexdigest(),
                 "composition": dict(sorted(comp.items())),
-                "repeated_13gram_share": round(repeated_share(self.postings, self.members(slot[i] for i, _ in docs)),
-                                               4)}
+                "repeated_13gram_share": round(repeated_share_of(grams), 4)}
 
     def emit(self, name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any],
              slot: dict[str, int], nested: bool = True) -> None:
@@ -437,15 +432,17 @@ class _Writer:
         largest = max(per_budget)
         sequence = write_shards(out / name, per_budget[largest], cfg.tokens_per_shard, self.dtype) if nested else []
         for b, docs in per_budget.items():
-            info = self.describe(docs, slot)
+            grams = self.postings.of(self.members(slot[i] for i, _ in docs))
+            if b == largest:
+                train = grams  # the validation overlap is measured against the largest budget
+            info = self.describe(docs, grams)
             if nested:
                 ends = np.cumsum([x["tokens"] for x in sequence])
                 shards = sequence[:int(np.searchsorted(ends, info["tokens"])) + 1]
             else:
                 shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, self.dtype)
             vb[budget_name(b)] = {"target": b, **info, "shards": _rel(shards, out)}
-        train = self.members(slot[i] for i, _ in per_budget[largest])
-        self.manifest["validation"]["overlap_13gram"][name] = round(overlap(self.postings, self.val, train), 5)
+        self.manifest["validation"]["overlap_13gram"][name] = round(overlap_of(self.val_grams, train), 5)
         self.manifest["variants"][name] = {**extra, "budgets": vb}
 
     def write_fates(self) -> None:

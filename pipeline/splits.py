@@ -120,9 +120,38 @@ class Postings:
         order = np.argsort(h)  # not stable: which document of a run comes first changes no group
         self.hashes, self.docs = h[order], d[order]
 
+    def merged(self, owner: np.ndarray, n: int) -> "Postings":
+        """The same n-grams over `n` groups of documents (`owner`: each document's group), each
+        n-gram posted once per group: what `groups` needs when a document has several texts.
+        One pass over the sorted postings, so no second sort."""
+        out = Postings([])
+        out.n_docs = n
+        out.hashes, out.docs = _merge_runs(self.hashes, self.docs, owner, n)
+        return out
+
     def of(self, member: np.ndarray) -> np.ndarray:
         """The sorted hashes of the postings of the documents flagged in `member` (bool per doc)."""
         return self.hashes[member[self.docs]]
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_runs(hashes: np.ndarray, docs: np.ndarray, owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Postings (sorted by hash) with each document replaced by its owner, the repeats of an
+    owner within a run of one hash dropped; still sorted by hash."""
+    last_run = np.full(n, -1, np.int64)  # per owner: the last run it was posted in
+    out_h = np.empty(len(hashes), np.uint64)
+    out_d = np.empty(len(hashes), np.int64)
+    run, m = -1, 0
+    for i in range(len(hashes)):
+        if i == 0 or hashes[i] != hashes[i - 1]:
+            run += 1
+        g = owner[docs[i]]
+        if last_run[g] != run:
+            last_run[g] = run
+            out_h[m] = hashes[i]
+            out_d[m] = g
+            m += 1
+    return out_h[:m].copy(), out_d[:m].copy()
 
 
 def _runs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +184,11 @@ def groups(p: Postings, max_df: int = 100) -> np.ndarray:
 
 def repeated_share(p: Postings, member: np.ndarray) -> float:
     """Share of the member documents' distinct n-grams that occur in another member document."""
-    h = p.of(member)
+    return repeated_share_of(p.of(member))
+
+
+def repeated_share_of(h: np.ndarray) -> float:
+    """`repeated_share` from the members' sorted hashes (`Postings.of`)."""
     if not len(h):
         return 0.0
     _, df = _runs(h)
@@ -165,11 +198,19 @@ def repeated_share(p: Postings, member: np.ndarray) -> float:
 def overlap(p: Postings, val: np.ndarray, train: np.ndarray, lo: int = 1, hi: int = 10) -> float:
     """Share of the validation documents' distinct n-grams that occur in lo..hi training
     documents (`val`, `train`: bool per document)."""
-    v = p.of(val)
-    v = v[_runs(v)[0]]
+    return overlap_of(distinct(p.of(val)), p.of(train), lo, hi)
+
+
+def distinct(h: np.ndarray) -> np.ndarray:
+    """The distinct values of sorted `h`."""
+    return h[_runs(h)[0]]
+
+
+def overlap_of(v: np.ndarray, t: np.ndarray, lo: int = 1, hi: int = 10) -> float:
+    """`overlap` from the validation's distinct n-grams `v` and the training documents' sorted
+    hashes `t`: the shards step computes each once for several variants and budgets."""
     if len(v) == 0:
         return 0.0
-    t = p.of(train)
     starts, df = _runs(t)
     uniq = t[starts]
     counts = np.zeros(len(v), np.int64)
