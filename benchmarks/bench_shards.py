@@ -71,7 +71,7 @@ def main(rounds: int = 5) -> None:
 def study(rounds: int = 5) -> None:
     """The default run's shards step, timed alone against raw encoding of what it encodes."""
     from pipeline.config import load_run_config
-    from pipeline.runner import run
+    from pipeline.runner import run, shard_inputs, stage_dirs
     from pipeline.shards import read_drops, read_texts
 
     default_corpus_dir()
@@ -79,12 +79,12 @@ def study(rounds: int = 5) -> None:
         sets = [f"run.output={tmp}/run", f"run.cards_dir={tmp}/cards"]
         cfg = load_run_config(REPO / "configs" / "default.toml", sets)
         run(cfg, progress=False)
-        by_name = {s.name: Path(tmp) / "run" / f"{k + 1:02d}_{s.name}" for k, s in enumerate(cfg.stages)}
-        variants = {v: by_name[stage] for v, stage in cfg.shards.variants.items()}
-        drops = {name: d / "drops.parquet" for name, d in by_name.items()}
+        variants, drops = shard_inputs(cfg, stage_dirs(cfg))
         tok_path = Path(tmp) / "run" / "shards" / "tokenizer.json"
         tok = Tokenizer.from_file(str(tok_path))
-        distinct = {}  # (id, text) -> text: what the path encodes, each distinct text of a document once
+        # what the path encodes, each distinct text of a document once: worked out here apart from the
+        # path, so the two token counts printed below check each other
+        distinct = {}
         for d in variants.values():
             distinct.update(((i, t), t) for i, t in zip(*read_texts(d)))
         pool_stages = {x for m in cfg.shards.mixes.values() for x in m["dropped"]}

@@ -511,10 +511,15 @@ def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, An
         m = json.loads(man.read_text())
         if m.get("source_config_hash") == cfg.config_hash():
             return m
+    variants, drops = shard_inputs(cfg, dirs)
+    return build_shards(variants, out, cfg.shards, cfg.config_hash(), progress, drops)
+
+
+def shard_inputs(cfg: RunConfig, dirs: list[Path]) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The shards step's inputs in a run: each variant's stage folder, and each stage's drops."""
     by_name = {s.name: d for s, d in zip(cfg.stages, dirs[1:])}
     variants = {v: by_name[stage] for v, stage in cfg.shards.variants.items()}
-    drops = {name: d / "drops.parquet" for name, d in by_name.items()}
-    return build_shards(variants, out, cfg.shards, cfg.config_hash(), progress, drops)
+    return variants, {name: d / "drops.parquet" for name, d in by_name.items()}
 
 
 def run_report(cfg: RunConfig, stats: list[dict[str, Any]], seconds: float,

@@ -174,10 +174,10 @@ def _cut(order: list[str], tokens: dict[str, np.ndarray], n: int) -> list[tuple[
 def _postings_and_groups(texts: _Texts, max_df: int) -> tuple[Postings, np.ndarray]:
     """The texts' 13-gram postings, and the group label of each document (see pipeline.splits)."""
     postings = Postings(ngram_sets(texts.texts))
-    if len(texts.ids) == len(texts.texts):  # one text a document
+    if len(texts.of_id) == len(texts.texts):  # one text a document
         return postings, groups(postings, max_df)
     # the split groups documents: an n-gram's count is of documents, not of one document's texts
-    return postings, groups(postings.merged(np.asarray(texts.doc, np.int64), len(texts.ids)), max_df)
+    return postings, groups(postings.merged(texts.owners(), len(texts.of_id)), max_df)
 
 
 def _validation(union: list[str], label: np.ndarray, clean: dict[str, np.ndarray],
@@ -232,7 +232,7 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     tokens = {name: {i: arrays[k] for i, k in slots.items()} for name, slots in texts.slot.items()}
     w = _Writer(out, cfg, tok.get_vocab_size(), fate, postings, len(arrays))
     clean = tokens[cleanest]
-    val_ids, held, split = _validation(texts.ids, label, clean, cfg)
+    val_ids, held, split = _validation(list(texts.of_id), label, clean, cfg)
     w.start_manifest(tok, cleanest, config_hash, val_ids, clean, split, texts.slot[cleanest])
     budgets = [parse_tokens(b) for b in cfg.budgets]
     orders = {name: [i for i in shuffled(ids, cfg.seed) if i not in held] for name, (ids, _) in data.items()}
@@ -280,11 +280,9 @@ class _Texts:
     its text in the raw one; variants still share most texts, and those are encoded once."""
 
     texts: list[str] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)  # documents in order of first appearance
-    doc: list[int] = field(default_factory=list)  # per text: its document's index into `ids`
     slot: dict[str, dict[str, int]] = field(default_factory=dict)  # variant -> id -> text index
     dropped: dict[str, int] = field(default_factory=dict)  # id -> its text as the stage that dropped it saw it
-    _of: dict[str, list[int]] = field(default_factory=dict)
+    of_id: dict[str, list[int]] = field(default_factory=dict)  # id -> its texts; ids in order of first appearance
 
     @classmethod
     def of(cls, data: dict[str, tuple[list[str], list[str]]], pool: dict[str, str]) -> "_Texts":
@@ -295,17 +293,20 @@ class _Texts:
 
     def add(self, i: str, text: str) -> int:
         """The index of document i's `text`, added if this document had no such text yet."""
-        mine = self._of.get(i)
-        if mine is None:
-            mine = self._of[i] = []
-            self.ids.append(i)
+        mine = self.of_id.setdefault(i, [])
         for k in mine:
             if self.texts[k] == text:
                 return k
         mine.append(len(self.texts))
         self.texts.append(text)
-        self.doc.append(len(self.ids) - 1 if len(mine) == 1 else self.doc[mine[0]])
         return mine[-1]
+
+    def owners(self) -> np.ndarray:
+        """Per text, its document's index in `of_id`'s order."""
+        owner = np.empty(len(self.texts), np.int64)
+        for d, mine in enumerate(self.of_id.values()):
+            owner[mine] = d
+        return owner
 
     def dropped_or_variant(self) -> dict[str, int]:
         """The text a mix takes of each document: as the stage that dropped it saw it, or, where
