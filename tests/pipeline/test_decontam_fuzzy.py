@@ -1,7 +1,8 @@
 """Edited leaks on real web text, benchmarks given as people ship them.
 
-Hosts: the article texts of `../shared/data/extraction/*/ground_truth.jsonl` (news and blog pages
-written by others). Leaks: real test items from `../shared/data/benchmarks`, inserted into a host
+Hosts: the article texts of the full-text extraction sets (`../shared/data/extraction/<set>/
+ground_truth.jsonl` for dragnet, l3s-gn1, utomo-chaos-2017: news and blog pages written by
+others). Leaks: real test items from `../shared/data/benchmarks`, inserted into a host
 verbatim, with 1, 2 or 4 words replaced far apart (by words of the host), or with their clauses
 reordered; for short items (25-40 words) and long ones (41-120) separately. The benchmarks reach
 the stage only through field mappings, in three shapes the project does not ship: GSM8K as JSONL
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_run_config
+from pipeline.extraction_eval import DATASETS
 from pipeline.runner import run
 from pipeline.stages.decontam import lm_eval_words
 from tests.conftest import write_config
@@ -73,8 +75,8 @@ def _edit(item: str, variant: str, host_words: list[str], rng: random.Random) ->
 def planted(tmp_path_factory, shared_data):
     tmp = tmp_path_factory.mktemp("fuzzy")
     toml, items = _benchmarks(shared_data, tmp)
-    hosts = [json.loads(l)["text"] for d in sorted((shared_data / "extraction").iterdir()) if d.is_dir()
-             for l in (d / "ground_truth.jsonl").read_text().split("\n") if l.strip()]
+    hosts = [json.loads(l)["text"] for d in sorted(DATASETS)  # the full-text sets (not the snippet-only ones)
+             for l in (shared_data / "extraction" / d / "ground_truth.jsonl").read_text().split("\n") if l.strip()]
     hosts = [h for h in hosts if len(h.split()) >= 80]
     rng = random.Random(17)
     by_class = {"short": [t for t in items if 25 <= len(lm_eval_words(t)) <= 40],
