@@ -141,7 +141,10 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
     bands: list[pa.Table] = []
     with atomic.atomic_path(state_dir / "docs" / f"{name}.parquet") as tmp:
         writer = None
-        for rb in pf.iter_batches(batch_size=batch_docs, columns=["id", "text"]):
+        batches = pf.iter_batches(batch_size=batch_docs, columns=["id", "text"])
+        if pf.metadata.num_rows == 0:  # every document dropped before: its (empty) records all the same
+            batches = iter([pa.record_batch([pa.array([], pa.string())] * 2, names=["id", "text"])])
+        for rb in batches:
             normals = [sh.normal(t) for t in rb.column(1).to_pylist()]
             order = np.arange(offset, offset + len(normals), dtype=np.int64)
             offset += len(normals)
@@ -166,8 +169,6 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
             if writer is None:
                 writer = pq.ParquetWriter(tmp, table.schema, **atomic.PARQUET_OPTIONS)
             writer.write_table(table)
-        if writer is None:
-            raise RuntimeError(f"{part}: empty part file")
         writer.close()
     table = pa.concat_tables(bands) if bands else BAND_SCHEMA.empty_table()
     bucket_ids = (table["key"].to_numpy() % np.uint64(buckets)).astype(np.int64)

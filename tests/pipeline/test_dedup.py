@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import InputConfig, StageSpec, load_run_config
+from pipeline.config import StageSpec, load_run_config
 from pipeline.executor import LocalExecutor
+from pipeline.readers import InputConfig
 from pipeline.runner import run, run_read, run_stage
 from pipeline.stages.dedup import Config, components, explain, s_curve, shingler
 from pipeline.stages.minhash import pair_jaccard, permutations, signatures
@@ -312,3 +313,21 @@ def test_normalize_fast_paths_equal_the_regular_expressions(sample_corpus):
                      "symbols", "lone \ud800 surrogate, here", "\t\n lead and trail \r\n", "", "___", "Ⅻ ǅ ß"]
     for t in texts:
         assert normalize(t) == reference(t), t[:80]
+
+
+def test_a_part_that_quality_empties_runs_through_dedup(tmp_path, shared_data):
+    """Issue 33's reproduction: one JSONL of real article texts and one of two short documents
+    that quality drops, quality then dedup. The second file's part reaches dedup empty: it is an
+    ordinary part (it crashed dedup's signing with 'empty part file'), and every document is kept
+    or dropped with a reason."""
+    rows = (shared_data / "extraction" / "l3s-gn1" / "ground_truth.jsonl").read_text().splitlines()[:30]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "good.jsonl").write_text("\n".join(rows) + "\n")
+    (tmp_path / "in" / "spam.jsonl").write_text('{"id": "s1", "text": "buy now"}\n{"id": "s2", "text": "click"}\n')
+    stages = '[[stages]]\nname = "quality"\n[[stages]]\nname = "dedup"\n'
+    cfg = write_config(tmp_path / "q.toml", tmp_path / "in", tmp_path / "out", stages=stages, input_extra="")
+    res = run(load_run_config(cfg), progress=False)
+    read, quality, dedup = res.report["stages"]
+    assert read["docs_in"] == 32 and quality["docs_in"] == 32 and quality["drops"]
+    assert dedup["docs_in"] == quality["docs_out"] == dedup["docs_out"] + dedup["docs_dropped"]
+    assert len(list((tmp_path / "out" / "02_dedup").glob("part-*.parquet"))) == 2  # the empty part too
