@@ -24,11 +24,11 @@ def default_corpus_dir() -> Path:
 
 def raw_pages():
     """The default corpus's pages as Documents (HTML text), read once."""
-    from pipeline.config import InputConfig
-    from pipeline.io import Skip, list_sources, read_source
+    from pipeline.document import Document
+    from pipeline.readers import InputConfig, list_sources, read_source
 
     cfg = InputConfig(path=str(default_corpus_dir() / "warc"))
-    return [d for s in list_sources(cfg) for d in read_source(s, cfg) if not isinstance(d, Skip)]
+    return [d for s in list_sources(cfg).sources for d in read_source(s, cfg) if isinstance(d, Document)]
 
 
 @contextmanager

@@ -33,8 +33,10 @@ def _add_stage(sub: argparse._SubParsersAction) -> None:
                        description="Run stage NAME on --input, writing *.parquet, drops.parquet "
                                    "and stats.json into --output.")
     p.add_argument("name", help="stage name (see `corpusprep stages`)")
-    p.add_argument("--input", help="JSONL(.gz/.zst), Parquet file or folder, folder "
-                   "of .html files, .warc(.gz), a saved datasets folder, or a stage's output folder")
+    from pipeline.readers import formats_help
+
+    p.add_argument("--input", help=f"a file, folder or glob of input data, or a stage's output folder; formats: "
+                   f"{formats_help()}")
     p.add_argument("--output", help="output folder")
     p.add_argument("--explain", action="store_true",
                    help="print what the stage's settings mean (dedup: the LSH S-curve) and exit")
@@ -42,8 +44,9 @@ def _add_stage(sub: argparse._SubParsersAction) -> None:
                    help="stage config value, e.g. parser=bs4 (see `corpusprep stages`)")
     p.add_argument("--resume", action="store_true", help="continue into an existing --output")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    from pipeline.config import InputConfig, RunSettings
+    from pipeline.config import RunSettings
     from pipeline.config_flags import add_config_flags
+    from pipeline.readers import InputConfig
 
     p.set_defaults(input_flags=add_config_flags(p, InputConfig, skip=("path",), title="input settings"),
                    run_flags=add_config_flags(p, RunSettings, title="run settings", skip=tuple(
@@ -65,9 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from pipeline.config import InputConfig, RunSettings, StageSpec, apply_overrides, build
+    from pipeline.config import RunSettings, StageSpec, apply_overrides, build
     from pipeline.config_flags import values_from_flags
     from pipeline.executor import LocalExecutor
+    from pipeline.readers import InputConfig
     from pipeline.runner import run_read, run_stage
     from pipeline.stages import get_stage
 
@@ -89,11 +93,11 @@ def cmd_stage(args: argparse.Namespace) -> int:
     if out.exists() and any(out.iterdir()) and not args.resume:
         raise RunError(f"output folder {out} is not empty; pass --resume or choose another")
     ex = LocalExecutor(workers)
-    read = run_read(inp, out / "_read", ex, part_docs, progress=not args.no_progress)
+    read = run_read(inp, out / "_read", ex, part_docs, progress=not args.no_progress, stages=(args.name,))
     stats = run_stage(StageSpec(args.name, config), out / "_read", out, ex,
                       progress=not args.no_progress, labels=inp.labels)
-    print(f"read: {read['docs_in']:,} records, {read['docs_out']:,} documents"
-          + (f", skipped {read['drops']}" if read["drops"] else ""))
+    print(f"read: {read['docs_out']:,} documents" + (f", skipped {read['drops']}" if read["drops"] else "")
+          + (f"; other records and quirks: {read['counters']}" if read.get("counters") else ""))
     print(f"{args.name}: {stats['docs_in']:,} in, {stats['docs_out']:,} kept, "
           f"{stats['docs_dropped']:,} dropped {stats['drops'] or ''}")
     if "ground_truth" in stats:

@@ -17,42 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.readers import InputConfig
 
-INPUT_FORMATS = ("auto", "jsonl", "parquet", "html", "warc", "datasets")
 EXECUTORS = ("local", "ray")
 STAGE_OUTPUTS = ("needed", "all")
 # where the work runs is not part of what it computes: these stay out of the config hash
 WHERE_IT_RUNS = ("workers", "executor", "address", "stage_outputs")
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    """Where the raw documents come from and which fields hold what."""
-
-    path: str = field(metadata={"help": "file, folder or glob of input data"})
-    format: str = field(default="auto", metadata={"help": f"one of {INPUT_FORMATS}"})
-    text_field: str = field(default="text", metadata={"help": "field holding the text (or HTML)"})
-    id_field: str = field(default="id", metadata={"help": "field holding the id; missing or "
-                                                  "empty ids are derived from source + offset"})
-    url_field: str = field(default="url", metadata={"help": "field holding the URL"})
-    split: str = field(default="train", metadata={"help": "split of a saved DatasetDict"})
-    labels: str = field(default="", metadata={
-        "help": "ground-truth labels (JSONL: id, kind), e.g. the default corpus's labels.jsonl; "
-                "stages then report recall and precision against them"})
-    datasets_builder: str = field(default="", metadata={
-        "help": "with format=datasets and data files: the datasets builder (json, csv, parquet, text)"})
-    max_record_mb: int = field(default=64, metadata={
-        "help": "a WARC.gz record or JSONL line larger than this is a counted skip, never held whole "
-                "(bounds memory per record)"})
-
-    def __post_init__(self) -> None:
-        if self.format not in INPUT_FORMATS:
-            raise ConfigError(f"input.format = {self.format!r}: unknown format; "
-                              f"available: {', '.join(INPUT_FORMATS)}")
-        if not self.text_field:
-            raise ConfigError("input.text_field must not be empty")
-        if self.max_record_mb < 1:
-            raise ConfigError(f"input.max_record_mb = {self.max_record_mb}: must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -101,7 +71,7 @@ class StageSpec:
 @dataclass(frozen=True)
 class RunConfig:
     run: RunSettings
-    input: InputConfig
+    input: InputConfig  # type: ignore[valid-type]  (made from the readers table)
     stages: tuple[StageSpec, ...]
     source: dict[str, Any]  # the TOML as read (after overrides), for hashing and the card
     shards: Any = None      # ShardsConfig when the run ends with token shards

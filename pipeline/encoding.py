@@ -19,11 +19,12 @@ def http_charset(content_type: str | None) -> str | None:
 
 
 def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str]:
-    """Decode HTML bytes; returns (text, encoding used)."""
+    """Decode HTML bytes; returns (text, encoding used). Bytes that are valid UTF-8, declared so
+    or not declared, take the fast path: UnicodeDammit would decode them the same way."""
     if not data:
         return "", "empty"
     # (NUL bytes are valid UTF-8 but mark UTF-16/32 without a BOM: those go to detection)
-    if declared is None and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) \
+    if declared in (None, "utf-8") and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) \
             and b"\x00" not in data[:1024]:
         try:
             return data.decode("utf-8"), "utf-8"

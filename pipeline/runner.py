@@ -35,11 +35,12 @@ from tqdm import tqdm
 
 from pipeline import atomic
 from pipeline.card import write_card
-from pipeline.config import InputConfig, RunConfig, StageSpec
+from pipeline.config import RunConfig, StageSpec
 from pipeline.errors import InputError, RunError
 from pipeline.executor import Executor, configure_allocator, freeze_setup, make_executor, release_memory
 from pipeline.groundtruth import ids_of, planted_pairs_found, recall_against_labels
-from pipeline.io import DROP_SCHEMA, Skip, Source, docs_to_table, drops_to_table, list_sources, read_part, read_source
+from pipeline.io import DROP_SCHEMA, docs_to_table, drops_to_table, read_part
+from pipeline.readers import READERS, Count, InputConfig, Skip, Source, list_sources, read_source
 from pipeline.stage import Stage, StageStats
 from pipeline.stages import get_stage
 from pipeline.text import hash64
@@ -144,25 +145,31 @@ def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_
     chunk = 0
     docs: list = []
     drops: list[dict[str, str]] = []
+    losses: list[dict[str, str]] = []  # from records read as far as they go (a cut record)
     stats = StageStats()
     names: list[str] = []
 
     def flush() -> None:
-        nonlocal chunk, docs, drops, stats, t0
+        nonlocal chunk, docs, drops, losses, stats, t0
         name = f"part-{index:05d}-{chunk:05d}"
         stats.docs_out = len(docs)
         stats.bytes_out = stats.bytes_in  # every document read is kept: a skip has no bytes
         stats.seconds = time.perf_counter() - t0
         atomic.write_parquet(out_dir / IDS / f"{name}.parquet", pa.table(
             {"id": [d.id for d in docs], "source": [d.meta.get("source", "") for d in docs]}, schema=IDS_SCHEMA))
-        _write_part(out_dir, name, None if chain else docs, drops, stats)
+        _write_part(out_dir, name, None if chain else docs, drops, stats, {"losses": losses} if losses else None)
         if chain:
             chain.apply(docs, name, f"read from {src.label}")
         names.append(name)
         chunk += 1
-        docs, drops, stats, t0 = [], [], StageStats(), time.perf_counter()
+        docs, drops, losses, stats, t0 = [], [], [], StageStats(), time.perf_counter()
 
     for item in read_source(src, cfg):
+        if isinstance(item, Count):  # a record that is no document, or a quirk: not in docs_in
+            stats.counters[item.key] += 1
+            if item.detail:
+                losses.append({"id": item.id, "reason": f"read.{item.key}", "detail": item.detail})
+            continue
         stats.docs_in += 1
         if isinstance(item, Skip):
             code = f"read.{item.reason}"
@@ -225,13 +232,19 @@ def _source_done(out_dir: Path, index: int) -> bool:
 
 
 def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int,
-             progress: bool = True, chain: Chain | None = None) -> dict[str, Any]:
+             progress: bool = True, chain: Chain | None = None, stages: tuple[str, ...] = ()) -> dict[str, Any]:
     """Raw sources -> parts; with `chain`, each part goes on through those stages in the same task
-    (the caller's run_segment then only sums up what they wrote)."""
+    (the caller's run_segment then only sums up what they wrote). `stages` are the run's stage
+    names, checked against the input before anything is read."""
     if (out_dir / "stats.json").exists():
         return json.loads((out_dir / "stats.json").read_text())
     configure_allocator()
-    sources = list_sources(cfg, html_group=part_docs)
+    listing = list_sources(cfg, group=part_docs)
+    sources = listing.sources
+    text_only = sorted({s.format for s in sources if READERS[s.format].text_only})
+    if "html" in stages and text_only:
+        raise InputError(f"input {cfg.path}: {', '.join(text_only)} files hold plain text already, and the html "
+                         "stage would parse it as HTML; remove the html stage (e.g. safety -> quality -> dedup)")
     todo = [(s, cfg, str(out_dir), i, part_docs, chain) for i, s in enumerate(sources)
             if not _source_done(out_dir, i)]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -244,18 +257,23 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
     _check_unique_ids(out_dir)
     release_memory()  # workers forked later inherit this process's pages
     drops = _merge_drops(out_dir)
-    return _finalize(out_dir, "read", {"sources": [s.label for s in sources], "losses": _losses(drops)})
+    return _finalize(out_dir, "read", {"sources": [s.label for s in sources], "losses": _losses(out_dir, drops),
+                                       "unread_files": listing.unread})
 
 
-def _losses(drops: Path) -> list[dict[str, str]]:
-    """The read drops that lost data beyond one known record (damaged spans, cut streams): the
-    card shows them at the top."""
-    if not drops.exists():
-        return []
-    t = pq.read_table(drops, columns=["id", "reason", "detail"])
-    return [{"id": i, "reason": r, "detail": d} for i, r, d in
-            zip(t["id"].to_pylist(), t["reason"].to_pylist(), t["detail"].to_pylist())
-            if r in ("read.truncated_input", "read.damaged_record", "read.damaged_file")]
+def _losses(out_dir: Path, drops: Path) -> list[dict[str, str]]:
+    """What reading lost beyond one known record: the read drops of damaged spans and cut
+    streams, and the records read only as far as the file's end (each part's marker keeps
+    those). The card shows them at the top."""
+    out: list[dict[str, str]] = []
+    if drops.exists():
+        t = pq.read_table(drops, columns=["id", "reason", "detail"])
+        out = [{"id": i, "reason": r, "detail": d} for i, r, d in
+               zip(t["id"].to_pylist(), t["reason"].to_pylist(), t["detail"].to_pylist())
+               if r in ("read.truncated_input", "read.damaged_record", "read.damaged_file")]
+    for m in sorted((out_dir / DONE).glob("*.json")):
+        out += json.loads(m.read_text()).get("losses", [])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,7 +479,8 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
                                  "stage_outputs": cfg.run.stage_outputs}, prior.get("seconds", 0.0))
     dirs = stage_dirs(cfg)
     needed = needed_outputs(cfg)
-    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress, read_chain(cfg))]
+    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress, read_chain(cfg),
+                      tuple(s.name for s in cfg.stages))]
     clock.lap()
     for seg in segments(cfg):  # a segment fused into the read finds its parts done, and sums them up
         stats += run_segment([cfg.stages[i] for i in seg], dirs[seg[0]], [dirs[i + 1] for i in seg],

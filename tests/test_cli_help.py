@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import InputConfig, RunSettings, default_of
+from pipeline.config import RunSettings, default_of
+from pipeline.readers import InputConfig
 from pipeline.shards import ShardsConfig
 from pipeline.stages import STAGES, get_stage
 from training.cli import main

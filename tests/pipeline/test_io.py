@@ -4,21 +4,22 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import InputConfig
 from pipeline.document import Document
 from pipeline.errors import InputError
-from pipeline.io import Skip, list_sources, read_source
+from pipeline.readers import Count, InputConfig, Skip, list_sources, read_source
 
 
-def read_all(path, **kw) -> list:
+def read_all(path, counts: bool = False, **kw) -> list:
+    """Documents and skips read from `path` (and the counts too, with `counts`)."""
     cfg = InputConfig(path=str(path), **kw)
-    return [x for s in list_sources(cfg) for x in read_source(s, cfg)]
+    return [x for s in list_sources(cfg).sources for x in read_source(s, cfg) if counts or not isinstance(x, Count)]
 
 
 RECORDS = [{"id": "a", "text": "first doc", "url": "http://a"}, {"id": "b", "text": "second", "meta": {"k": 1}},
@@ -88,7 +89,7 @@ def test_gzipped_html_pages_and_a_cut_one(tmp_path):
     (tmp_path / "p" / "b.html.gz").write_bytes(gzip.compress(page)[:20])
     (tmp_path / "p" / "c.html").write_bytes(page)
     cfg = InputConfig(path=str(tmp_path / "p"))
-    items = [x for src in list_sources(cfg) for x in read_source(src, cfg)]
+    items = [x for src in list_sources(cfg).sources for x in read_source(src, cfg)]
     assert [type(x).__name__ for x in items] == ["Document", "Skip", "Document"]
     assert items[0].text == items[2].text and "Gamma ray bursts" in items[0].text
     assert items[1].reason == "truncated_input" and "b.html.gz" in items[1].detail
@@ -115,25 +116,39 @@ def test_warc_gz_several_records(tmp_path):
     _warc(p, [("http://e.com/1", b"<p>one</p>", "text/html; charset=utf-8"),
               ("http://e.com/img", b"\x89PNG", "image/png"),
               ("http://e.com/2", "<p>d\xe9j\xe0</p>".encode("cp1252"), "text/html; charset=windows-1252")])
-    items = read_all(p)
+    items = read_all(p, counts=True)
     docs = [d for d in items if isinstance(d, Document)]
-    skips = [d for d in items if isinstance(d, Skip)]
     assert [d.url for d in docs] == ["http://e.com/1", "http://e.com/2"]
     assert docs[0].id == "0000-0" and docs[0].meta["date"] == "2024-01-02T03:04:05Z"
     assert "déjà" in docs[1].text and docs[1].meta["encoding"] == "windows-1252"
-    assert [s.reason for s in skips] == ["not_html"]
+    assert not any(isinstance(x, Skip) for x in items)  # the image is no document, and no loss:
+    assert Counter(x.key for x in items if isinstance(x, Count)) == {  # it is counted by type
+        "records.warcinfo": 1, "records.response": 3, "responses.not_html": 1}
 
 
 @pytest.mark.parametrize("name", ["cut.warc.gz", "cut.warc"])
-def test_truncated_warc_is_counted_skip(tmp_path, name):
+def test_truncated_warc_loses_only_the_cut_record(tmp_path, name):
+    """A file cut 40 bytes before its end. In the WARC.gz the cut leaves 4 bytes of the last
+    record's block, not its HTTP headers: a counted skip naming the file. In the plain WARC the
+    headers survive: the record is read as far as it goes (as warcio and FastWARC read it), its
+    meta says so, and the loss is listed with its byte span."""
     p = tmp_path / name
     _warc(p, [(f"http://e.com/{i}", b"<p>page %d</p>" % i + b"x" * 100, "text/html") for i in range(5)],
           truncate=40, gz=name.endswith(".gz"))
-    items = read_all(p)
+    items = read_all(p, counts=True)
     docs = [d for d in items if isinstance(d, Document)]
     skips = [d for d in items if isinstance(d, Skip)]
-    assert len(docs) == 4 and [s.reason for s in skips] == ["damaged_record"]
-    assert name in skips[0].detail
+    losses = [c for c in items if isinstance(c, Count) and c.detail]
+    whole = [d for d in docs if "truncated" not in d.meta]
+    assert [d.url for d in whole] == [f"http://e.com/{i}" for i in range(4)]
+    if name.endswith(".gz"):
+        assert len(docs) == 4 and [s.reason for s in skips] == ["damaged_record"] and not losses
+        assert name in skips[0].detail and "before the end of its HTTP headers" in skips[0].detail
+    else:
+        (cut,) = [d for d in docs if "truncated" in d.meta]
+        assert not skips and cut.url == "http://e.com/4" and cut.text.startswith("<p>page 4</p>xxx")
+        assert "121 of its 157 declared bytes" in cut.meta["truncated"]
+        assert [c.key for c in losses] == ["lost.truncated_document"] and f"{name}: bytes " in losses[0].detail
 
 
 def test_saved_datasets_dataset_and_data_files(tmp_path):
@@ -153,7 +168,7 @@ def test_saved_datasets_dataset_and_data_files(tmp_path):
 def test_unknown_format_and_missing_file_are_clear_errors(tmp_path):
     p = tmp_path / "data.xyz"
     p.write_text("x")
-    with pytest.raises(InputError, match="cannot tell the format.*set input.format"):
+    with pytest.raises(InputError, match="cannot tell its format.*set input.format"):
         read_all(p)
     with pytest.raises(InputError, match="does not exist"):
         read_all(tmp_path / "nope.jsonl")
@@ -239,16 +254,33 @@ def test_damaged_warc_loses_only_the_damaged_records(tmp_path, shared_data, dama
         data[spans[6][0]:spans[6][0]] = bytes(rng.randrange(256) for _ in range(300))
     bad = tmp_path / f"bad{suffix}"
     bad.write_bytes(bytes(data))
-    items = read_all(bad)
-    docs = {d.id: d.text for d in items if isinstance(d, Document)}
+    items = read_all(bad, counts=True)
+    docs = {d.id: d for d in items if isinstance(d, Document)}
     skips = [s for s in items if isinstance(s, Skip)]
     lost = {f"r-{k}" for k in hit}
-    assert docs == {i: t for i, t in clean.items() if i not in lost}  # the rest, byte-identical
+    assert {i: d.text for i, d in docs.items() if i not in lost} == {i: t for i, t in clean.items() if i not in lost}
     assert all(s.reason == "damaged_record" and f"bad{suffix}: bytes " in s.detail for s in skips)
     if damage == "garbage":  # not a record: reported, and every record read
         assert len(skips) == 1 and "bytes that start no" in skips[0].detail and "(300 bytes)" in skips[0].detail
-    else:  # records read + records counted as lost = records written
-        assert len(skips) == len(hit) and len(docs) + len(skips) == len(spans)
+        assert set(docs) == set(clean)
+        return
+    for i in lost:  # each damaged record: skipped with its span, or read and marked for what it is
+        if i not in docs:
+            start, end = spans[int(i[2:])]
+            assert any(a < end and start < b for a, b in map(_span, skips)), (i, [s.detail for s in skips])
+        elif damage == "cut":  # read as far as the file goes, the loss listed
+            assert "truncated" in docs[i].meta and any(c.id == i for c in items if isinstance(c, Count) and c.detail)
+        else:  # a plain WARC has no CRC: its block digest tells, and the document says so
+            assert suffix == ".warc" and docs[i].meta["block_digest"] == "mismatch" and docs[i].text != clean[i]
+    if suffix == ".warc.gz" and damage != "cut":  # CRCs: damage never reads as data
+        assert not lost & set(docs) and len(skips) == len(hit)
+    assert len(set(docs) - lost) + len(lost) == len(spans)
+
+
+def _span(s: Skip) -> tuple[int, int]:
+    """The byte span a skip names ("bytes A..B")."""
+    a, b = s.detail.split("bytes ", 1)[1].split(" ", 1)[0].rstrip(":").split("..")
+    return int(a.replace(",", "")), int(b.replace(",", ""))
 
 
 def test_giant_warc_record_is_a_counted_skip_in_bounded_memory(tmp_path):
@@ -261,7 +293,7 @@ def test_giant_warc_record_is_a_counted_skip_in_bounded_memory(tmp_path):
     items = read_all(p, max_record_mb=1)
     assert [d.url for d in items if isinstance(d, Document)] == ["http://e.com/a", "http://e.com/b"]
     (s,) = [s for s in items if isinstance(s, Skip)]
-    assert s.reason == "damaged_record" and "more than 1,048,576 bytes" in s.detail
+    assert s.reason == "record_too_large" and "more than input.max_record_mb = 1" in s.detail
 
 
 def test_cut_jsonl_gz_says_how_many_bytes_are_lost(tmp_path):

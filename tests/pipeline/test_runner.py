@@ -12,9 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import InputConfig, load_run_config
+from pipeline.config import load_run_config
 from pipeline.errors import InputError, RunError
 from pipeline.executor import LocalExecutor
+from pipeline.readers import InputConfig
 from pipeline.runner import run, run_read
 from tests.conftest import REPO, run_cli, write_config
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import collections
 import hashlib
 
-from pipeline.config import InputConfig
-from pipeline.io import list_sources, read_source
+from pipeline.document import Document
+from pipeline.readers import InputConfig, list_sources, read_source
 from pipeline.sample.build import _source_articles, build_sample, jaccard, load_labels
 from pipeline.stages.html import HtmlStage
 
@@ -15,7 +15,7 @@ def test_default_corpus_size_speed_and_text_after_html(sample_corpus):
     assert m["documents"] >= 2000
     assert sample_corpus["seconds"] < 120
     cfg = InputConfig(path=str(sample_corpus["dir"] / "warc"))
-    docs = [d for s in list_sources(cfg) for d in read_source(s, cfg)]
+    docs = [d for s in list_sources(cfg).sources for d in read_source(s, cfg) if isinstance(d, Document)]
     assert len(docs) == m["documents"]
     res = HtmlStage().apply(docs)
     assert sum(d.nbytes for d in res.kept) >= 5_000_000

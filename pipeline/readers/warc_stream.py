@@ -1,0 +1,529 @@
+"""WARC framing that survives damage and reads what real writers write.
+
+A WARC file is a series of records, each a header block and a content block of Content-Length
+bytes; a WARC.gz is usually one gzip member per record (the standard's recommendation), so that
+a reader can start at any member. Two layers here:
+
+* **gzip members** (`_gzip_pieces`). The file is memory-mapped and walked member by member. A
+  member is whatever the inflater accepts as one: any RFC 1952 header (FEXTRA, FNAME, FCOMMENT,
+  any OS byte) that decompresses to its end with a valid CRC. Plausibility is decided by
+  decompressing, never by guessing from header bytes: a reader that trusted only the OS bytes
+  Python writes read nothing from a real Common Crawl file. A member that fails becomes one
+  damaged span with its byte offsets, and reading resumes at the next member that decompresses.
+  A member's bytes are handed on only once its CRC has been checked, so damage never reads as
+  data; one that decompresses to more than the record size limit (a whole file gzipped as one
+  member, or a giant record) is streamed on in pieces, so memory stays bounded.
+* **records** (`_Framer`). The decompressed members (or the mapped plain file) form one logical
+  stream, so a record split across members (as some writers do) reads whole. Records are framed
+  by Content-Length and read leniently, as warcio and FastWARC do: WARC/0.17 to 1.1 version
+  lines, LF-only lines, header continuation lines, `<uri>` in angle brackets, a Content-Length
+  a few bytes off (the record ends at the next version line), a cut file (the record is read as
+  far as it goes, and says so). What cannot be framed (no valid Content-Length, bytes between
+  records) is a damaged span, and reading resumes at the next `WARC/x.y` line.
+
+Every quirk is named in the record (`Record.quirks`), so the read stats count them.
+"""
+from __future__ import annotations
+
+import mmap
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Iterator
+
+from isal import isal_zlib
+
+MAGIC = b"\x1f\x8b\x08"  # gzip id bytes and the deflate method
+WINDOW = 1 << 15  # compressed bytes fed per call: a member's unused tail is copied at most this long
+MAX_HEADER = 1 << 20  # a WARC header block longer than this is damage, not a header
+PEEK = 1 << 16  # of a record too large to hold, this much of its block is kept (its HTTP headers)
+MAX_FILLER = 64  # blank or NUL bytes between records beyond this are damage (a zeroed record)
+RELEASE = 8 << 20  # mapped file pages behind the reading position are handed back this often
+_VERSION = re.compile(rb"WARC/(\d+\.\d+)\r?\n")
+_FILLER = b" \t\r\n\x00"  # what may stand between records without being damage
+_INFLATE_ERRORS = (zlib.error, isal_zlib.error)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Decompressed bytes of file bytes [start, end), and how far they are proven: `checked` (a
+    member, or a big member's last piece, whose CRC held), `streamed` (part of a member too
+    large to hold until its CRC) or `cut` (the file ends inside the member: no CRC to check)."""
+
+    start: int
+    end: int
+    data: bytes | mmap.mmap
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """File bytes [start, end) that hold no readable record, and why."""
+
+    start: int
+    end: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One WARC record. `headers` has lowercased names (the first of repeated ones). `block` is
+    the content block, or where `cut` says why, its first bytes only: `too_large` (a record over
+    the size limit: its first PEEK bytes, the rest skipped unread) or `truncated` (the file, or a
+    damaged member, ends inside it); or `unchecked`: whole, but in a gzip member the file ends
+    inside, so no CRC proves it (damage that runs to the end of the file reads like a cut).
+    [start, end) is where it lies in the file: exact in a plain file, the gzip members that hold
+    it in a WARC.gz."""
+
+    start: int
+    end: int
+    version: str
+    headers: dict[str, str]
+    block: bytes
+    declared: int  # Content-Length
+    cut: str = ""
+    quirks: tuple[str, ...] = ()
+
+    @property
+    def type(self) -> str:
+        return self.headers.get("warc-type", "").lower()
+
+
+def is_gzip(head: bytes) -> bool:
+    return head[:3] == MAGIC
+
+
+def warc_kind(head: bytes) -> str | None:
+    """"warc", "wet" or "wat" for the first bytes of a WARC-family file (decompressed), from its
+    warcinfo's file name or its first record of another type; None where they are no WARC."""
+    if _VERSION.match(head.lstrip(_FILLER)) is None:
+        return None
+    for rec in _Framer(iter([Piece(0, len(head), head, "checked")]), len(head)).records():
+        if isinstance(rec, Damage):
+            continue
+        if rec.type == "warcinfo":
+            name = rec.headers.get("warc-filename", "").lower()
+            for kind in ("wet", "wat"):
+                if f".{kind}" in name:
+                    return kind
+            continue
+        if rec.type == "conversion":
+            return "wet"
+        if rec.type == "metadata" and b'"Envelope"' in rec.block[:4096]:  # WAT's JSON, per capture
+            return "wat"
+        return "warc"
+    return "warc"
+
+
+def warc_records(mm: mmap.mmap, max_bytes: int) -> Iterator[Record | Damage]:
+    """Every record of a WARC or WARC.gz file (told apart by magic bytes, not by name) in order,
+    damaged spans included."""
+    if is_gzip(mm[:3]):
+        yield from _Framer(_gzip_pieces(mm, max_bytes), max_bytes).records()
+    else:
+        yield from _Framer(iter([Piece(0, len(mm), mm, "checked")]), max_bytes).records()
+
+
+# ---------------------------------------------------------------------------------------------
+# gzip members
+def _gzip_pieces(mm: mmap.mmap, max_bytes: int) -> Iterator[Piece | Damage]:
+    """The file's members in order as pieces, with damaged spans between them (adjacent ones
+    merged, so one damage is one span)."""
+    view, n, pos = memoryview(mm), len(mm), 0
+    gap: Damage | None = None
+    released = 0
+    while pos < n:
+        released = _release(mm, pos, released)
+        if mm[pos:pos + 3] != MAGIC:
+            end = _next_magic(mm, pos + 1)
+            if gap is None and not mm[pos:end].strip(_FILLER):  # padding after the last member
+                pos = end
+                continue
+            gap = _merge(gap, Damage(pos, end, "bytes that start no gzip member"))
+            pos = end
+            continue
+        failed = None
+        for piece in _inflate_member(view, pos, max_bytes):
+            if isinstance(piece, Damage):
+                failed = piece
+                break
+            if piece.state == "cut" and piece.start == pos:
+                # No end before the file's: a cut, unless a whole member follows. Damage can make an
+                # inflater run on through the members after it without an error; they are read.
+                after = _next_member(view, pos + 1, max_bytes)
+                if after < n:
+                    failed = Damage(pos, after, "a damaged gzip member (it runs on into the members "
+                                                "after it without ending)")
+                    break
+            if gap is not None:
+                yield gap
+                gap = None
+            yield piece
+            pos = piece.end
+        if failed is not None:
+            end = failed.end if failed.end < n else _next_magic(mm, failed.start + 1)
+            gap = _merge(gap, Damage(failed.start, end, failed.error))
+            pos = gap.end
+    if gap is not None:
+        yield gap
+
+
+def _release(mm: mmap.mmap, pos: int, released: int) -> int:
+    """Hand the mapped pages before `pos` back (reading never goes back to them), every RELEASE
+    bytes: touched pages of a mapping count as the process's memory, which would otherwise
+    grow with the file. Returns the offset released up to."""
+    if pos - released < RELEASE:
+        return released
+    upto = pos - pos % mmap.PAGESIZE
+    mm.madvise(mmap.MADV_DONTNEED, 0, upto)
+    return upto
+
+
+def _merge(gap: Damage | None, more: Damage) -> Damage:
+    return more if gap is None else Damage(gap.start, more.end, gap.error)
+
+
+def _next_magic(mm: mmap.mmap, start: int) -> int:
+    pos = mm.find(MAGIC, start)
+    return len(mm) if pos < 0 else pos
+
+
+def _next_member(view: memoryview, start: int, max_bytes: int) -> int:
+    """Offset of the first whole gzip member (header to checked trailer) at or after start, or
+    the file's length if there is none."""
+    mm = view.obj
+    pos = _next_magic(mm, start)  # type: ignore[arg-type]
+    while pos < len(view):
+        last = None
+        for piece in _inflate_member(view, pos, max_bytes):
+            last = piece
+            if not isinstance(piece, Piece) or piece.state == "cut":
+                break
+        if isinstance(last, Piece) and last.state == "checked":
+            return pos
+        pos = _next_magic(mm, pos + 1)  # type: ignore[arg-type]
+    return len(view)
+
+
+def _inflate_member(view: memoryview, pos: int, max_bytes: int) -> Iterator[Piece | Damage]:
+    """The member at `pos`: one whole checked piece; or, past `max_bytes` of output, pieces as
+    they come; a piece that is not whole where the file ends inside it; a Damage (from the member
+    start, or from the first byte not yet handed on) where the inflater refuses it."""
+    d = isal_zlib.decompressobj(31)
+    out: list[bytes] = []
+    held = 0
+    start = i = pos  # start: the first compressed byte whose output has not been handed on
+    n = len(view)
+    while True:
+        chunk = view[i:i + WINDOW]
+        if not len(chunk):
+            if held:
+                yield Piece(start, n, b"".join(out), "cut")
+            elif start == pos:
+                yield Damage(pos, n, "the file ends inside this gzip member's header (cut)")
+            return
+        try:
+            data = d.decompress(chunk)
+        except _INFLATE_ERRORS as e:
+            yield Damage(start, n, f"corrupt compressed data ({e})")
+            return
+        out.append(data)
+        held += len(data)
+        if d.eof:
+            end = i + len(chunk) - len(d.unused_data)
+            yield Piece(start, end, out[0] if len(out) == 1 else b"".join(out), "checked")
+            return
+        i += len(chunk)
+        if held > max_bytes:  # too large to hold until its CRC: streamed on, unchecked
+            yield Piece(start, i, b"".join(out), "streamed")
+            out, held, start = [], 0, i
+
+
+# ---------------------------------------------------------------------------------------------
+# records
+class _Framer:
+    """Records from a stream of pieces. `buf[pos:]` is read but not yet framed; a record being
+    framed starts at `pos`, and its offsets are kept relative to it, since reading a further
+    piece moves what is left of the buffer to its start. `marks` maps buffer offsets back to the
+    file: (buffer offset, file start, file end) per piece in the buffer."""
+
+    def __init__(self, pieces: Iterator[Piece | Damage], max_bytes: int):
+        self.pieces, self.max_bytes = pieces, max_bytes
+        self.buf: bytes | mmap.mmap = b""
+        self.pos = 0
+        self.marks: list[tuple[int, int, int, str]] = []
+        self.gap: Damage | None = None  # a damaged span that stopped the filling
+        self.done = False
+        self.released = 0  # a plain file's mapped pages are handed back behind pos
+
+    # -- the buffer ------------------------------------------------------------------------
+    def _fill(self, n: int) -> bool:
+        """At least n bytes after pos, reading pieces up to a damaged span or the end."""
+        while len(self.buf) - self.pos < n:
+            if self.gap is not None or self.done:
+                return False
+            piece = next(self.pieces, None)
+            if piece is None:
+                self.done = True
+                return False
+            if isinstance(piece, Damage):
+                self.gap = piece
+                return False
+            self._append(piece)
+        return True
+
+    def _append(self, piece: Piece) -> None:
+        rest = self.buf[self.pos:]
+        kept = []
+        if rest:
+            for k, (o, s, e, state) in enumerate(self.marks):
+                following = self.marks[k + 1][0] if k + 1 < len(self.marks) else len(self.buf)
+                if following > self.pos:
+                    kept.append((max(o - self.pos, 0), s, e, state))
+        self.marks = kept + [(len(rest), piece.start, piece.end, piece.state)]
+        self.buf = rest + piece.data if rest else piece.data
+        self.pos = 0
+
+    def _at(self, rel: int) -> int:
+        """The file offset of buffer byte pos + rel: exact in a plain file; in a WARC.gz, the
+        start of the member that holds it (deflate has no byte-exact offsets)."""
+        a = self.pos + rel
+        if isinstance(self.buf, mmap.mmap):
+            return a
+        mark = self.marks[0]
+        for m in self.marks:
+            if m[0] <= a:
+                mark = m
+        return mark[1]
+
+    def _until(self, rel: int) -> int:
+        """The file offset where buffer bytes before pos + rel end (exact, or a member's end)."""
+        a = self.pos + rel
+        if isinstance(self.buf, mmap.mmap):
+            return a
+        mark = self.marks[0]
+        for m in self.marks:
+            if m[0] < max(a, 1):
+                mark = m
+        return mark[2]
+
+    # -- framing ---------------------------------------------------------------------------
+    def records(self) -> Iterator[Record | Damage]:
+        while True:
+            if isinstance(self.buf, mmap.mmap):
+                self.released = _release(self.buf, self.pos, self.released)
+            blank = self._skip_filler()
+            if blank is None:
+                if self.gap is None:
+                    return
+                gap, self.gap = self.gap, None
+                yield gap
+                continue
+            if _VERSION.match(self.buf, self.pos, self.pos + 16) is None:
+                yield self._resync("bytes that start no WARC record", blank)
+                continue
+            if blank >= 0:
+                yield Damage(blank, self._at(0), "a run of blank or NUL bytes where a record should be")
+            yield self._record()
+
+    def _skip_filler(self) -> int | None:
+        """Past blank lines and NUL padding between records: None at a gap or the end; else the
+        file offset where a run longer than MAX_FILLER began (a zeroed record is damage, not
+        padding), or -1."""
+        first, run = self._at(0) if self.pos < len(self.buf) else -1, 0
+        while self._fill(1):
+            if self.buf[self.pos] not in _FILLER:
+                self._fill(16)
+                return first if run > MAX_FILLER else -1
+            if run == 0:
+                first = self._at(0)
+            self.pos += 1
+            run += 1
+        return None
+
+    def _resync(self, error: str, first: int = -1) -> Damage:
+        """The bytes from pos (or from file offset `first`) up to the next version line, however
+        many pieces they take, as one damaged span; pos moves to that line (or to the end, or
+        to a damaged member)."""
+        first = self._at(0) if first < 0 else first
+        look = 1
+        while True:
+            found = _find_version(self.buf, self.pos + look)
+            if found >= 0:
+                self.pos = found
+                starts_piece = isinstance(self.buf, mmap.mmap) or any(m[0] == found for m in self.marks)
+                return Damage(first, self._at(0) if starts_piece else self._until(0), error)
+            end = self._until(len(self.buf) - self.pos)
+            self.pos = max(self.pos, len(self.buf) - 15)  # a version line may straddle two pieces
+            look = 0
+            if not self._fill(16):
+                self.pos = len(self.buf)
+                return Damage(first, end, error)
+
+    def _header_end(self) -> tuple[int, int]:
+        """(end of the header block's last line, start of the content block) relative to pos,
+        or (-1, -1) where no blank line ends the header within MAX_HEADER bytes."""
+        while True:
+            lim = min(len(self.buf), self.pos + MAX_HEADER)
+            crlf = self.buf.find(b"\n\r\n", self.pos, lim)
+            lf = self.buf.find(b"\n\n", self.pos, lim)
+            if crlf >= 0 and (lf < 0 or crlf < lf):
+                return crlf + 1 - self.pos, crlf + 3 - self.pos
+            if lf >= 0:
+                return lf + 1 - self.pos, lf + 2 - self.pos
+            have = len(self.buf) - self.pos
+            if have >= MAX_HEADER or not self._fill(have + 1):
+                return -1, -1
+
+    def _record(self) -> Record | Damage:
+        head_end, block = self._header_end()
+        if head_end < 0:
+            return self._resync("a WARC header block with no end (cut, or not a header)")
+        version, headers, quirks = parse_headers(bytes(self.buf[self.pos:self.pos + head_end]))
+        try:
+            declared = int(headers.get("content-length", "").strip())
+            if declared < 0:
+                raise ValueError
+        except ValueError:
+            return self._resync(f"a WARC header without a valid Content-Length "
+                                f"({headers.get('content-length', 'none')!r})")
+        if declared > self.max_bytes:
+            return self._too_large(block, version, headers, declared, quirks)
+        end = block + declared
+        buf, p = self.buf, self.pos
+        if len(buf) - p >= end + 4 and buf[p + end:p + end + 4] == b"\r\n\r\n":  # the usual case
+            nxt, stop, more = end + 4, end, ()
+        else:
+            self._fill(end + 80)  # the block, the separator, and enough to see the next version line
+            have = len(self.buf) - self.pos
+            if have >= end:
+                nxt, stop, more = self._boundary(block, end)
+            else:  # the stream ends inside the block: unless a record starts there, it is cut
+                inside = _find_version(self.buf, self.pos + block, line_start=True)
+                if inside < 0:
+                    return self._truncated(block, version, headers, declared, quirks)
+                nxt, stop = inside - self.pos, _rstrip_end(self.buf, self.pos + block, inside) - self.pos
+                more = ("content_length_too_long",)
+        cut = ""
+        if self._from_cut_member(nxt):
+            cut = ("unchecked: the file ends inside the gzip member that holds it, so no CRC proves its "
+                   "bytes (read as they decompress: a cut file, or damage that runs to its end)")
+        rec = Record(self._at(0), self._until(nxt), version, headers,
+                     bytes(self.buf[self.pos + block:self.pos + stop]), declared, cut, quirks + more)
+        self.pos += nxt
+        return rec
+
+    def _from_cut_member(self, rel: int) -> bool:
+        """Whether buffer bytes [pos, pos + rel) come in part from a member the file cuts."""
+        a, b = self.pos, self.pos + rel
+        for k, (o, _, _, state) in enumerate(self.marks):
+            following = self.marks[k + 1][0] if k + 1 < len(self.marks) else len(self.buf)
+            if state == "cut" and o < b and a < following:
+                return True
+        return False
+
+    def _truncated(self, block: int, version: str, headers: dict[str, str], declared: int,
+                   quirks: tuple[str, ...]) -> Record:
+        """A record whose block the file's end (or a damaged member) cuts: what is there of it."""
+        have = len(self.buf) - self.pos
+        cut = (f"truncated: the {'damaged gzip member after it' if self.gap else 'end of the file'} cuts it: "
+               f"{max(have - block, 0):,} of its {declared:,} declared bytes are there")
+        rec = Record(self._at(0), self._until(have), version, headers, bytes(self.buf[self.pos + block:]),
+                     declared, cut, quirks)
+        self.pos = len(self.buf)
+        return rec
+
+    def _boundary(self, block: int, end: int) -> tuple[int, int, tuple[str, ...]]:
+        """(where the next record starts, where this block ends, quirks), relative to pos: after
+        the separator (and any padding) that follows Content-Length bytes; else at a version
+        line inside the declared block (Content-Length too long)."""
+        buf, p = self.buf, self.pos
+        if buf[p + end:p + end + 4] == b"\r\n\r\n":
+            return end + 4, end, ()
+        i = p + end
+        while i < len(buf) and i < p + end + 64 and buf[i] in _FILLER:
+            i += 1
+        if (i >= len(buf) and (self.done or self.gap)) or _VERSION.match(buf, i, i + 16):
+            return i - p, end, () if buf[p + end:i] in (b"\n\n", b"\r\n\r\n") else ("record_separator",)
+        inside = _find_version(buf, p + block, p + end, line_start=True)
+        if inside >= 0:
+            return inside - p, _rstrip_end(buf, p + block, inside) - p, ("content_length_too_long",)
+        # Too short, or the bytes after it damaged: the block is what Content-Length says, and what
+        # follows is left to resync, a counted damaged span. (Running the block on to the next
+        # version line would swallow a damaged record after it without a count.)
+        return i - p, end, ("record_separator",)
+
+    def _too_large(self, block: int, version: str, headers: dict[str, str], declared: int,
+                   quirks: tuple[str, ...]) -> Record:
+        """A record over the size limit: the first PEEK bytes of its block kept (its HTTP
+        headers say what it was), the rest read past without holding it."""
+        start = self._at(0)
+        self._fill(block + PEEK)
+        peek = bytes(self.buf[self.pos + block:self.pos + block + PEEK])
+        self.pos += block
+        left = declared
+        while left > len(self.buf) - self.pos:
+            left -= len(self.buf) - self.pos
+            self.pos = len(self.buf)
+            if not self._fill(1):
+                return Record(start, self._until(0), version, headers, peek, declared, "too_large",
+                              quirks + ("truncated",))
+        self.pos += left
+        end = self._until(0)
+        if self._fill(4) and self.buf[self.pos:self.pos + 4] == b"\r\n\r\n":
+            self.pos += 4
+        return Record(start, end, version, headers, peek, declared, "too_large", quirks)
+
+
+def _find_version(buf: bytes | mmap.mmap, start: int, stop: int = -1, line_start: bool = False) -> int:
+    """Offset of the next `WARC/x.y` version line in buf[start:stop] (-1 if none); with
+    `line_start`, only one that begins a line (a record boundary, not text inside a payload)."""
+    stop = len(buf) if stop < 0 else stop
+    pos = start
+    while True:
+        pos = buf.find(b"WARC/", pos, stop)
+        if pos < 0:
+            return -1
+        if _VERSION.match(buf, pos, pos + 16) and (not line_start or pos == 0 or buf[pos - 1] == 10):
+            return pos
+        pos += 1
+
+
+def _rstrip_end(buf: bytes | mmap.mmap, start: int, end: int) -> int:
+    """`end` moved back over the separator (CR, LF) that ends a block."""
+    while end > start and buf[end - 1] in b"\r\n":
+        end -= 1
+    return end
+
+
+def parse_headers(head: bytes) -> tuple[str, dict[str, str], tuple[str, ...]]:
+    """(version, headers, quirks) of a WARC header block: lowercased names, the first of repeated
+    ones, continuation lines joined, `<uri>` unwrapped (WARC 1.0's own examples write it so)."""
+    quirks: list[str] = []
+    if b"\r\n" not in head:
+        quirks.append("lf_only_lines")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = head.decode("utf-8", "replace")
+    first, _, rest = text.partition("\n")
+    headers: dict[str, str] = {}
+    if "\n " in rest or "\n\t" in rest or rest[:1] in (" ", "\t"):
+        rest = _unfold(rest)
+    for name, value in _HEADER.findall(rest):
+        name = name.strip().lower()
+        if name not in headers:
+            headers[name] = value.strip()
+    uri = headers.get("warc-target-uri", "")
+    if uri.startswith("<") and uri.endswith(">"):
+        headers["warc-target-uri"] = uri[1:-1]
+        quirks.append("angle_bracket_uri")
+    return first.strip().removeprefix("WARC/"), headers, tuple(quirks)
+
+
+_HEADER = re.compile(r"^([^:\r\n]+):(.*)$", re.M)
+
+
+def _unfold(text: str) -> str:
+    """Header continuation lines (starting with a space or tab) joined to the line above."""
+    return re.sub(r"\r?\n[ \t]+", " ", text)
