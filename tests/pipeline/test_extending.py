@@ -96,3 +96,74 @@ def test_a_new_quality_family_through_the_public_hook(tmp_path, monkeypatch):
     res = run(load_run_config(cfg), progress=False)
     stage = res.report["stages"][1]
     assert stage["drops"] == {"loud_quality.shouting": 1} and stage["docs_out"] == 2
+
+
+TOY_READER = r'''"""Tab-separated text: one document a line, id TAB text (a toy format for the table test)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from pipeline.document import Document
+from pipeline.readers.base import Item, Reader, Skip, Source
+
+
+class ToyReader(Reader):
+    name = "toy"
+    suffixes = (".toy",)
+    description = "toy lines, id and text split by input.toy_separator (.toy)"
+
+    @dataclass(frozen=True)
+    class Config:
+        toy_separator: str = field(default="\t", metadata={"help": "what splits a line's id from its text"})
+
+    def read(self, src: Source) -> Iterator[Item]:
+        with open(src.paths[0], encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                rid, sep, text = line.rstrip("\n").partition(self.config.toy_separator)
+                yield Document(rid, text, "", {"source": f"{src.label}:{n}"}) if sep else \
+                    Skip(f"{src.label}:{n}", "no_separator", f"{src.paths[0]} line {n}: no separator")
+'''
+
+
+def test_a_new_input_format_is_one_module_and_one_table_entry(tmp_path, shared_data):
+    """A copy of the package gains readers/toy.py and one entry (with its import) in the READERS
+    table, nothing else: `stage --help` lists the format and its setting as a flag, detection
+    finds .toy files, the setting reaches the reader, and the documents go through a stage."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "pipeline", pkg / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    (pkg / "pipeline" / "readers" / "toy.py").write_text(TOY_READER)
+    table = pkg / "pipeline" / "readers" / "__init__.py"
+    text = table.read_text()
+    assert text.count("    SavedDatasetsReader,\n)}") == 1
+    line = "    __import__('pipeline.readers.toy', fromlist=['ToyReader']).ToyReader,\n"
+    table.write_text(text.replace("    SavedDatasetsReader,\n)}", "    SavedDatasetsReader,\n" + line + ")}"))
+    rows = [json.loads(l) for l in (shared_data / "extraction" / "l3s-gn1" / "ground_truth.jsonl").read_text()
+            .splitlines()[:40]]
+    lines = [f"t{i}|{r['text'].replace(chr(10), ' ')}" for i, r in enumerate(rows)] + ["no separator here"]
+    (tmp_path / "docs.toy").write_text("\n".join(lines) + "\n")
+    env = dict(__import__("os").environ, PYTHONPATH=str(pkg))
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+
+    help_text = " ".join(cli("stage", "--help").stdout.split())
+    assert "toy: toy lines, id and text split by input.toy_separator (.toy)" in help_text
+    assert "--toy-separator VALUE what splits a line's id from its text [toy]" in help_text
+    res = cli("stage", "quality", "--input", str(tmp_path / "docs.toy"), "--output", str(tmp_path / "out"),
+              "--toy-separator", "|", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    read = json.loads((tmp_path / "out" / "_read" / "stats.json").read_text())
+    assert read["docs_out"] == 40 and read["drops"] == {"read.no_separator": 1}
+    quality = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert quality["docs_in"] == 40 == quality["docs_out"] + quality["docs_dropped"]
+    (tmp_path / "notes.xyz").write_text("x")
+    bad = cli("stage", "quality", "--input", str(tmp_path / "notes.xyz"), "--output", str(tmp_path / "o2"))
+    assert bad.returncode == 2 and "toy: toy lines" in bad.stderr  # errors list the table's formats
