@@ -61,7 +61,8 @@ def _summary(report: dict[str, Any]) -> list[str]:
     losses = report["stages"][0].get("losses") or []
     if losses:
         L += [f"> **Data lost while reading: {len(losses)} damaged or cut span(s).** Each is one counted drop, "
-              "but a cut single-stream file (.jsonl.gz, .jsonl.zst) loses an unknown number of records after it:",
+              "or a document read only as far as its file goes (marked in its meta); a cut single-stream file "
+              "(.jsonl.gz, .jsonl.zst) loses an unknown number of records after it:",
               ">"] + [f"> - `{x['id']}`: {x['detail']}" for x in losses[:20]] \
             + ([f"> - and {len(losses) - 20} more (read stage drops.parquet)"] if len(losses) > 20 else []) + [""]
     L += [f"Input `{report['input']['path']}` ({report['input']['format']}, {len(report['input']['sources'])} "

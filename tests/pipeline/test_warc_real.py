@@ -212,3 +212,38 @@ def test_a_wet_run_accounts_for_every_conversion_record(tmp_path, shared_data):
     res = run_cli("run", str(html), "--no-progress", check=False)
     assert res.returncode == 2 and "plain text already" in res.stderr and "remove the html stage" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def _rewritten(path: Path, version: bytes, eol: bytes) -> bytes:
+    """A real plain WARC written again as another writer would: every version line `version`,
+    every WARC and HTTP header line ended by `eol`, Content-Length recomputed; payloads as they were."""
+    data = path.read_bytes()
+    out, pos = [], 0
+    while pos < len(data):
+        head_end = data.index(b"\r\n\r\n", pos)
+        lines = data[pos:head_end].split(b"\r\n")
+        length = int(next(v for k, _, v in (l.partition(b":") for l in lines) if k.lower() == b"content-length"))
+        block = data[head_end + 4:head_end + 4 + length]
+        if block.startswith(b"HTTP/"):
+            http_end = block.index(b"\r\n\r\n")
+            block = eol.join(block[:http_end].split(b"\r\n")) + eol + eol + block[http_end + 4:]
+        lines = [version] + [l if not l.lower().startswith(b"content-length") else b"Content-Length: %d" % len(block)
+                             for l in lines[1:]]
+        out.append(eol.join(lines) + eol + eol + block + eol + eol)
+        pos = head_end + 4 + length + 4
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("version,eol", [(b"WARC/1.1", b"\r\n"), (b"WARC/1.0", b"\n"), (b"WARC/0.17", b"\n")])
+def test_other_versions_and_lf_only_lines_read_the_same_documents(tmp_path, shared_data, version, eol):
+    """Wget's real IAH crawl (36 records, 11 HTML responses) rewritten as WARC/1.1, and with
+    LF-only lines in its WARC and HTTP headers (a held-out writer's file had 60 of 60 records
+    "damaged" that way): the same documents, URL for URL and text for text, nothing damaged."""
+    src = shared_data / "warc" / "commoncrawl__ia-web-commons" / "IAH-urls-wget.warc"
+    p = tmp_path / "rewritten.warc"
+    p.write_bytes(_rewritten(src, version, eol))
+    want = [(d.url, d.text) for d in _read(src)[0]]
+    docs, skips, counts, _ = _read(p)
+    assert [(d.url, d.text) for d in docs] == want and len(want) == 11 and not skips
+    assert sum(v for k, v in counts.items() if k.startswith("records.")) == 36
+    assert (counts["quirks.lf_only_lines"] == 36) == (eol == b"\n")
