@@ -150,7 +150,7 @@ def _gzip_pieces(mm: mmap.mmap, max_bytes: int) -> Iterator[Piece | Damage]:
             if piece.state == "cut" and piece.start == pos:
                 # No end before the file's: a cut, unless a whole member follows. Damage can make an
                 # inflater run on through the members after it without an error; they are read.
-                after = _next_member(view, pos + 1, max_bytes)
+                after = _next_member(mm, pos + 1, max_bytes)
                 if after < n:
                     failed = Damage(pos, after, "a damaged gzip member (it runs on into the members "
                                                 "after it without ending)")
@@ -188,11 +188,11 @@ def _next_magic(mm: mmap.mmap, start: int) -> int:
     return len(mm) if pos < 0 else pos
 
 
-def _next_member(view: memoryview, start: int, max_bytes: int) -> int:
+def _next_member(mm: mmap.mmap, start: int, max_bytes: int) -> int:
     """Offset of the first whole gzip member (header to checked trailer) at or after start, or
     the file's length if there is none."""
-    mm = view.obj
-    pos = _next_magic(mm, start)  # type: ignore[arg-type]
+    view = memoryview(mm)
+    pos = _next_magic(mm, start)
     while pos < len(view):
         last = None
         for piece in _inflate_member(view, pos, max_bytes):
@@ -201,14 +201,15 @@ def _next_member(view: memoryview, start: int, max_bytes: int) -> int:
                 break
         if isinstance(last, Piece) and last.state == "checked":
             return pos
-        pos = _next_magic(mm, pos + 1)  # type: ignore[arg-type]
+        pos = _next_magic(mm, pos + 1)
     return len(view)
 
 
 def _inflate_member(view: memoryview, pos: int, max_bytes: int) -> Iterator[Piece | Damage]:
-    """The member at `pos`: one whole checked piece; or, past `max_bytes` of output, pieces as
-    they come; a piece that is not whole where the file ends inside it; a Damage (from the member
-    start, or from the first byte not yet handed on) where the inflater refuses it."""
+    """The member at `pos`: one `checked` piece; or, past `max_bytes` of output, `streamed` pieces
+    as they come (the last `checked`); a `cut` piece where the file ends inside it; a Damage
+    (from the member start, or from the first byte not yet handed on) where the inflater refuses
+    it."""
     d = isal_zlib.decompressobj(31)
     out: list[bytes] = []
     held = 0
@@ -245,7 +246,7 @@ class _Framer:
     """Records from a stream of pieces. `buf[pos:]` is read but not yet framed; a record being
     framed starts at `pos`, and its offsets are kept relative to it, since reading a further
     piece moves what is left of the buffer to its start. `marks` maps buffer offsets back to the
-    file: (buffer offset, file start, file end) per piece in the buffer."""
+    file: (buffer offset, file start, file end, state) per piece in the buffer."""
 
     def __init__(self, pieces: Iterator[Piece | Damage], max_bytes: int):
         self.pieces, self.max_bytes = pieces, max_bytes
