@@ -56,7 +56,7 @@ def _front_matter(report: dict[str, Any]) -> list[str]:
 
 
 def _summary(report: dict[str, Any]) -> list[str]:
-    """Losses while reading (at the top), input, totals and licences."""
+    """Losses and warnings while reading (at the top), input, totals and licences."""
     L: list[str] = []
     losses = report["stages"][0].get("losses") or []
     if losses:
@@ -65,6 +65,10 @@ def _summary(report: dict[str, Any]) -> list[str]:
               "(.jsonl.gz, .jsonl.zst) loses an unknown number of records after it:",
               ">"] + [f"> - `{x['id']}`: {x['detail']}" for x in losses[:20]] \
             + ([f"> - and {len(losses) - 20} more (read stage drops.parquet)"] if len(losses) > 20 else []) + [""]
+    warnings = report["stages"][0].get("warnings") or []
+    if warnings:
+        L += ["> **Read warnings** (the run went on; every record is accounted for below):", ">"] + \
+            [f"> - {w}" for w in warnings] + [""]
     L += [f"Input `{report['input']['path']}` ({report['input']['format']}, {len(report['input']['sources'])} "
           f"source file(s)); config hash `{report['config_hash'][:16]}`; wall time {_wall_time(report)}.", "",
           f"**{report['docs_in']:,} documents in, {report['docs_kept']:,} kept, {report['docs_dropped']:,} "
@@ -199,7 +203,7 @@ def funnel_png(report: dict[str, Any], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("documents")
     ax.set_title(f"{report['name']}: documents through the stages")
-    ax.set_xlim(0, max(s["docs_in"] for s in stages) * 1.35)
+    ax.set_xlim(0, max(max(s["docs_in"] for s in stages), 1) * 1.35)  # an empty input still draws
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     with atomic.atomic_path(path) as tmp:

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from pipeline.errors import ConfigError, RunError, UserError
+from pipeline.errors import ConfigError, UserError
 
 DEFAULT_SAMPLE = "out/sample"
+STAGE_RUN_FLAGS = ("workers", "part_docs", "limit")  # the run settings `corpusprep stage` takes as flags
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="with --executor ray: the cluster to join (e.g. auto); default: start a local instance")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. run.workers=2 or stages.html.parser=bs4")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="read only the input's first N documents, for a quick trial (= --set run.limit=N)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -50,14 +53,15 @@ def _add_stage(sub: argparse._SubParsersAction) -> None:
 
     p.set_defaults(input_flags=add_config_flags(p, InputConfig, skip=("path",), title="input settings"),
                    run_flags=add_config_flags(p, RunSettings, title="run settings", skip=tuple(
-                       f for f in RunSettings.__dataclass_fields__ if f not in ("workers", "part_docs"))))
+                       f for f in RunSettings.__dataclass_fields__ if f not in STAGE_RUN_FLAGS)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.config import load_run_config
     from pipeline.runner import run
 
-    where = [f"run.{k}={v}" for k, v in (("executor", args.executor), ("address", args.address)) if v is not None]
+    where = [f"run.{k}={v}" for k, v in (("executor", args.executor), ("address", args.address), ("limit", args.limit))
+             if v is not None]
     cfg = load_run_config(args.config, list(args.overrides) + where)
     res = run(cfg, resume=args.resume, workers=args.workers, progress=not args.no_progress)
     r = res.report
@@ -68,12 +72,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
+    import dataclasses
+    import hashlib
+    import json
+
+    from pipeline import atomic
     from pipeline.config import RunSettings, StageSpec, apply_overrides, build
     from pipeline.config_flags import values_from_flags
+    from pipeline.errors import warn
     from pipeline.executor import LocalExecutor
     from pipeline.readers import InputConfig
-    from pipeline.runner import run_read, run_stage
+    from pipeline.runner import check_input, run_read, run_stage
     from pipeline.stages import get_stage
+    from pipeline.startup import check_output
 
     cls = get_stage(args.name)
     values = apply_overrides({}, args.overrides)
@@ -83,17 +94,26 @@ def cmd_stage(args: argparse.Namespace) -> int:
         return 0
     if not args.input or not args.output:
         raise ConfigError("corpusprep stage needs --input and --output (or --explain)")
-    cls(config).setup()
     inp = build(InputConfig, {"path": args.input, **values_from_flags(InputConfig, args, args.input_flags)}, "input")
     run_values = values_from_flags(RunSettings, args, args.run_flags)
-    workers, part_docs = run_values.get("workers", 1), run_values.get("part_docs", 2000)
-    if workers < 1 or part_docs < 1:
-        raise ConfigError(f"--workers {workers}, --part-docs {part_docs}: both must be >= 1")
+    workers, part_docs, limit = (run_values.get(k, d) for k, d in (("workers", 1), ("part_docs", 2000), ("limit", 0)))
+    if workers < 1 or part_docs < 1 or limit < 0:
+        raise ConfigError(f"--workers {workers}, --part-docs {part_docs}, --limit {limit}: the first two must be "
+                          ">= 1, the last >= 0")
     out = Path(args.output)
-    if out.exists() and any(out.iterdir()) and not args.resume:
-        raise RunError(f"output folder {out} is not empty; pass --resume or choose another")
+    settings = json.loads(json.dumps({"stage": args.name, "stages": {args.name: dataclasses.asdict(config)},
+                                      "input": dataclasses.asdict(inp), "part_docs": part_docs, "limit": limit},
+                                     default=str))
+    record = {"config_hash": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest(),
+              "config": settings}
+    check_output(out, record["config_hash"], settings, args.resume, record="stage.json", flag="--output")
+    cls(config).setup()
+    listing = check_input(inp, part_docs, (args.name,))
+    atomic.write_json(out / "stage.json", record)
     ex = LocalExecutor(workers)
-    read = run_read(inp, out / "_read", ex, part_docs, progress=not args.no_progress, stages=(args.name,))
+    read = run_read(inp, out / "_read", ex, part_docs, listing, progress=not args.no_progress, limit=limit)
+    for line in read.get("warnings", []):
+        warn(as_flags(line))
     stats = run_stage(StageSpec(args.name, config), out / "_read", out, ex,
                       progress=not args.no_progress, labels=inp.labels)
     print(f"read: {read['docs_out']:,} documents" + (f", skipped {read['drops']}" if read["drops"] else "")
@@ -106,6 +126,25 @@ def cmd_stage(args: argparse.Namespace) -> int:
               f"{g['precision']}, clean dropped {g['clean_dropped']}/{g['clean_in']}")
     print(f"output: {out}")
     return 0
+
+
+def as_flags(text: str) -> str:
+    """A message in `corpusprep stage`'s words: config keys (input.text_field, run.limit,
+    stages.quality.x) as the flags that set them (--text-field, --limit, --set x)."""
+    import re
+
+    from pipeline.readers import InputConfig
+
+    inputs = set(InputConfig.__dataclass_fields__)
+
+    def flag(m: re.Match) -> str:
+        section, key = m[1], m[2]
+        if section == "input" and key in inputs or section == "run" and key in STAGE_RUN_FLAGS:
+            return "--" + key.replace("_", "-")
+        return m[0]
+
+    text = re.sub(r"\bstages\.[a-z_]+\.([a-z_]+)", r"--set \1", text)
+    return re.sub(r"\b(input|run)\.([a-z_]+)", flag, text)
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -267,8 +306,14 @@ def main(argv: list[str] | None = None, adders: tuple[Adder, ...] = ()) -> int:
     try:
         return commands[args.command](args)
     except (UserError, FileNotFoundError) as e:  # anything else is a bug: its traceback is shown
-        print(f"corpusprep {args.command}: error: {e}", file=sys.stderr)
+        message = as_flags(str(e)) if args.command == "stage" else str(e)
+        print(f"corpusprep {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `corpusprep stages | head`: the reader has all it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except OSError as e:
         if not _disk_full(e):
             raise

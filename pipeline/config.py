@@ -21,8 +21,9 @@ from pipeline.readers import InputConfig
 
 EXECUTORS = ("local", "ray")
 STAGE_OUTPUTS = ("needed", "all")
-# where the work runs is not part of what it computes: these stay out of the config hash
-WHERE_IT_RUNS = ("workers", "executor", "address", "stage_outputs")
+# where the work runs (and where its card goes) is not part of what it computes: these stay out
+# of the config hash
+WHERE_IT_RUNS = ("workers", "executor", "address", "stage_outputs", "cards_dir")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,11 @@ class RunSettings:
         "help": "documents per part file: the unit of parallelism, resume and memory"})
     keep_dropped_text: bool = field(default=True, metadata={
         "help": "store dropped documents' text in drops.parquet for inspection"})
-    cards_dir: str = field(default="data_cards", metadata={"help": "where data cards are written"})
+    cards_dir: str = field(default="data_cards", metadata={
+        "help": "where data cards are written (relative to the config file, as every path in it)"})
+    limit: int = field(default=0, metadata={
+        "help": "read only the input's first N documents (0: all), for a quick trial of a config; sources "
+                "are then read in order, one at a time"})
     stage_outputs: str = field(default="needed", metadata={
         "help": "needed: stages that need no whole-stream pass run fused, one task per part, and "
                 "write their kept documents only where the run reads them (the next stage, shard "
@@ -55,6 +60,8 @@ class RunSettings:
             raise ConfigError(f"run.workers = {self.workers}: must be >= 1")
         if self.executor not in EXECUTORS:
             raise ConfigError(f"run.executor = {self.executor!r}: unknown; available: {', '.join(EXECUTORS)}")
+        if self.limit < 0:
+            raise ConfigError(f"run.limit = {self.limit}: must be >= 0 (0 reads everything)")
         if self.part_docs < 1:
             raise ConfigError(f"run.part_docs = {self.part_docs}: must be >= 1")
         if self.stage_outputs not in STAGE_OUTPUTS:
@@ -220,6 +227,9 @@ def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:
 
 
 def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """A run config from a TOML file and `--set` overrides. Paths the file gives resolve against
+    its folder (so a config works from any directory); paths given on the command line resolve
+    against the current directory, where the user typed them."""
     from pipeline.stages import get_stage  # local: the registry imports stage modules
 
     path = Path(path)
@@ -228,16 +238,20 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}; "
                           "available: run, input, stages, shards")
-    base = path.resolve().parent
-    run_vals = dict(doc.get("run", {}))
+    typed = {tuple(parse_override(o)[0]) for o in overrides}
+
+    def base(*key: str) -> Path:
+        return Path.cwd() if key in typed else path.resolve().parent
+
+    run_vals = dict(doc.get("run", {}), cards_dir=doc.get("run", {}).get("cards_dir", "data_cards"))
     for key in ("output", "cards_dir"):
         if key in run_vals:
-            run_vals[key] = resolve_path(base, run_vals[key])
+            run_vals[key] = resolve_path(base("run", key), run_vals[key])
     run = build(RunSettings, run_vals, "run")
     inp_vals = dict(doc.get("input", {}))
     for key in ("path", "labels"):
         if inp_vals.get(key):
-            inp_vals[key] = resolve_path(base, inp_vals[key])
+            inp_vals[key] = resolve_path(base("input", key), inp_vals[key])
     inp = build(InputConfig, inp_vals, "input")
     stages = []
     for i, s in enumerate(doc.get("stages", [])):
@@ -249,14 +263,14 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
             raise ConfigError(f"{path}: [[stages]] #{i + 1}: stage {name!r} is already in the run; a stage "
                               "runs once (change its settings in the first one)")
         cls = get_stage(name)
-        stages.append(StageSpec(name, build(cls.Config, resolve_stage_paths(cls, s, base),
-                                            f"stages.{name}")))
+        resolved = resolve_stage_paths(cls, s, lambda key, n=name: base("stages", n, key))
+        stages.append(StageSpec(name, build(cls.Config, resolved, f"stages.{name}")))
     shards = None
     if "shards" in doc:
         from pipeline.shards import ShardsConfig
         sv = dict(doc["shards"])
         if sv.get("tokenizer"):
-            sv["tokenizer"] = resolve_path(base, sv["tokenizer"])
+            sv["tokenizer"] = resolve_path(base("shards", "tokenizer"), sv["tokenizer"])
         shards = build(ShardsConfig, sv, "shards")
         names = [s.name for s in stages]
         for variant, stage in shards.variants.items():
@@ -268,12 +282,16 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
     return RunConfig(run, inp, tuple(stages), doc, shards)
 
 
-def resolve_stage_paths(cls: type, values: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Fields marked `metadata={"path": True}` are resolved against the config's folder."""
+def resolve_stage_paths(cls: type, values: dict[str, Any], base: Any) -> dict[str, Any]:
+    """Fields marked `metadata={"path": True}` resolved against `base(field name)`: a path, a list
+    of paths, or a list of tables whose `path` is one (decontam's benchmarks)."""
     out = dict(values)
     for f in dataclasses.fields(cls.Config):
-        if f.metadata.get("path") and f.name in out:
-            v = out[f.name]
-            out[f.name] = ([resolve_path(base, x) for x in v] if isinstance(v, list)
-                           else resolve_path(base, v) if v else v)
+        if f.metadata.get("path") and out.get(f.name):
+            v, where = out[f.name], base(f.name)
+            if isinstance(v, list):
+                out[f.name] = [dict(x, path=resolve_path(where, x["path"])) if isinstance(x, dict) and x.get("path")
+                               else x if isinstance(x, dict) else resolve_path(where, x) for x in v]
+            else:
+                out[f.name] = resolve_path(where, v)
     return out

@@ -139,8 +139,16 @@ class RayExecutor:
         self.workers = max(1, int(workers))
         self._started = not ray.is_initialized()
         if self._started:
-            ray.init(address=address or None, num_cpus=None if address else self.workers,
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            _reachable(address)
+            try:
+                ray.init(address=address or None, num_cpus=None if address else self.workers,
+                         include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError, TimeoutError) as e:
+                from pipeline.errors import RunError
+
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise RunError(f"cannot {'join the Ray cluster at ' + repr(address) if address else 'start Ray'}: "
+                               f"{first}; check run.address (--address) and `ray status` on the head node") from None
         self._task = ray.remote(num_cpus=1, max_retries=3)(_released)
 
     def map_unordered(self, fn: Callable[[Any], Any], tasks: Iterable[Any]) -> Iterator[Any]:
@@ -161,6 +169,23 @@ class RayExecutor:
 
         if self._started and ray.is_initialized():
             ray.shutdown()
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) address must accept a connection: Ray itself waits long
+    and prints pages of retries before it gives up on one that does not."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local": Ray finds the cluster itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        from pipeline.errors import RunError
+
+        raise RunError(f"cannot join the Ray cluster at {address!r}: {host}:{port} does not answer ({e}); "
+                       "start it with `ray start --head` there, or check run.address (--address)") from None
 
 
 def make_executor(kind: str, workers: int, address: str = "") -> Executor:

@@ -26,7 +26,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -36,13 +36,15 @@ from tqdm import tqdm
 from pipeline import atomic
 from pipeline.card import write_card
 from pipeline.config import RunConfig, StageSpec
-from pipeline.errors import InputError, RunError
+from pipeline.errors import InputError, RunError, warn
 from pipeline.executor import Executor, configure_allocator, freeze_setup, make_executor, release_memory
 from pipeline.groundtruth import ids_of, planted_pairs_found, recall_against_labels
 from pipeline.io import DROP_SCHEMA, docs_to_table, drops_to_table, read_part
-from pipeline.readers import READERS, Count, InputConfig, Skip, Source, list_sources, read_source
+from pipeline.read_summary import read_warnings
+from pipeline.readers import Count, InputConfig, Listing, Skip, Source, check_sources, list_sources, read_source
 from pipeline.stage import Stage, StageStats
 from pipeline.stages import get_stage
+from pipeline.startup import check_output
 from pipeline.text import hash64
 
 log = logging.getLogger("corpusprep.run")
@@ -128,19 +130,20 @@ class Chain:
             docs = res.kept
 
 
-def _read_task(task: tuple[Source, InputConfig, str, int, int, Chain | None]) -> dict[str, Any]:
-    src, cfg, out, index, part_docs, chain = task
+def _read_task(task: tuple[Source, InputConfig, str, int, int, Chain | None, int]) -> dict[str, Any]:
+    src, cfg, out, index, part_docs, chain, limit = task
     try:
-        return _read_source(src, cfg, Path(out), index, part_docs, chain)
+        return _read_source(src, cfg, Path(out), index, part_docs, chain, limit)
     except Exception as e:
         e.add_note(f"corpusprep: while reading {src.label}")
         raise
 
 
 def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_docs: int,
-                 chain: Chain | None = None) -> dict[str, Any]:
-    """A source's documents in parts of `part_docs`; each part written, or handed to `chain`.
-    The source's marker comes last, so a source cut short is read again whole."""
+                 chain: Chain | None = None, limit: int = 0) -> dict[str, Any]:
+    """A source's documents in parts of `part_docs` (its first `limit` only, when set); each part
+    written, or handed to `chain`. The source's marker comes last, so a source cut short is read
+    again whole."""
     t0 = time.perf_counter()
     chunk = 0
     docs: list = []
@@ -148,6 +151,7 @@ def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_
     losses: list[dict[str, str]] = []  # from records read as far as they go (a cut record)
     stats = StageStats()
     names: list[str] = []
+    taken = 0
 
     def flush() -> None:
         nonlocal chunk, docs, drops, losses, stats, t0
@@ -179,13 +183,16 @@ def _read_source(src: Source, cfg: InputConfig, out_dir: Path, index: int, part_
             continue
         stats.bytes_in += item.nbytes
         docs.append(item)
+        taken += 1
         if len(docs) >= part_docs:
             flush()
+        if taken == limit:
+            break
     if docs or drops or chunk == 0:
         flush()
-    atomic.write_json(out_dir / SOURCES_DONE / f"source-{index:05d}.json",
-                      {"source": src.label, "parts": names})
-    return {"source": src.label, "parts": names}
+    done = {"source": src.label, "parts": names, "documents": taken}
+    atomic.write_json(out_dir / SOURCES_DONE / f"source-{index:05d}.json", done)
+    return done
 
 
 def _check_unique_ids(stage_dir: Path, ids_per_pass: int = 2_000_000) -> None:
@@ -231,34 +238,59 @@ def _source_done(out_dir: Path, index: int) -> bool:
                                    for name in json.loads(marker.read_text())["parts"])
 
 
-def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int,
-             progress: bool = True, chain: Chain | None = None, stages: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Raw sources -> parts; with `chain`, each part goes on through those stages in the same task
-    (the caller's run_segment then only sums up what they wrote). `stages` are the run's stage
-    names, checked against the input before anything is read."""
+def check_input(cfg: InputConfig, part_docs: int, stages: tuple[str, ...] = ()) -> Listing:
+    """The input's sources, checked before anything is written (they exist, each reader's look at
+    its first records and schema, no html stage on plain text): an InputError names the file."""
+    listing = list_sources(cfg, group=part_docs)
+    check_sources(listing, cfg, stages)
+    return listing
+
+
+def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int, listing: Listing | None = None,
+             progress: bool = True, chain: Chain | None = None, limit: int = 0) -> dict[str, Any]:
+    """Raw sources (`check_input`'s listing, made here if not given) -> parts; with `chain`, each
+    part goes on through those stages in the same task (the caller's run_segment then only sums
+    up what they wrote). With `limit`, the first `limit` documents only: sources are read in
+    order, in this process."""
     if (out_dir / "stats.json").exists():
         return json.loads((out_dir / "stats.json").read_text())
     configure_allocator()
-    listing = list_sources(cfg, group=part_docs)
+    listing = listing or check_input(cfg, part_docs)
     sources = listing.sources
-    text_only = sorted({s.format for s in sources if READERS[s.format].text_only})
-    if "html" in stages and text_only:
-        raise InputError(f"input {cfg.path}: {', '.join(text_only)} files hold plain text already, and the html "
-                         "stage would parse it as HTML; remove the html stage (e.g. safety -> quality -> dedup)")
-    todo = [(s, cfg, str(out_dir), i, part_docs, chain) for i, s in enumerate(sources)
+    todo = [(s, cfg, str(out_dir), i, part_docs, chain, 0) for i, s in enumerate(sources)
             if not _source_done(out_dir, i)]
     out_dir.mkdir(parents=True, exist_ok=True)
     desc = "+".join(["read", *(c.name for c in chain.specs)] if chain else ["read"])
     bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc=desc,
                unit="file", disable=not progress, leave=False)
-    for _ in executor.map_unordered(_read_task, todo):
+    for _ in (_read_limited(todo, out_dir, limit) if limit else executor.map_unordered(_read_task, todo)):
         bar.update()
     bar.close()
     _check_unique_ids(out_dir)
     release_memory()  # workers forked later inherit this process's pages
     drops = _merge_drops(out_dir)
-    return _finalize(out_dir, "read", {"sources": [s.label for s in sources], "losses": _losses(out_dir, drops),
-                                       "unread_files": listing.unread})
+    extra = {"sources": [s.label for s in sources], "losses": _losses(out_dir, drops), "unread_files": listing.unread}
+    stats = _finalize(out_dir, "read", extra)
+    stats["warnings"] = read_warnings(stats, drops, listing.unread, cfg.path) + (
+        [f"run.limit = {limit:,}: only the input's first {stats['docs_out']:,} documents were read"] if limit else [])
+    atomic.write_json(out_dir / "stats.json", stats)
+    return stats
+
+
+def _read_limited(todo: list[tuple], out_dir: Path, limit: int) -> Iterator[dict[str, Any]]:
+    """Sources in order, each given what is left of the limit (sources read before, on a resume,
+    count what their markers say); those after it are marked done with nothing read."""
+    left = limit - sum(json.loads(m.read_text()).get("documents", 0) for m in (out_dir / SOURCES_DONE).glob("*.json"))
+    for task in todo:
+        if left <= 0:
+            src, index = task[0], task[3]
+            atomic.write_json(out_dir / SOURCES_DONE / f"source-{index:05d}.json",
+                              {"source": src.label, "parts": [], "documents": 0})
+            yield {"source": src.label, "parts": []}
+            continue
+        done = _read_task((*task[:-1], left))
+        left -= done["documents"]
+        yield done
 
 
 def _losses(out_dir: Path, drops: Path) -> list[dict[str, str]]:
@@ -436,11 +468,19 @@ class RunResult:
 def run(cfg: RunConfig, resume: bool = False, workers: int | None = None,
         progress: bool = True, executor: Executor | None = None) -> RunResult:
     """Run every stage of `cfg`; with `resume`, continue a killed run of the same config (under
-    any worker count or executor)."""
+    any worker count or executor). The output folder, the input and the stages' lists and models
+    are checked before anything is written or any executor (Ray) starts."""
+    prior = check_output(Path(cfg.run.output), cfg.config_hash(), cfg.source, resume)
+    listing = check_input(cfg.input, cfg.run.part_docs, tuple(s.name for s in cfg.stages))
+    for spec in cfg.stages:  # fail on bad lists/models before any data is read
+        if get_stage(spec.name).needs_prepare:
+            get_stage(spec.name)(spec.config).setup()
+        else:
+            make_stage(spec, None)  # kept: forked workers inherit it
     own = executor is None
     executor = executor or make_executor(cfg.run.executor, workers or cfg.run.workers, cfg.run.address)
     try:
-        return _run(cfg, resume, progress, executor)
+        return _run(cfg, prior, listing, progress, executor)
     finally:
         if own and hasattr(executor, "close"):
             executor.close()
@@ -452,24 +492,11 @@ def _remove_temp_files(out: Path) -> None:
         tmp.unlink()
 
 
-def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> RunResult:
+def _run(cfg: RunConfig, prior: dict[str, Any], listing: Listing, progress: bool, executor: Executor) -> RunResult:
     out = Path(cfg.run.output)
     run_json = out / "run.json"
-    used = out.exists() and any(out.iterdir())
-    if used and not resume:
-        raise RunError(f"output folder {out} is not empty; pass --resume to continue that "
-                       "run, or choose another run.output")
-    prior = json.loads(run_json.read_text()) if run_json.exists() else {}  # the attempts before this one
-    if used:
-        if prior and prior["config_hash"] != cfg.config_hash():
-            raise RunError(f"{out} holds a run of a different config; resuming would mix "
-                           "outputs. Choose another run.output or delete the folder")
+    if prior:
         _remove_temp_files(out)  # left by a killed process; never read, never reused
-    for spec in cfg.stages:  # fail on bad lists/models before any data is read
-        if get_stage(spec.name).needs_prepare:
-            get_stage(spec.name)(spec.config).setup()
-        else:
-            make_stage(spec, None)  # kept: forked workers inherit it
     freeze_setup()
     started = prior.get("stage_outputs", cfg.run.stage_outputs)
     if started != cfg.run.stage_outputs:
@@ -479,8 +506,10 @@ def _run(cfg: RunConfig, resume: bool, progress: bool, executor: Executor) -> Ru
                                  "stage_outputs": cfg.run.stage_outputs}, prior.get("seconds", 0.0))
     dirs = stage_dirs(cfg)
     needed = needed_outputs(cfg)
-    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, progress, read_chain(cfg),
-                      tuple(s.name for s in cfg.stages))]
+    stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, listing, progress, read_chain(cfg),
+                      cfg.run.limit)]
+    for line in stats[0].get("warnings", []):
+        warn(line)
     clock.lap()
     for seg in segments(cfg):  # a segment fused into the read finds its parts done, and sums them up
         stats += run_segment([cfg.stages[i] for i in seg], dirs[seg[0]], [dirs[i + 1] for i in seg],

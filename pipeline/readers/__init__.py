@@ -39,10 +39,10 @@ READERS: dict[str, type[Reader]] = {r.name: r for r in (
     SavedDatasetsReader,
 )}
 # files a folder may hold beside its inputs without being counted as unread
-NOT_INPUTS = ("drops.parquet", "stats.json", "report.json")
+NOT_INPUTS = ("drops.parquet", "stats.json", "report.json", "run.json", "stage.json")
 
-__all__ = ["READERS", "Count", "InputConfig", "Item", "Listing", "Reader", "Skip", "Source", "formats_help",
-           "list_sources", "read_source"]
+__all__ = ["READERS", "Count", "InputConfig", "Item", "Listing", "Reader", "Skip", "Source", "check_sources",
+           "formats_help", "list_sources", "read_source"]
 
 
 def formats_help() -> str:
@@ -147,6 +147,18 @@ def list_sources(cfg: Any, group: int = 1000) -> Listing:
                          f"known: {formats_help()}")
     sources = [s for fmt in sorted(by_format) for s in READERS[fmt].sources(by_format[fmt], root, group)]
     return Listing(sources, dict(sorted(unread.items())))
+
+
+def check_sources(listing: Listing, cfg: Any, stages: tuple[str, ...] = ()) -> None:
+    """Start-up checks of an input, before anything is written: each source as its reader
+    checks it, and text-only formats (WET) not fed to the html stage."""
+    text_only = sorted({s.format for s in listing.sources if READERS[s.format].text_only})
+    if "html" in stages and text_only:
+        raise InputError(f"input {cfg.path}: {', '.join(text_only)} files hold plain text already, and the html "
+                         "stage would parse it as HTML; remove the html stage (e.g. safety -> quality -> dedup)")
+    readers = {name: r(config_of(r, cfg)) for name, r in READERS.items()}
+    for src in listing.sources:
+        readers[src.format].check(src)
 
 
 def read_source(src: Source, cfg: Any) -> Iterator[Item]:

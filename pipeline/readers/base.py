@@ -112,6 +112,10 @@ class Reader:
         """Files of this format as sources: one each, by default."""
         return [Source(cls.name, (str(f),), str(f.relative_to(root))) for f in files]
 
+    def check(self, src: Source) -> None:
+        """A start-up look at a source (its first records, its schema): raise InputError, naming
+        the file and the fix, where it cannot be read as configured, before anything is written."""
+
     def read(self, src: Source) -> Iterator[Item]:
         raise NotImplementedError
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import zstandard
 
+from pipeline.document import Document
 from pipeline.errors import InputError
 from pipeline.readers.base import ZSTD_MAGIC, Item, Reader, RecordFields, RecordSize, Skip, Source, record_to_doc
 from pipeline.readers.zstd_frames import zstd_cut_at
@@ -35,6 +36,28 @@ class JsonlReader(Reader):
     @dataclass(frozen=True)
     class Config(RecordSize, RecordFields):
         pass
+
+    def check(self, src: Source, probe: int = 20) -> None:
+        """Refuse a file none of whose first records is a document: none has the text field (set
+        as it is, every record would be a skip), or none is a JSON object at all (not JSONL)."""
+        first: list[Item] = []
+        for item in self.read(src):
+            if isinstance(item, Document):
+                return
+            first.append(item)
+            if len(first) >= probe:
+                break
+        reasons = {s.reason for s in first if isinstance(s, Skip)}
+        if not first or reasons & {"truncated_input", "record_too_large"}:
+            return  # empty, or damaged: counted by the read
+        if reasons == {"missing_text"}:
+            fields = first[0].detail.split("(has: ", 1)[1].split(")", 1)[0]  # type: ignore[union-attr]
+            raise InputError(f"{src.paths[0]}: none of its first {len(first)} records has the field "
+                             f"{self.config.text_field!r} (they have: {fields}); set input.text_field")
+        if reasons <= {"invalid_json", "invalid_utf8", "invalid_record", "invalid_text"}:
+            raise InputError(f"{src.paths[0]}: its first {len(first)} lines are no JSON objects (read as "
+                             f"{self.name}: {', '.join(sorted(reasons))}); check the file, or set input.format "
+                             "(auto tells each file's format from its name and first bytes)")
 
     def read(self, src: Source) -> Iterator[Item]:
         cfg = self.config

@@ -29,6 +29,19 @@ class ParquetReader(Reader):
     def claims(cls, path: Path, head: Head) -> bool:
         return super().claims(path, head) or head.raw[:4] == b"PAR1"
 
+    def check(self, src: Source) -> None:
+        """Refuse a file without the text column (a damaged footer is the read's counted loss)."""
+        try:
+            names = pq.ParquetFile(src.paths[0]).schema_arrow.names
+        except (pa.ArrowException, OSError):
+            return
+        self._has_text(src.paths[0], names)
+
+    def _has_text(self, path: str, names: list[str]) -> None:
+        if self.config.text_field not in names:
+            raise InputError(f"{path}: no column {self.config.text_field!r} (columns: {', '.join(names)}); "
+                             "set input.text_field")
+
     def read(self, src: Source) -> Iterator[Item]:
         cfg = self.config
         path = src.paths[0]
@@ -42,9 +55,7 @@ class ParquetReader(Reader):
                        "rows); re-fetch or rewrite the file")
             return
         names = pf.schema_arrow.names
-        if cfg.text_field not in names:
-            raise InputError(f"{path}: no column {cfg.text_field!r} (columns: {', '.join(names)}); "
-                             "set input.text_field")
+        self._has_text(path, names)
         cols = list(dict.fromkeys(c for c in (cfg.id_field, cfg.text_field, cfg.url_field, "meta") if c in names))
         row = 0
         for g in range(pf.num_row_groups):  # a damaged row group costs its rows, not the file

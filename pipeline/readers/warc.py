@@ -27,9 +27,9 @@ from typing import Iterator
 from pipeline.document import Document
 from pipeline.encoding import decode_html, http_charset
 from pipeline.errors import InputError
-from pipeline.readers.base import Count, Head, Item, Reader, RecordSize, Skip, Source
+from pipeline.readers.base import Count, Head, Item, Reader, RecordSize, Skip, Source, read_head
 from pipeline.readers.http_payload import parse_response, payload
-from pipeline.readers.warc_stream import Damage, Record, is_gzip, warc_kind, warc_records
+from pipeline.readers.warc_stream import Damage, Record, find_version, is_gzip, warc_kind, warc_records
 
 WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
 
@@ -58,6 +58,16 @@ class WarcReader(Reader):
             raise InputError(f"{path}: a WAT file (Common Crawl's metadata records, JSON about each capture), not "
                              "a document format; read the WARC file (HTML) or the WET file (text) of the same crawl")
         return kind == cls.name or (kind is None and named)
+
+    def check(self, src: Source) -> None:
+        """Refuse a file whose first bytes hold no WARC version line at all (a text file named
+        .warc.gz): it is not a WARC. A damaged one still has version lines, and reads as damage."""
+        path = Path(src.paths[0])
+        head = read_head(path)
+        if head.strip() and warc_kind(head) is None and find_version(head, 0) < 0:
+            shown = head[:40].decode("utf-8", "replace").replace("\n", " ")
+            raise InputError(f"{path}: named a {self.name.upper()} file, but its first {len(head):,} bytes hold no "
+                             f"WARC record (they start {shown!r}); check the file, or set input.format")
 
     def read(self, src: Source) -> Iterator[Item]:
         path = src.paths[0]

@@ -349,7 +349,7 @@ class _Framer:
         first = self._at(0) if first < 0 else first
         look = 1
         while True:
-            found = _find_version(self.buf, self.pos + look)
+            found = find_version(self.buf, self.pos + look)
             if found >= 0:
                 self.pos = found
                 starts_piece = isinstance(self.buf, mmap.mmap) or any(m[0] == found for m in self.marks)
@@ -400,7 +400,7 @@ class _Framer:
             if have >= end:
                 nxt, stop, more = self._boundary(block, end)
             else:  # the stream ends inside the block: unless a record starts there, it is cut
-                inside = _find_version(self.buf, self.pos + block, line_start=True)
+                inside = find_version(self.buf, self.pos + block, line_start=True)
                 if inside < 0:
                     return self._truncated(block, version, headers, declared, quirks)
                 nxt, stop = inside - self.pos, _rstrip_end(self.buf, self.pos + block, inside) - self.pos
@@ -446,7 +446,7 @@ class _Framer:
             i += 1
         if (i >= len(buf) and (self.done or self.gap)) or _VERSION.match(buf, i, i + 16):
             return i - p, end, () if buf[p + end:i] in (b"\n\n", b"\r\n\r\n") else ("record_separator",)
-        inside = _find_version(buf, p + block, p + end, line_start=True)
+        inside = find_version(buf, p + block, p + end, line_start=True)
         if inside >= 0:
             return inside - p, _rstrip_end(buf, p + block, inside) - p, ("content_length_too_long",)
         # Too short, or the bytes after it damaged: the block is what Content-Length says, and what
@@ -476,7 +476,7 @@ class _Framer:
         return Record(start, end, version, headers, peek, declared, "too_large", quirks)
 
 
-def _find_version(buf: bytes | mmap.mmap, start: int, stop: int = -1, line_start: bool = False) -> int:
+def find_version(buf: bytes | mmap.mmap, start: int, stop: int = -1, line_start: bool = False) -> int:
     """Offset of the next `WARC/x.y` version line in buf[start:stop] (-1 if none); with
     `line_start`, only one that begins a line (a record boundary, not text inside a payload)."""
     stop = len(buf) if stop < 0 else stop

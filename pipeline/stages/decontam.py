@@ -63,7 +63,8 @@ def words_with_spans(text: str) -> tuple[list[str], list[int], list[int]]:
 class Config:
     benchmarks: tuple[dict[str, Any], ...] = field(default=({"name": "default"},), metadata={
         "help": 'benchmarks: {name, path, fields = [...], format, split}; {name = "default"} = '
-                "GSM8K + HumanEval + MMLU-Redux from ../shared/data (else a built-in sample)"})
+                "GSM8K + HumanEval + MMLU-Redux from ../shared/data (else a built-in sample); a path relative "
+                "to the config file", "path": True})
     ngram: int = field(default=13, metadata={"help": "words per n-gram (GPT-3, lm-eval-harness: 13)"})
     min_words: int = field(default=8, metadata={"help": "items shorter than ngram are matched whole if they have this "
                                                         "many words"})

@@ -73,7 +73,7 @@ def test_output_folder_is_not_silently_mixed(tmp_path, small_input):
     assert again.report["seconds"] >= first["seconds"] > again.report["seconds_this_attempt"]
     assert f"wall time {again.report['seconds']:.1f} s over all attempts" in again.card_path.read_text()
     other = load_run_config(tmp_path / "m.toml", ["stages.html.parser=bs4"])
-    with pytest.raises(RunError, match="different config"):
+    with pytest.raises(RunError, match=r"other settings \(stages\.html\.parser: \(not set\) -> 'bs4'\)"):
         run(other, resume=True, progress=False)
 
 
