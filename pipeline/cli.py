@@ -148,14 +148,31 @@ def as_flags(text: str) -> str:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
-    from pipeline.classifier import read_texts, train_classifier
+    from pipeline.classifier import read_texts, texts_from_run, train_classifier
 
-    res = train_classifier(read_texts(args.pos, args.text_field), read_texts(args.neg, args.text_field),
-                           args.out, epoch=args.epoch, lr=args.lr, word_ngrams=args.word_ngrams,
-                           dim=args.dim, seed=args.seed)
-    print(f"trained on {res['pos']:,} positive and {res['neg']:,} negative documents; training "
-          f"accuracy {res['train_accuracy']:.3f}; model: {res['model']}")
+    def side(name: str) -> list[str]:
+        path, run = getattr(args, name), getattr(args, f"{name}_from")
+        if bool(path) == bool(run):
+            raise ConfigError(f"train-classifier needs --{name} FILE or --{name}-from RUN (one of them)")
+        if path:
+            return read_texts(path, args.text_field)
+        reasons = tuple(r.strip() for r in (getattr(args, f"{name}_reason") or "").split(",") if r.strip())
+        return texts_from_run(run, reasons, getattr(args, f"{name}_stage") or "")
+
+    res = train_classifier(side("pos"), side("neg"), args.out, epoch=args.epoch, lr=args.lr,
+                           word_ngrams=args.word_ngrams, dim=args.dim, seed=args.seed, bucket=args.bucket,
+                           quantize=not args.no_quantize, holdout=args.holdout)
+    h = res["heldout"]
+    measured = (f"held-out accuracy {h['accuracy']:.3f} on {h['docs']:,} documents ({h['pos']:,} positive: recall "
+                f"{_maybe(h['pos_recall'])}, precision {_maybe(h['pos_precision'])})" if h["docs"] else
+                "no documents held out (--holdout 0, or too few): no held-out measure")
+    print(f"trained on {res['pos']:,} positive and {res['neg']:,} negative documents; {measured}; training "
+          f"accuracy {res['train_accuracy']:.3f}; model: {res['model']} ({res['bytes'] / 1e6:.1f} MB)")
     return 0
+
+
+def _maybe(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def cmd_shards(args: argparse.Namespace) -> int:
@@ -231,14 +248,22 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p = sub.add_parser("train-classifier", help="train a fastText classifier (pos vs neg documents)",
                        description="Train a supervised fastText model: __label__pos vs __label__neg. "
                                    "Safety uses pos = unsafe; quality uses pos = reference quality.")
-    p.add_argument("--pos", required=True, help="positive documents: JSONL (text field) or text (one a line)")
-    p.add_argument("--neg", required=True, help="negative documents: JSONL or text")
-    p.add_argument("--out", required=True, help="model file to write (.bin)")
+    for name, what in (("pos", "positive"), ("neg", "negative")):
+        p.add_argument(f"--{name}", help=f"{what} documents: JSONL (text field) or text (one a line)")
+        p.add_argument(f"--{name}-from", metavar="RUN", help=f"{what} documents from a run's output folder: those "
+                       f"dropped for --{name}-reason, or else those --{name}-stage kept")
+        p.add_argument(f"--{name}-reason", metavar="STAGE.REASON[,...]",
+                       help="drop reasons, as the card's 'Drops by reason' names them (e.g. safety.bad_word_ratio)")
+        p.add_argument(f"--{name}-stage", metavar="STAGE", help="whose kept documents (default: the run's last stage)")
+    p.add_argument("--out", required=True, help="model file to write")
     p.add_argument("--text-field", default="text", help="JSONL field holding the text")
+    p.add_argument("--holdout", type=float, default=0.1, help="share of each side held out to measure the model")
     p.add_argument("--epoch", type=int, default=10, help="training epochs")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate")
     p.add_argument("--word-ngrams", type=int, default=2, help="word n-gram features")
     p.add_argument("--dim", type=int, default=64, help="embedding size")
+    p.add_argument("--bucket", type=int, default=200_000, help="hashed n-gram buckets (fastText's 2M took 524 MB)")
+    p.add_argument("--no-quantize", action="store_true", help="keep the full model (quantized: a few MB)")
     p.add_argument("--seed", type=int, default=0, help="seed")
     p = sub.add_parser("shards", help="tokenize stage outputs into Arrow shards at token budgets",
                        description="Nested token budgets of one or more quality variants, one shared "
