@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from common import default_corpus_dir, have, timed
+from common import default_corpus_dir, have, sized, timed
 from pipeline.procmem import run_with_peak_rss
 from pipeline.stages.dedup import Config, shingler
 from pipeline.stages.minhash import permutations, signatures
@@ -168,7 +168,7 @@ def datatrove_signatures(docs: list[dict]) -> float | None:
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    n = int(args[0]) if args else 100_000
+    n = int(args[0]) if args else sized(100_000, 2_000)
     short = "--short" in sys.argv
     cfg = Config(memory_mb=256 if short else 512)
     docs, pairs = make_docs(n, short)

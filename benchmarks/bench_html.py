@@ -64,7 +64,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="test", choices=["test", "dev", "all"])
     ap.add_argument("--limit", type=int, default=None, help="pages per dataset (default: all)")
+    ap.add_argument("--quick", action="store_true", help="3 pages per dataset (seconds; the test suite runs this)")
     args = ap.parse_args()
+    args.limit = 3 if args.quick else args.limit
     warnings.filterwarnings("ignore")  # bs4 warns on XML-looking pages; not our subject here
     datasets = list(available())
     if not datasets:

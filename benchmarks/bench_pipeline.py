@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
 from common import REPO, default_corpus_dir, have
 from pipeline.config import load_run_config
 from pipeline.resources import shared_data_dir
@@ -41,13 +42,15 @@ def _files(out: Path) -> dict[str, str]:
 
 def default_run(tmp: Path, rounds: int = 5) -> None:
     default_corpus_dir()
+    rounds = common.rounds(rounds)
     secs: dict[str, list[float]] = {"all": [], "needed": []}
     files = {}
     for _ in range(rounds):  # alternating, so a slow spell of the machine hits both alike
         for mode in ("all", "needed"):
             out = tmp / f"default-{mode}"
             shutil.rmtree(out, ignore_errors=True)
-            sets = [f"run.output={out}", f"run.cards_dir={tmp / 'cards'}", f'run.stage_outputs="{mode}"']
+            sets = [f"run.output={out}", f"run.cards_dir={tmp / 'cards'}", f'run.stage_outputs="{mode}"'] + (
+                common.QUICK_RUN if common.QUICK else [])
             cfg = load_run_config(REPO / "configs" / "default.toml", sets)
             t0 = time.perf_counter()
             res = run(cfg, progress=False)
@@ -68,7 +71,8 @@ def pages() -> list[Path]:
     shared = shared_data_dir()
     if shared is None:
         return []
-    return sorted((shared / "extraction").glob("*/html/*.html*"))
+    found = sorted((shared / "extraction").glob("*/html/*.html*"))
+    return found[:common.sized(len(found), 40)]
 
 
 def ours_on_pages(paths: list[Path], tmp: Path, language: bool, stage_outputs: str = "needed") -> tuple[float, int]:
@@ -109,6 +113,7 @@ def fused_on_pages(paths: list[Path], tmp: Path, rounds: int = 3) -> list[float]
     fused runs' seconds."""
     secs: dict[str, list[float]] = {"all": [], "needed": []}
     kept = set()
+    rounds = common.rounds(rounds)
     for _ in range(rounds):
         for mode in ("all", "needed"):
             sec, n = ours_on_pages(paths, tmp, False, mode)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from common import have, raw_pages, timed
+from common import have, raw_pages, sized, timed
 from pipeline.document import Document
 from pipeline.stages.html import HtmlStage
 from pipeline.stages.quality import Config, QualityStage
@@ -44,7 +44,7 @@ def theirs(docs: list[Document], name: str) -> tuple[list[bool], float]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else sized(1000, 40)
     docs = HtmlStage().apply(raw_pages()[:n]).kept
     mb = sum(d.nbytes for d in docs) / 1e6
     print(f"{len(docs):,} documents after HTML stripping, {mb:.2f} MB")

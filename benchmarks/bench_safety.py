@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from common import default_corpus_dir, timed
+from common import default_corpus_dir, sized, timed
 from pipeline.classifier import load_model, score, train_classifier
 from pipeline.document import Document
 from pipeline.pii import mask_pii
@@ -34,7 +34,7 @@ def rate(label: str, n: int, fn) -> float:
 
 
 def main() -> None:
-    docs = two_kb_docs()
+    docs = two_kb_docs(sized(20_000, 500))
     n = len(docs)
     print(f"{n:,} documents of 2 KB")
     stage = SafetyStage(Config(pii_mode="off"))
@@ -47,7 +47,7 @@ def main() -> None:
     from common import raw_pages
     pages = {p.id: p.text for p in raw_pages()}
     pos = [pages[i] for i, k in labels.items() if k == "unsafe"]
-    neg = [texts[i] for i, k in labels.items() if k == "clean"][:1000]
+    neg = [texts[i] for i, k in labels.items() if k == "clean"][:sized(1000, 100)]
     with tempfile.TemporaryDirectory() as tmp:
         train_classifier(pos, neg, Path(tmp) / "m.bin", epoch=5)
         model = load_model(Path(tmp) / "m.bin")

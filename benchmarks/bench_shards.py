@@ -28,13 +28,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
-from common import REPO, default_corpus_dir
+from common import QUICK, QUICK_RUN, REPO, default_corpus_dir, rounds, sized
 from pipeline.shards import ShardsConfig, build_shards, train_tokenizer
 
 
-def main(rounds: int = 5) -> None:
+def main(n_rounds: int = 5) -> None:
+    n_rounds = rounds(n_rounds)
     texts = [json.loads(l)["text"] for l in gzip.open(default_corpus_dir() / "expected.jsonl.gz")]
-    docs = texts * max(1, -(-10_000_000 // sum(map(len, texts))))  # copies under new ids: near-copy groups
+    chars = sized(10_000_000, 200_000)
+    docs = texts[:sized(len(texts), 60)] * max(1, -(-chars // sum(map(len, texts))))  # copies: near-copy groups
     tok = train_tokenizer(iter(texts), 8192)
     with tempfile.TemporaryDirectory() as tmp:
         tok_path = Path(tmp) / "tok.json"
@@ -44,19 +46,20 @@ def main(rounds: int = 5) -> None:
         build_shards({"v": warm}, Path(tmp) / "warm-shards", _config(1000, tok_path), progress=False)
         print(f"start-up (a 200-document build_shards first, not timed below): {time.perf_counter() - t0:.2f} s")
         secs: dict[str, list[float]] = {"encode_batch": [], "encode_batch_fast": [], "shards": []}
-        for r in range(rounds):  # interleaved, so a slow spell of the machine hits all three alike
+        for r in range(n_rounds):  # interleaved, so a slow spell of the machine hits all three alike
             for call in ("encode_batch", "encode_batch_fast"):
                 t0 = time.perf_counter()
                 n_raw = sum(len(e.ids) for i in range(0, len(docs), 1024)
                             for e in getattr(tok, call)(docs[i:i + 1024], add_special_tokens=False))
                 secs[call].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            man = build_shards({"v": timed}, Path(tmp) / f"shards-{r}", _config(int(n_raw * 0.9), tok_path),
+            budget = int(n_raw * (0.3 if QUICK else 0.9))  # quick: few texts, so large near-copy groups held out
+            man = build_shards({"v": timed}, Path(tmp) / f"shards-{r}", _config(budget, tok_path),
                                progress=False)
             secs["shards"].append(time.perf_counter() - t0)
     n = man["seconds"]["tokens_encoded"]
     print(f"{len(docs):,} documents, {sum(map(len, docs)) / 1e6:.1f} M chars, {n_raw:,} tokens (+{len(docs):,} EOS); "
-          f"median of {rounds} interleaved rounds")
+          f"median of {n_rounds} interleaved rounds")
     rate = {k: (n if k == "shards" else n_raw) / statistics.median(v) for k, v in secs.items()}
     for call in ("encode_batch", "encode_batch_fast"):
         print(f"raw {call + ':':19s} {rate[call] / 1e6:6.2f} M tokens/s")
@@ -65,10 +68,10 @@ def main(rounds: int = 5) -> None:
     for call in ("encode_batch", "encode_batch_fast"):  # paired within a round: the machine's drift cancels
         paired = sorted((n / s) / (n_raw / r) for s, r in zip(secs["shards"], secs[call]))
         print(f"  shards / raw {call + ':':19s} median {statistics.median(paired):.0%}, "
-              f"range {paired[0]:.0%}-{paired[-1]:.0%} over the {rounds} rounds")
+              f"range {paired[0]:.0%}-{paired[-1]:.0%} over the {n_rounds} rounds")
 
 
-def study(rounds: int = 5) -> None:
+def study(n_rounds: int = 5) -> None:
     """The default run's shards step, timed alone against raw encoding of what it encodes."""
     from pipeline.config import load_run_config
     from pipeline.runner import run, shard_inputs, stage_dirs
@@ -76,7 +79,8 @@ def study(rounds: int = 5) -> None:
 
     default_corpus_dir()
     with tempfile.TemporaryDirectory() as tmp:
-        sets = [f"run.output={tmp}/run", f"run.cards_dir={tmp}/cards"]
+        sets = [f"run.output={tmp}/run", f"run.cards_dir={tmp}/cards"] + (QUICK_RUN if QUICK else [])
+        n_rounds = rounds(n_rounds)
         cfg = load_run_config(REPO / "configs" / "default.toml", sets)
         run(cfg, progress=False)
         variants, drops = shard_inputs(cfg, stage_dirs(cfg))
@@ -92,7 +96,7 @@ def study(rounds: int = 5) -> None:
         texts = list(distinct.values())
         shards_cfg = dataclasses.replace(cfg.shards, tokenizer=str(tok_path))
         secs: dict[str, list[float]] = {"encode_batch": [], "shards": []}
-        for r in range(rounds):
+        for r in range(n_rounds):
             t0 = time.perf_counter()
             n_raw = sum(len(e.ids) for i in range(0, len(texts), 1024)
                         for e in tok.encode_batch(texts[i:i + 1024], add_special_tokens=False))
@@ -103,7 +107,7 @@ def study(rounds: int = 5) -> None:
     n = man["seconds"]["tokens_encoded"]
     print(f"the default run's shards ({', '.join(variants)}, {len(cfg.shards.mixes)} mixes, validation): "
           f"{len(texts):,} distinct texts, {n_raw:,} tokens (+{len(texts):,} EOS; the path encoded {n:,}); "
-          f"median of {rounds} interleaved rounds")
+          f"median of {n_rounds} interleaved rounds")
     paired = sorted((n / s) / (n_raw / r) for s, r in zip(secs["shards"], secs["encode_batch"]))
     print(f"  shards {n / statistics.median(secs['shards']) / 1e6:.2f} M tokens/s, raw encode_batch "
           f"{n_raw / statistics.median(secs['encode_batch']) / 1e6:.2f} M tokens/s; paired per round: median "

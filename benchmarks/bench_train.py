@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from common import QUICK, sized
 from pipeline.sample.synthetic import synthetic_shards
 from training.config import ModelConfig, MoEConfig, RunSpec, TrainConfig
 from training.train import pick_device, train
@@ -38,22 +39,24 @@ SIZES = {
 
 def main() -> None:
     device = pick_device(sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "auto")
+    budget = "20K" if QUICK else "200K"
     with tempfile.TemporaryDirectory() as tmp:
-        shards = synthetic_shards(Path(tmp), 3000, 400, ("200K",), vocab=8192, validation="2K")
+        shards = synthetic_shards(Path(tmp), sized(3000, 300), 400, (budget,), vocab=8192, validation="2K")
         print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}")
         print(f"{'model':34s} {'N active':>11s} {'N all':>11s} {'tokens/s':>10s} {'GFLOP/s':>9s} {'peak':>9s} "
               f"{'MFU':>6s} "
               f"{'dropped':>8s}")
         moe = MoEConfig(experts=8, every=2, capacity_factor=8.0)  # capacity for every token: none dropped
-        for m in (x for dense in SIZES[device] for x in (dense, dataclasses.replace(dense, moe=moe))):
+        sizes = SIZES[device][:1] if QUICK else SIZES[device]
+        for m in (x for dense in sizes for x in (dense, dataclasses.replace(dense, moe=moe))):
             batch = 16 if device == "cpu" else 32
-            steps = 12 if device == "cpu" else 30
-            cfg = TrainConfig(shards=str(shards), variant="v", budget="200K", batch_size=batch,
+            steps = sized(12 if device == "cpu" else 30, 2)
+            cfg = TrainConfig(shards=str(shards), variant="v", budget=budget, batch_size=batch,
                               tokens=batch * m.context * steps, eval_every=10**9, eval_tokens=m.context * 2,
                               memorization_windows=0, device=device, compile=device == "cuda")
             r = train(RunSpec(m, cfg, "bench"), Path(tmp) / f"r{m.d_model}_{m.moe.experts}")
-            moe = f" MoE {m.moe.experts}/{m.moe.every}" if m.moe.experts else ""
-            name = f"L{m.n_layer} d{m.d_model} ctx{m.context}" + moe
+            shown = f" MoE {m.moe.experts}/{m.moe.every}" if m.moe.experts else ""  # `moe` is the next model's
+            name = f"L{m.n_layer} d{m.d_model} ctx{m.context}" + shown
             print(f"{name:34s} {r['N']:11,d} {r['N_all_experts']:11,d} {r['tokens_per_s']:10,.0f} "
                   f"{r['flops_per_s'] / 1e9:9.1f} {r['peak_flops'] / 1e9:9.1f} {r['mfu']:6.1%} "
                   + (f"{r['moe']['dropped_share']:8.1%}" if r["moe"] else f"{'':>8s}"))

@@ -1,6 +1,9 @@
-"""Helpers shared by the benchmark scripts (not tests): the default corpus and a timer."""
+"""Helpers shared by the benchmark scripts (not tests): the default corpus, a timer, and the
+quick mode every benchmark has (`--quick`: tiny inputs, one round, seconds; tests/test_benchmarks.py
+runs each so, so that a benchmark cannot break unseen)."""
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -11,7 +14,20 @@ from typing import Iterator
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the checkout's packages, also when corpusprep is not installed
 
-SAMPLE = REPO / "out" / "sample"
+SAMPLE = Path(os.environ.get("CORPUSPREP_SAMPLE", REPO / "out" / "sample"))  # the tests give theirs
+QUICK = "--quick" in sys.argv
+# the default run, shrunk for --quick: its first 300 documents, a small budget, no mixes
+QUICK_RUN = ["run.limit=300", 'shards.budgets=["10K"]', 'shards.validation_tokens="2K"', "shards.mixes={}"]
+
+
+def rounds(n: int) -> int:
+    """How many rounds to time: one in quick mode."""
+    return 1 if QUICK else n
+
+
+def sized(n: int, quick: int) -> int:
+    """An input size: `quick` in quick mode."""
+    return quick if QUICK else n
 
 
 def default_corpus_dir() -> Path:

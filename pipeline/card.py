@@ -230,22 +230,12 @@ def load_report(run: str | Path) -> dict[str, Any]:
     raise FileNotFoundError(f"no report.json in {run}; give a card folder (data_cards/<run>) or a run output folder")
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: d}
-
-
 def diff_reports(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """What changed between two runs: config values, and the funnel stage by stage."""
-    lines = []
-    fa, fb = _flatten(a["config"]), _flatten(b["config"])
-    for k in sorted(set(fa) | set(fb)):
-        if fa.get(k) != fb.get(k):
-            lines.append(f"config {k}: {fa.get(k)!r} -> {fb.get(k)!r}")
+    from pipeline.config import default_setting
+    from pipeline.startup import differences
+
+    lines = [f"config {d}" for d in differences(a["config"], b["config"], default=default_setting)]
     sa = {s["stage"]: s for s in a["stages"]}
     sb = {s["stage"]: s for s in b["stages"]}
     for name in list(dict.fromkeys(list(sa) + list(sb))):

@@ -295,3 +295,21 @@ def resolve_stage_paths(cls: type, values: dict[str, Any], base: Any) -> dict[st
             else:
                 out[f.name] = resolve_path(where, v)
     return out
+
+
+def default_setting(key: str) -> str:
+    """How a run config key that a config does not set reads: `(default: value)`, from the
+    dataclass that defines it (run.*, input.*, stages.<name>.*, shards.*)."""
+    from pipeline.stages import STAGES, get_stage
+
+    parts = key.split(".")
+    owner: Any = {"run": RunSettings, "input": InputConfig}.get(parts[0])
+    if parts[0] == "stages" and len(parts) == 3:
+        owner, parts = (get_stage(parts[1]).Config if parts[1] in STAGES else None), parts[1:]
+    elif parts[0] == "shards":
+        from pipeline.shards import ShardsConfig
+        owner = ShardsConfig
+    fields = {f.name: f for f in dataclasses.fields(owner)} if owner else {}
+    if len(parts) == 2 and parts[1] in fields:
+        return f"(default: {default_of(fields[parts[1]])!r})"
+    return "(not set)"

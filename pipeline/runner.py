@@ -382,8 +382,11 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     last = out_dirs[-1] / DONE
     chain = make_chain(specs, out_dirs, write_kept, keep_text)
     todo = [(chain, str(p)) for p in parts if not (last / f"{p.stem}.json").exists()]
-    log.info("%s: %d part(s) to do, %d done before (resume)", "+".join(s.name for s in specs),
-             len(todo), len(parts) - len(todo))
+    names = "+".join(s.name for s in specs)
+    if parts:
+        log.info("%s: %d part(s) to do, %d done before (resume)", names, len(todo), len(parts) - len(todo))
+    else:  # the first stages run in the read task: their parts are done already
+        log.info("%s: ran in the read, on each of %d part(s) as it was read", names, len(list(last.glob("*.json"))))
     bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc="+".join(s.name for s in specs),
                unit="part", disable=not progress or not parts, leave=False)  # none: run in the read
     for _ in executor.map_unordered(_segment_task, todo):

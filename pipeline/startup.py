@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pipeline.errors import RunError
 
@@ -39,18 +39,18 @@ def check_output(out: Path, config_hash: str, config: dict[str, Any], resume: bo
     return prior
 
 
-def differences(before: Any, now: Any, where: str = "") -> list[str]:
-    """`key: old -> new` for every setting that differs, as dotted keys (stages by name)."""
+def differences(before: Any, now: Any, where: str = "", default: Callable[[str], str] | None = None) -> list[str]:
+    """`key: old -> new` for every setting that differs, as dotted keys (stages by name); a key one
+    side does not set shows as `default(key)` where given, else as (not set)."""
     if isinstance(before, dict) and isinstance(now, dict):
         out = []
         for k in sorted(set(before) | set(now), key=str):
-            out += differences(before.get(k), now.get(k), f"{where}.{k}" if where else str(k))
+            out += differences(before.get(k), now.get(k), f"{where}.{k}" if where else str(k), default)
         return out
     if isinstance(before, list) and isinstance(now, list) and all(isinstance(x, dict) and "name" in x
                                                                   for x in before + now):
-        return differences({x["name"]: x for x in before}, {x["name"]: x for x in now}, where)
-    return [] if before == now else [f"{where}: {_shown(before)} -> {_shown(now)}"]
-
-
-def _shown(value: Any) -> str:
-    return "(not set)" if value is None else repr(value)
+        return differences({x["name"]: x for x in before}, {x["name"]: x for x in now}, where, default)
+    if before == now:
+        return []
+    unset = default(where) if default else "(not set)"
+    return [f"{where}: {unset if before is None else repr(before)} -> {unset if now is None else repr(now)}"]

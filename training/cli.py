@@ -22,10 +22,16 @@ DEFAULT_SWEEP = "configs/sweep_default.toml"
 
 def cmd_train(args: argparse.Namespace) -> int:
     from training.config import load_run_spec
+    from training.sweep import stale
     from training.train import train
 
     spec = load_run_spec(args.config, args.overrides)
     out = Path(args.out or f"out/train/{spec.name}")
+    if (out / "result.json").exists() and not stale(spec, out):  # the same run, finished: nothing to train
+        r = json.loads((out / "result.json").read_text())
+        print(f"{spec.name}: already trained with these settings (to retrain, remove {out} or give --out); "
+              f"val loss {r['val_loss']:.4f} (ppl {r['val_ppl']:.1f}); result: {out / 'result.json'}")
+        return 0
     r = train(spec, out, progress=not args.no_progress)
     if int(r.get("processes", 1)) > 1:  # under torchrun: rank 0 reports
         import torch.distributed as dist
@@ -78,9 +84,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         a3 = f["approach3"]
         print(f"[{v}] L(N, D) = E + A/N^alpha + B/D^beta on {a3['n_points']} points "
               f"(95 % bootstrap CI, {a3['bootstrap']} resamples):")
+        for axis, key, params in (("model sizes", "N", "A and alpha"), ("token counts", "D", "B and beta")):
+            if len({r["N"] if key == "N" else r["D"] for r in rs}) < 3:
+                print(f"  warning: {len({r[key] for r in rs})} {axis}: {params} cannot be identified (a power law "
+                      f"and its constant need 3 or more); the values below for them are not results")
         for k, val in a3["params"].items():
             lo, hi = a3["ci95"][k]
-            print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]")
+            flag = "   (not identified: its interval has no width)" if not hi - lo > 1e-9 * max(abs(val), 1) else ""
+            print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]{flag}")
         plot_fit(rs, f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
         print(f"  plot: {out / f'fit_{v}.png'}")
     return 0

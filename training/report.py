@@ -35,14 +35,29 @@ def table_from_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table_from_csv(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    """The points of a CSV with columns N, D, loss (and optionally variant, unique); a value that
+    is not a number is a FitError naming its line and column (an empty or nan loss is a point
+    that did not train)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise FitError(f"{path}: cannot be read as a CSV ({e})") from None
     if not rows or not {"N", "D", "loss"} <= set(rows[0]):
         raise FitError(f"{path}: needs columns N, D, loss (and optionally variant)")
-    return [{"N": float(r["N"]), "D": float(r["D"]),
-             "loss": float(r["loss"]) if r["loss"] not in ("", "nan") else math.nan,
-             "variant": r.get("variant", ""), "unique": float(r.get("unique") or r["D"]), "epochs": 1.0}
-            for r in rows]
+
+    def number(r: dict[str, str], key: str, line: int, missing: float | None = None) -> float:
+        value = (r.get(key) or "").strip()
+        if missing is not None and value in ("", "nan"):
+            return missing
+        try:
+            return float(value)
+        except ValueError:
+            raise FitError(f"{path} line {line}: {key} = {value!r} is not a number") from None
+
+    return [{"N": number(r, "N", i), "D": number(r, "D", i), "loss": number(r, "loss", i, math.nan),
+             "variant": r.get("variant", ""), "unique": number(r, "unique", i, number(r, "D", i)), "epochs": 1.0}
+            for i, r in enumerate(rows, 2)]
 
 
 def by_variant(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -386,11 +401,16 @@ def _equal_loss_tokens(fits: dict[str, dict[str, Any]], variants: dict[str, list
 def _lr_section(lr_search: dict[str, Any] | None) -> list[str]:
     if not lr_search or not lr_search.get("chosen"):
         return []
-    s = lr_search["search"]
-    return ["## Learning rates", "", f"Per size, the lowest mean validation loss over {s.get('grid')} "
-            f"at `{s.get('variant')}` {s.get('budget')}, seeds {s.get('seeds', [0])} (`lr_search/` holds the runs):",
-            "", "| size | learning rate | mean loss at each rate |", "|---|---:|---|"] + [
-        f"| {k} | {v:g} | {lr_search.get('losses', {}).get(k, '')} |" for k, v in lr_search["chosen"].items()] + [""]
+    s = lr_search.get("search") or {}
+    losses = lr_search.get("losses", {})
+    head = (f"Per size, the lowest mean validation loss over {s['grid']} at `{s['variant']}` {s['budget']}, seeds "
+            f"{s.get('seeds', [0])} (`lr_search/` holds the runs):" if s else
+            "Fixed in the sweep config for every size (no search ran):")
+    table = ["| size | learning rate | mean loss at each rate |", "|---|---:|---|"]
+    return ["## Learning rates", "", head, ""] + table + [
+        f"| {k} | {v:g} | {losses.get(k) or ('searched' if s else 'fixed')} |"
+        for k, v in lr_search["chosen"].items()
+    ] + [""]
 
 
 def _sizes_section(rows: list[dict[str, Any]]) -> list[str]:

@@ -204,18 +204,16 @@ def _cost(spec: RunSpec) -> float:
     return m.n_layer * m.d_model ** 2 * tokens
 
 
-def _run_all(tasks: list[tuple[RunSpec, str]], workers: int, bar: Any) -> None:
+def _run_all(tasks: list[tuple[RunSpec, str]], workers: int, finished: Callable[[str], None]) -> None:
     tasks = sorted(tasks, key=lambda t: -_cost(t[0]))  # stable: equal costs keep config order
     if workers <= 1:
         for t in tasks:
-            _run_point(t)
-            bar.update()
+            finished(_run_point(t))
         return
     import multiprocessing as mp
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         for fut in as_completed([pool.submit(_run_point, t) for t in tasks]):
-            fut.result()
-            bar.update()
+            finished(fut.result())
 
 
 def _run_phase(phase: str, pts: list[tuple[str, RunSpec]], out: Path, workers: int, progress: bool,
@@ -233,7 +231,18 @@ def _run_phase(phase: str, pts: list[tuple[str, RunSpec]], out: Path, workers: i
         if not (folder / "result.json").exists():
             todo.append((spec, str(folder)))
     bar = tqdm(total=len(pts), initial=len(pts) - len(todo), desc=phase, unit="run", disable=not progress or not pts)
-    _run_all(todo, workers, bar)
+    done = len(pts) - len(todo)
+    if not progress and pts:  # without a bar, a line a run: a long sweep is not silent
+        say(f"{phase}: {len(todo)} of {len(pts)} runs to train ({done} reused)")
+
+    def finished(folder: str) -> None:
+        nonlocal done
+        done += 1
+        bar.update()
+        if not progress:
+            say(f"{phase}: {done}/{len(pts)} done ({Path(folder).relative_to(out)})")
+
+    _run_all(todo, workers, finished)
     bar.close()
 
 

@@ -189,7 +189,8 @@ def test_card_diff_and_show(sharded):
     b["stages"][3]["docs_out"] -= 3
     from pipeline.card import diff_reports
     lines = diff_reports(a, b)
-    assert "config stages: " in lines[0] or any("bands" in l or "stages" in l for l in lines)
+    name = a["config"]["stages"][2]["name"]  # one setting changed: that setting, with the default it replaced
+    assert [l for l in lines if l.startswith("config")] == [f"config stages.{name}.bands: (default: 14) -> 20"]
     assert any(l.startswith("dedup.docs_out") for l in lines)
     assert "# Data card: s" in run_cli("card", "show", str(tmp / "cards" / "s")).stdout
 

@@ -168,7 +168,7 @@ extra = [{{variant = "v", budget = "2K", epochs = 16, sizes = ["a"], seeds = [5]
                                    "v/8K/a/s0", "v/8K/a/s1", "v/8K/a/s2", "v/8K/b/s0", "v/2K/a_e16/s5"]
     started: list[str] = []
     monkeypatch.setattr(sweep, "_run_point", lambda t: started.append(t[1]))
-    sweep._run_all([(spec, name) for name, spec in pts], 1, type("Bar", (), {"update": lambda self: None})())
+    sweep._run_all([(spec, name) for name, spec in pts], 1, lambda folder: None)
     # compute ~ layers x width^2 x tokens seen: b at 8K (2 x 32^2 x 8K), a over 32K tokens seen
     # (1 x 16^2 x 32K), b at 2K, then a at 8K and a at 2K in config order
     assert started == ["v/8K/b/s0", "v/2K/a_e16/s5", "v/2K/b/s0", "v/8K/a/s0", "v/8K/a/s1", "v/8K/a/s2",
