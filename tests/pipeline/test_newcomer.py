@@ -194,3 +194,26 @@ def test_every_path_a_config_gives_resolves_against_its_folder(tmp_path, shared_
     assert rc == 0 and (conf / "data_cards" / "p" / "README.md").exists()
     drops = pq.read_table(conf / "out" / "01_decontam" / "drops.parquet")["id"].to_pylist()
     assert drops == ["d3"]  # the benchmark was found where the config said
+
+
+def test_empty_parts_pass_through_every_stage_and_the_shards(tmp_path, shared_data, capsys):
+    """Three sources: real pages, pages the html stage empties, and an empty file. Every stage and
+    the shards step meet empty parts and go on, and every document is accounted for."""
+    import gzip
+
+    pages = sorted((shared_data / "extraction" / "dragnet" / "html").iterdir())[:60]
+    (tmp_path / "in").mkdir()
+    _jsonl(tmp_path / "in" / "pages.jsonl", [{"id": p.name, "text": gzip.decompress(p.read_bytes()).decode(
+        "utf-8", "replace")} for p in pages])
+    _jsonl(tmp_path / "in" / "blank.jsonl", [{"id": f"b{i}", "text": "<html><body> </body></html>"} for i in range(5)])
+    (tmp_path / "in" / "nothing.jsonl").write_text("")
+    stages = "".join(f'[[stages]]\nname = "{s}"\n' for s in ("html", "safety", "quality", "dedup", "decontam"))
+    shards = ('[shards]\nvariants = {raw = "html", clean = "decontam"}\nbudgets = ["5K"]\nvalidation_tokens = "1K"\n'
+              'vocab_size = 300\ntokens_per_shard = 4096\n')
+    cfg = write_config(tmp_path / "c.toml", tmp_path / "in", tmp_path / "out", stages=stages + shards, input_extra="")
+    rc, stdout, err = _cli(capsys, "run", str(cfg), "--no-progress")
+    assert rc == 0, err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["docs_in"] == 65 and report["docs_kept"] + report["docs_dropped"] == 65
+    assert report["stages"][1]["drops"].get("html.no_main_text", 0) >= 5  # the blank part leaves html empty
+    assert json.loads((tmp_path / "out" / "shards" / "manifest.json").read_text())["variants"]["clean"]["budgets"]
