@@ -49,8 +49,8 @@ def default_run(tmp: Path, rounds: int = 5) -> None:
         for mode in ("all", "needed"):
             out = tmp / f"default-{mode}"
             shutil.rmtree(out, ignore_errors=True)
-            sets = [f"run.output={out}", f"run.cards_dir={tmp / 'cards'}", f'run.stage_outputs="{mode}"'] + (
-                common.QUICK_RUN if common.QUICK else [])
+            sets = [f"run.output={out}", f"run.cards_dir={tmp / 'cards'}", f'run.stage_outputs="{mode}"'] + \
+                common.default_run_settings()
             cfg = load_run_config(REPO / "configs" / "default.toml", sets)
             t0 = time.perf_counter()
             res = run(cfg, progress=False)

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
-from common import QUICK, QUICK_RUN, REPO, default_corpus_dir, rounds, sized
+from common import QUICK, REPO, default_corpus_dir, default_run_settings, rounds, sized
 from pipeline.shards import ShardsConfig, build_shards, train_tokenizer
 
 
@@ -79,7 +79,7 @@ def study(n_rounds: int = 5) -> None:
 
     default_corpus_dir()
     with tempfile.TemporaryDirectory() as tmp:
-        sets = [f"run.output={tmp}/run", f"run.cards_dir={tmp}/cards"] + (QUICK_RUN if QUICK else [])
+        sets = [f"run.output={tmp}/run", f"run.cards_dir={tmp}/cards"] + default_run_settings()
         n_rounds = rounds(n_rounds)
         cfg = load_run_config(REPO / "configs" / "default.toml", sets)
         run(cfg, progress=False)

@@ -38,6 +38,13 @@ def default_corpus_dir() -> Path:
     return SAMPLE
 
 
+def default_run_settings() -> list[str]:
+    """`--set` values that point configs/default.toml at the default corpus (built if missing,
+    where $CORPUSPREP_SAMPLE says), shrunk in quick mode."""
+    corpus = default_corpus_dir()
+    return [f"input.path={corpus / 'warc'}", f"input.labels={corpus / 'labels.jsonl'}"] + (QUICK_RUN if QUICK else [])
+
+
 def raw_pages():
     """The default corpus's pages as Documents (HTML text), read once."""
     from pipeline.document import Document
