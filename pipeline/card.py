@@ -11,19 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import atomic
-
-
-def human_bytes(n: float) -> str:
-    """1234567 -> '1.23 MB' (decimal units, as the card reports sizes)."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    return str(n)
-
-
-def percent(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f} %"
+from pipeline.formatting import human_bytes, percent
 
 
 def _wall_time(report: dict[str, Any]) -> str:

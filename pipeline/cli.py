@@ -77,12 +77,13 @@ def cmd_stage(args: argparse.Namespace) -> int:
     import json
 
     from pipeline import atomic
-    from pipeline.config import RunSettings, StageSpec, apply_overrides, build
+    from pipeline.config import RunSettings, StageSpec
     from pipeline.config_flags import values_from_flags
     from pipeline.errors import warn
     from pipeline.executor import LocalExecutor
     from pipeline.readers import InputConfig
     from pipeline.runner import check_input, run_read, run_stage
+    from pipeline.settings import apply_overrides, build
     from pipeline.stages import get_stage
     from pipeline.startup import check_output
 
@@ -176,8 +177,8 @@ def _maybe(x: float | None) -> str:
 
 
 def cmd_shards(args: argparse.Namespace) -> int:
-    from pipeline.config import build
     from pipeline.config_flags import values_from_flags
+    from pipeline.settings import build
     from pipeline.shards import ShardsConfig, build_shards
 
     variants: dict[str, Path] = {}

@@ -12,7 +12,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from pipeline.config import default_of, parse_override
+from pipeline.settings import default_of, parse_override
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),

@@ -194,7 +194,7 @@ class Stage:
 
 def config_fields(config_cls: type) -> list[dict[str, Any]]:
     """Describe a stage config for `corpusprep stages`: name, type, default, help."""
-    from pipeline.config import default_of
+    from pipeline.settings import default_of
 
     return [{"name": f.name, "type": str(f.type), "default": default_of(f), "help": f.metadata.get("help", "")}
             for f in dataclasses.fields(config_cls)]

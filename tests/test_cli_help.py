@@ -9,8 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import RunSettings, default_of
+from pipeline.config import RunSettings
 from pipeline.readers import InputConfig
+from pipeline.settings import default_of
 from pipeline.shards import ShardsConfig
 from pipeline.stages import STAGES, get_stage
 from training.cli import main

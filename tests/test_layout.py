@@ -4,7 +4,10 @@ statement, those inside functions included."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -70,3 +73,67 @@ def test_importing_the_pipeline_changes_no_process_settings():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
     before, after = out.split()
     assert after == "system" and before != "system"
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Package module -> the package modules it imports (inside functions too; `from a import b`
+    counts as importing a.b where that is a module, else a)."""
+    mods = {}
+    for folder in ("pipeline", "training", "corpusprep"):
+        for p in sorted((REPO / folder).rglob("*.py")) if (REPO / folder).exists() else []:
+            name = ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            mods[name] = p
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                subs = {f"{node.module}.{a.name}" for a in node.names} & set(mods)
+                graph[m] |= (subs or ({node.module} & set(mods))) - {m}
+            elif isinstance(node, ast.Import):
+                graph[m] |= {a.name for a in node.names if a.name in mods and a.name != m}
+    return graph
+
+
+def test_no_import_cycle_among_the_package_modules():
+    graph, state, cycles = module_graph(), {}, []
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = "open"
+        for n in sorted(graph[m]):
+            if state.get(n) == "open":
+                cycles.append(path[path.index(n):] + [n] if n in path else [m, n])
+            elif n not in state:
+                visit(n, path + [n])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, [" -> ".join(c) for c in cycles]
+
+
+def test_the_cycle_check_sees_a_cycle(tmp_path, monkeypatch):
+    """The walk above on a planted cycle (so the test can fail)."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}}
+    monkeypatch.setattr(sys.modules[__name__], "module_graph", lambda: graph)
+    with pytest.raises(AssertionError, match="a -> b -> c -> a"):
+        test_no_import_cycle_among_the_package_modules()
+
+
+UPWARD = {  # a module of the left-hand package never imports one of the right-hand ones
+    "pipeline.stages": ("pipeline.card", "pipeline.runner", "pipeline.cli", "pipeline.config"),
+    "pipeline.readers": ("pipeline.card", "pipeline.runner", "pipeline.cli", "pipeline.config", "pipeline.stages"),
+    "pipeline.settings": ("pipeline.",),
+    "pipeline": ("training", "corpusprep"),
+    "training": ("corpusprep",),
+}
+
+
+def test_no_upward_import():
+    bad = []
+    for m, imported in module_graph().items():
+        for low, high in UPWARD.items():
+            if m == low or m.startswith(low + "."):
+                bad += [f"{m} -> {n}" for n in imported if n.startswith(high) and n != m
+                        and not (low == "pipeline.settings" and n == "pipeline.errors")]
+    assert not bad, bad

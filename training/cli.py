@@ -13,8 +13,8 @@ from typing import Callable
 
 from pipeline.cli import DEFAULT_SAMPLE, add_pipeline_commands
 from pipeline.cli import main as pipeline_main
-from pipeline.config import default_of
 from pipeline.errors import ConfigError
+from pipeline.settings import default_of
 
 DEFAULT_CONFIG = "configs/default.toml"
 DEFAULT_SWEEP = "configs/sweep_default.toml"

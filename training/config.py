@@ -148,7 +148,7 @@ def load_run_spec(path: str, overrides: list[str] | tuple[str, ...] = ()) -> Run
     """`[model]`, `[train]` and an optional `name` from a TOML file."""
     from pathlib import Path
 
-    from pipeline.config import apply_overrides, build, read_toml, resolve_path
+    from pipeline.settings import apply_overrides, build, read_toml, resolve_path
 
     p = Path(path)
     doc: dict[str, Any] = apply_overrides(read_toml(p), list(overrides))

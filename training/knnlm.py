@@ -57,7 +57,7 @@ class KnnLMConfig:
 
 def load_run(folder: str | Path, device: str = "cpu") -> tuple[GPT, dict[str, Any]]:
     """A finished run's model (from checkpoint.pt) and its result.json."""
-    from pipeline.config import build
+    from pipeline.settings import build
 
     folder = Path(folder)
     res_path, ckpt = folder / "result.json", folder / "checkpoint.pt"

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.config import apply_overrides, build, read_toml, resolve_path
 from pipeline.errors import ConfigError
+from pipeline.settings import apply_overrides, build, read_toml, resolve_path
 from training.config import ModelConfig, RunSpec, TrainConfig
 
 # Size entries: a name and ModelConfig fields (`moe = {...}` included); optionally a fixed `lr`, or

@@ -400,7 +400,7 @@ class DedupStage(Stage):
 
     @classmethod
     def card_section(cls, stats: dict) -> list[str]:
-        from pipeline.card import human_bytes
+        from pipeline.formatting import human_bytes
 
         d = stats.get("dedup")
         if not d:

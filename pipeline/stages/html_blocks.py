@@ -19,7 +19,7 @@ import lxml.etree as etree
 from pipeline.stopwords import ALL_STOPWORDS
 
 if TYPE_CHECKING:
-    from pipeline.stages.html import Config
+    from pipeline.stages.html_settings import Config
 
 BLOCK_TAGS = frozenset("p h1 h2 h3 h4 h5 h6 li dt dd pre blockquote tr caption figcaption "
                        "div section article main aside nav header footer ul ol dl table "
