@@ -74,7 +74,8 @@ def main(n_rounds: int = 5) -> None:
 def study(n_rounds: int = 5) -> None:
     """The default run's shards step, timed alone against raw encoding of what it encodes."""
     from pipeline.config import load_run_config
-    from pipeline.runner import run, shard_inputs, stage_dirs
+    from pipeline.plan import stage_dirs
+    from pipeline.runner import run, shard_inputs
     from pipeline.shards import read_drops, read_texts
 
     default_corpus_dir()

@@ -10,7 +10,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from pipeline import atomic
+from pipeline import atomic, stage_folder
 from pipeline.errors import ConfigError
 
 
@@ -51,17 +51,17 @@ def texts_from_run(run: str | Path, reasons: tuple[str, ...] = (), stage: str = 
     import pyarrow.parquet as pq
 
     run = Path(run)
-    folders = {d.name.split("_", 1)[1]: d for d in sorted(run.glob("[0-9][0-9]_*")) if d.is_dir()}
+    folders = stage_folder.stage_folders(run)
     if not folders:
         raise ConfigError(f"{run} holds no run (no NN_<stage> folders); give a run's output folder")
     if reasons:
         texts: list[str] = []
         for reason in reasons:
             folder = folders.get(reason.split(".")[0])
-            if folder is None or not (folder / "drops.parquet").exists():
+            if folder is None or not (folder / stage_folder.DROPS_FILE).exists():
                 raise ConfigError(f"{run}: no stage {reason.split('.')[0]!r} for reason {reason!r}; stages: "
                                   f"{', '.join(folders)}")
-            t = pq.read_table(folder / "drops.parquet", columns=["reason", "text"])
+            t = pq.read_table(folder / stage_folder.DROPS_FILE, columns=["reason", "text"])
             texts += [x for r, x in zip(t["reason"].to_pylist(), t["text"].to_pylist()) if r == reason and x]
         if not texts:
             raise ConfigError(f"{run}: no document with text was dropped for {', '.join(reasons)} (the card's "
@@ -70,7 +70,7 @@ def texts_from_run(run: str | Path, reasons: tuple[str, ...] = (), stage: str = 
     name = stage or list(folders)[-1]
     if name not in folders:
         raise ConfigError(f"{run}: no stage {name!r}; stages: {', '.join(folders)}")
-    parts = sorted(folders[name].glob("part-*.parquet"))
+    parts = stage_folder.part_files(folders[name])
     if not parts:
         raise ConfigError(f"{run}: stage {name!r} wrote no kept documents (run.stage_outputs = needed writes only "
                           "the ones a run reads); take the last stage, or run with run.stage_outputs = all")

@@ -60,10 +60,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.config import load_run_config
     from pipeline.runner import run
 
-    where = [f"run.{k}={v}" for k, v in (("executor", args.executor), ("address", args.address), ("limit", args.limit))
-             if v is not None]
+    where = [f"run.{k}={v}" for k, v in (("workers", args.workers), ("executor", args.executor),
+                                          ("address", args.address), ("limit", args.limit)) if v is not None]
     cfg = load_run_config(args.config, list(args.overrides) + where)
-    res = run(cfg, resume=args.resume, workers=args.workers, progress=not args.no_progress)
+    res = run(cfg, resume=args.resume, progress=not args.no_progress)
     r = res.report
     print(f"{r['docs_in']:,} documents in, {r['docs_kept']:,} kept, {r['docs_dropped']:,} dropped "
           f"in {r['seconds']:.1f} s; output in {res.out_dir}")
@@ -77,12 +77,13 @@ def cmd_stage(args: argparse.Namespace) -> int:
     import json
 
     from pipeline import atomic
+    from pipeline.chain import run_stage
     from pipeline.config import RunSettings, StageSpec
     from pipeline.config_flags import values_from_flags
     from pipeline.errors import warn
     from pipeline.executor import LocalExecutor
+    from pipeline.read_step import check_input, run_read
     from pipeline.readers import InputConfig
-    from pipeline.runner import check_input, run_read, run_stage
     from pipeline.settings import apply_overrides, build
     from pipeline.stages import get_stage
     from pipeline.startup import check_output

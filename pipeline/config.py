@@ -65,8 +65,17 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class StageSpec:
+    """A stage of a run: its name, its built Config, and the class it names (resolved once)."""
+
     name: str
     config: Any
+    cls: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.cls is None:
+            from pipeline.stages import get_stage  # the registry imports every stage module
+
+            object.__setattr__(self, "cls", get_stage(self.name))
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,7 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
                               "runs once (change its settings in the first one)")
         cls = get_stage(name)
         resolved = resolve_stage_paths(cls, s, lambda key, n=name: base("stages", n, key))
-        stages.append(StageSpec(name, build(cls.Config, resolved, f"stages.{name}")))
+        stages.append(StageSpec(name, build(cls.Config, resolved, f"stages.{name}"), cls))
     shards = None
     if "shards" in doc:
         from pipeline.shards import ShardsConfig

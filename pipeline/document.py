@@ -1,4 +1,5 @@
-"""The record that flows through every stage, and the verdict a stage gives when it removes one.
+"""The record that flows through every stage, the verdict a stage gives when it removes one, and
+the drop as it is stored.
 
 Kept deliberately tiny (as DataTrove's Document is): stages pass a Document on, possibly changed,
 or return a Drop; the Stage base class does all counting, so a stage never touches statistics.
@@ -36,3 +37,17 @@ class Drop:
 
     reason: str
     detail: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class DroppedDoc:
+    """A drop as stored (a stage's `Drop` of a document, or a record the read could not use):
+    the one shape a drop has from the stage or the read to drops.parquet; enough to inspect or
+    re-run it."""
+
+    id: str
+    stage: str
+    reason: str  # full code: <stage>.<reason>
+    detail: str
+    url: str
+    text: str

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.document import Document
+from pipeline.document import Document, DroppedDoc
 from pipeline.text import utf8_array
 
 # The schema stages exchange. `meta` is a JSON string so the schema never depends on the data.
@@ -42,6 +42,6 @@ def read_part(path: str | Path) -> list[Document]:
     return table_to_docs(pq.ParquetFile(path).read().cast(DOC_SCHEMA))
 
 
-def drops_to_table(rows: list[dict[str, str]]) -> pa.Table:
-    cols = {k: pa.array([r[k] for r in rows], pa.string()) for k in DROP_SCHEMA.names if k != "text"}
-    return pa.table({**cols, "text": utf8_array([r["text"] for r in rows])}, schema=DROP_SCHEMA)
+def drops_to_table(drops: list[DroppedDoc]) -> pa.Table:
+    cols = {k: pa.array([getattr(d, k) for d in drops], pa.string()) for k in DROP_SCHEMA.names if k != "text"}
+    return pa.table({**cols, "text": utf8_array([d.text for d in drops])}, schema=DROP_SCHEMA)

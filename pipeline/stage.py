@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
-from pipeline.document import Document, Drop
+from pipeline.document import Document, Drop, DroppedDoc
 
 
 @dataclass
@@ -67,18 +67,6 @@ class StageStats:
         )
 
 
-@dataclass(frozen=True)
-class DroppedDoc:
-    """A drop as stored in drops.parquet: enough to inspect or re-run it."""
-
-    id: str
-    stage: str
-    reason: str  # full code: <stage>.<reason>
-    detail: str
-    url: str
-    text: str
-
-
 @dataclass
 class BatchResult:
     kept: list[Document]
@@ -103,6 +91,7 @@ class Stage:
     ground_truth_kinds: ClassVar[tuple[str, ...]] = ()
     ground_truth_pairs: ClassVar[bool] = False  # labels carry duplicate pairs (of, jaccard)
     ground_truth_breakdown: ClassVar[str] = ""  # a label field to report recall by (e.g. variant)
+    packages: ClassVar[tuple[str, ...]] = ()  # distributions it uses, whose versions the card records
 
     @dataclass(frozen=True)
     class Config:

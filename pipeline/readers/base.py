@@ -89,6 +89,7 @@ class Reader:
     reasons: ClassVar[dict[str, str]] = {}  # skip reasons it may give, and what each means
     text_only: ClassVar[bool] = False  # documents that are plain text already (no html stage)
     whole_folder: ClassVar[bool] = False  # a folder given in this format is one source
+    packages: ClassVar[tuple[str, ...]] = ()  # distributions it uses, whose versions the card records
 
     @dataclass(frozen=True)
     class Config:

@@ -16,6 +16,7 @@ class HtmlFilesReader(Reader):
     name = "html"
     suffixes = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
     description = "saved web pages, one a file (.html, .htm, .xhtml, gzipped or not)"
+    packages = ("beautifulsoup4",)
     reasons = {"record_too_large": "a page over input.max_record_mb", "truncated_input": "a cut .html.gz",
                "unreadable_file": "a file the system cannot read"}
 

@@ -28,6 +28,7 @@ class JsonlReader(Reader):
     name = "jsonl"
     suffixes = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json.gz", ".ndjson", ".json")
     description = "JSON lines, one object a line (.jsonl, .jsonl.gz, .jsonl.zst)"
+    packages = ("zstandard",)
     reasons = {"invalid_json": "a line that is not JSON", "invalid_utf8": "a line that is not UTF-8",
                "missing_text": "an object without the text field", "invalid_text": "a text field that is "
                "not a string", "invalid_record": "a line that is not an object", "record_too_large":

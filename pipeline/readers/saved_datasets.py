@@ -13,6 +13,7 @@ from pipeline.readers.base import Head, Item, Reader, RecordFields, Source, reco
 class SavedDatasetsReader(Reader):
     name = "datasets"
     description = "a local datasets dataset (a save_to_disk folder, or data files with input.datasets_builder)"
+    packages = ("datasets",)
     reasons = {"missing_text": "a row without the text field", "invalid_text": "a text that is not a string"}
     whole_folder = True
 

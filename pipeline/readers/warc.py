@@ -38,6 +38,7 @@ class WarcReader(Reader):
     name = "warc"
     suffixes = (".warc", ".warc.gz", ".arc.warc.gz")
     description = "WARC files, gzipped or not, any writer (.warc, .warc.gz; gzip told by magic bytes)"
+    packages = ("isal", "brotli", "beautifulsoup4")
     reasons = {"damaged_record": "bytes that hold no readable record (a damaged gzip member, a header "
                "without Content-Length, bytes between records): their byte span is named",
                "record_too_large": "a document over input.max_record_mb, read past without holding it",

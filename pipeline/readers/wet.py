@@ -23,6 +23,7 @@ class WetReader(WarcReader):
                "record_too_large": "a text over input.max_record_mb, read past without holding it"}
     document_type = "conversion"
     text_only = True
+    packages = ("isal",)
 
     def document(self, rec: Record, src: Source, n: int, path: str, max_bytes: int) -> Iterator[Item]:
         rid = record_id(rec, src, n)

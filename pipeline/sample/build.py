@@ -331,6 +331,12 @@ def _write_warc(path: Path, pages: list[Page]) -> None:
     atomic.write_bytes(path, buf.getvalue())
 
 
+# what a run's card says of this corpus (it reads the licence from the manifest beside its input)
+LICENCE = ("the corpusprep default corpus - docstrings of the Python standard library (PSF licence), numpy, "
+           "scipy, matplotlib, pyarrow (BSD-style/PSF-compatible licences), rendered as web pages, with planted "
+           "test documents.")
+
+
 def build_sample(out: str | Path, seed: int = 0, max_articles: int | None = None) -> dict[str, Any]:
     """Build the default corpus into `out`; returns its manifest."""
     out = Path(out)
@@ -349,7 +355,7 @@ def build_sample(out: str | Path, seed: int = 0, max_articles: int | None = None
         kinds[p.label["kind"]] = kinds.get(p.label["kind"], 0) + 1
     manifest = dict(meta, documents=len(pages), kinds=kinds,
                     main_text_bytes=sum(len(p.expected.encode()) for p in pages),
-                    files={str(f.relative_to(out)): sha256_file(f) for f in files})
+                    files={str(f.relative_to(out)): sha256_file(f) for f in files}, licence=LICENCE)
     atomic.write_json(out / "manifest.json", manifest)
     return manifest
 

@@ -299,6 +299,7 @@ class DecontamStage(Stage):
     """Benchmark n-gram overlap: drop, redact (GPT-3) or tag; per-benchmark contamination report."""
 
     name = "decontam"
+    packages = ("numba",)
     Config = Config
     needs_prepare = True
     ground_truth_kinds = ("leak",)

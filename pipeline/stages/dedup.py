@@ -322,6 +322,7 @@ class DedupStage(Stage):
     """Exact (normalised-text hash) and MinHash LSH near-duplicate removal; keeps the earliest."""
 
     name = "dedup"
+    packages = ("datasketch", "numba")
     Config = Config
     needs_prepare = True
     ground_truth_kinds = ("exact_dup", "near_dup")

@@ -243,6 +243,7 @@ class HtmlStage(Stage):
     """Strip HTML to main text; title, language, canonical URL and description into meta."""
 
     name = "html"
+    packages = ("lxml", "beautifulsoup4")
     Config = Config
 
     def process(self, doc: Document) -> Document | Drop:

@@ -50,6 +50,7 @@ class QualityStage(Stage):
     """Gopher quality + repetition, C4, FineWeb rules, language ID and a fastText quality score."""
 
     name = "quality"
+    packages = ("py3langid", "numba", "fasttext-community")
     families: ClassVar[tuple[type[RuleFamily], ...]] = FAMILIES
     Config = Config
     ground_truth_kinds = ("low_quality",)

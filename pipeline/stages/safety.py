@@ -91,6 +91,7 @@ class SafetyStage(Stage):
     """URL blocklists, bad words, fastText classifier and PII masking; each can drop or tag."""
 
     name = "safety"
+    packages = ("fasttext-community",)
     Config = Config
     ground_truth_kinds = ("unsafe",)
 

@@ -12,7 +12,8 @@ from pipeline.config import load_run_config
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
 from pipeline.io import read_part
-from pipeline.runner import part_files, run
+from pipeline.runner import run
+from pipeline.stage_folder import part_files
 from pipeline.stages.decontam import Config, DecontamStage, lm_eval_words, redact
 from tests.conftest import write_config
 

@@ -10,10 +10,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.chain import run_stage
 from pipeline.config import StageSpec, load_run_config
 from pipeline.executor import LocalExecutor
+from pipeline.read_step import run_read
 from pipeline.readers import InputConfig
-from pipeline.runner import run, run_read, run_stage
+from pipeline.runner import run
 from pipeline.stages.dedup import Config, components, explain, s_curve, shingler
 from pipeline.stages.minhash import pair_jaccard, permutations, signatures
 from tests.conftest import run_cli, write_config

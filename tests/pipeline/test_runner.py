@@ -15,8 +15,9 @@ import pytest
 from pipeline.config import load_run_config
 from pipeline.errors import InputError, RunError
 from pipeline.executor import LocalExecutor
+from pipeline.read_step import run_read
 from pipeline.readers import InputConfig
-from pipeline.runner import run, run_read
+from pipeline.runner import run
 from tests.conftest import REPO, run_cli, write_config
 
 
@@ -195,7 +196,7 @@ def test_a_source_read_without_its_ids_file_is_read_again(tmp_path):
 
 def test_id_check_in_several_hash_range_passes(tmp_path):
     """The uniqueness check splits ids into hash ranges when there are many; the result is the same."""
-    from pipeline.runner import _check_unique_ids
+    from pipeline.read_step import check_unique_ids as _check_unique_ids
 
     rows = [{"id": f"r{i}", "text": "t"} for i in range(50)]
     inp = tmp_path / "in.jsonl"
