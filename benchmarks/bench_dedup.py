@@ -194,7 +194,7 @@ def main() -> None:
         inp = Path(tmp) / "in.jsonl"
         inp.write_text("".join(json.dumps(d) + "\n" for d in docs))
         out = Path(tmp) / "dedup"
-        res = run_with_peak_rss([sys.executable, "-m", "pipeline.cli", "stage", "dedup", "--input", str(inp),
+        res = run_with_peak_rss([sys.executable, "-m", "corpusprep", "stage", "dedup", "--input", str(inp),
                                  "--output", str(out), "--workers", "2", "--part-docs", "5000",
                                  "--set", f"memory_mb={cfg.memory_mb}", "--no-progress"], stdout=subprocess.DEVNULL)
         stats = json.loads((out / "stats.json").read_text())

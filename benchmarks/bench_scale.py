@@ -108,7 +108,7 @@ def main() -> None:
                 [[stages]]
                 name = "dedup"
                 """))
-            res = run_with_peak_rss([sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--no-progress"],
+            res = run_with_peak_rss([sys.executable, "-m", "corpusprep", "run", str(cfg), "--no-progress"],
                                     cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if res.returncode:
                 print(f"{name} ({workers} workers): failed with exit code {res.returncode}")

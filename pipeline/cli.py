@@ -1,13 +1,13 @@
-"""`corpusprep` command line. Every subcommand documents its options in --help."""
+"""The pipeline's commands of `corpusprep` (run, stage, stages, sample, train-classifier, shards,
+card), registered by corpusprep/cli.py, which owns the command line. Each documents its options
+in --help."""
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from pathlib import Path
 from typing import Callable
 
-from pipeline.errors import ConfigError, UserError
+from pipeline.errors import ConfigError
 
 DEFAULT_SAMPLE = "out/sample"
 STAGE_RUN_FLAGS = ("workers", "part_docs", "limit")  # the run settings `corpusprep stage` takes as flags
@@ -288,73 +288,3 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
     return {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
             "train-classifier": cmd_train_classifier, "shards": cmd_shards, "card": cmd_card}
-
-
-Adder = Callable[[argparse._SubParsersAction], dict[str, Callable[[argparse.Namespace], int]]]
-
-
-def build_parser(*adders: Adder) -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
-    """The `corpusprep` parser with the commands each adder registers (the pipeline's by default;
-    the console entry point, training.cli, adds training's), and the name -> function map."""
-    parser = argparse.ArgumentParser(prog="corpusprep", description=(
-        "Prepare pre-training corpora (read -> html -> safety -> quality -> dedup -> decontam -> "
-        "token shards) with a data card for every run, and train models on them."))
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log what the run does (stages, parts done and to do, resumes) to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {}
-    for add in adders or (add_pipeline_commands,):
-        commands.update(add(sub))
-    return parser, commands
-
-
-class Stopped(BaseException):
-    """SIGTERM: unwinds like Ctrl-C, so atomic writes remove their temp files on the way out."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Stopped()
-
-
-def _disk_full(e: OSError) -> bool:
-    import errno
-
-    return e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(e)
-
-
-def main(argv: list[str] | None = None, adders: tuple[Adder, ...] = ()) -> int:
-    import signal
-
-    parser, commands = build_parser(*adders)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(name)s: %(message)s")
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # forked workers inherit it
-    try:
-        return commands[args.command](args)
-    except (UserError, FileNotFoundError) as e:  # anything else is a bug: its traceback is shown
-        message = as_flags(str(e)) if args.command == "stage" else str(e)
-        print(f"corpusprep {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # `corpusprep stages | head`: the reader has all it wanted
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
-        return 141
-    except OSError as e:
-        if not _disk_full(e):
-            raise
-        where = f" writing {e.filename}" if e.filename else ""
-        print(f"corpusprep {args.command}: error: no space left on the device{where} ({e}); nothing half-written "
-              "was kept: free some space and run the same command with --resume to finish", file=sys.stderr)
-        return 3
-    except (Stopped, KeyboardInterrupt):
-        print(f"corpusprep {args.command}: stopped; finished parts are kept and no half-written file is "
-              "left: run the same command with --resume to finish", file=sys.stderr)
-        return 143
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -70,7 +70,7 @@ def write_config(path: Path, input_path: Path, output: Path, stages: str = '[[st
 
 
 def run_cli(*args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
-    res = subprocess.run([sys.executable, "-m", "training.cli", *args], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "corpusprep", *args], capture_output=True,
                          text=True, cwd=kw.pop("cwd", REPO), **kw)
     if check and res.returncode != 0:
         raise AssertionError(f"corpusprep {' '.join(args)} failed ({res.returncode}):\n"

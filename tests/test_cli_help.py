@@ -9,12 +9,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from corpusprep.cli import main
 from pipeline.config import RunSettings
 from pipeline.readers import InputConfig
 from pipeline.settings import default_of
 from pipeline.shards import ShardsConfig
 from pipeline.stages import STAGES, get_stage
-from training.cli import main
 from training.config import ModelConfig, MoEConfig, TrainConfig
 from training.knnlm import KnnLMConfig
 from training.sweep import SweepConfig
@@ -73,3 +73,22 @@ def test_shards_flags_reach_the_config(tmp_path):
     assert list(man["variants"]["default"]["budgets"]) == ["2K", "4K"] and man["tokens_per_shard"] == 1024
     assert man["validation"]["target"] == 500 and man["tokenizer"]["vocab_size"] == 300
     assert man["validation"]["split"]["group_max_df"] == 5
+
+
+def test_one_entry_point_the_console_script_and_the_module_are_the_same():
+    """`corpusprep` (the console script) and `python -m corpusprep` (the module torchrun starts)
+    list the same commands; the package has one main."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import REPO
+
+    script = Path(sys.executable).parent / "corpusprep"
+    a = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True).stdout
+    b = subprocess.run([sys.executable, "-m", "corpusprep", "--help"], capture_output=True, text=True, cwd=REPO,
+                       check=True).stdout
+    assert a == b and all(c in a for c in ("run", "stage", "train", "sweep", "demo", "train-classifier"))
+    mains = [str(p.relative_to(REPO)) for d in ("pipeline", "training", "corpusprep") for p in (REPO / d).rglob("*.py")
+             if "def main(" in p.read_text()]
+    assert mains == ["corpusprep/cli.py"]

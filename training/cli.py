@@ -1,23 +1,15 @@
-"""The `corpusprep` console entry point: the pipeline's commands and training's (train, knnlm,
-sweep, fit, report, demo). It lives in training because training depends on the pipeline and
-never the other way round; `python -m pipeline.cli` offers the pipeline's commands alone."""
+"""Training's commands of `corpusprep` (train, knnlm, sweep, fit, report), registered by
+corpusprep/cli.py, which owns the command line."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import shutil
-import sys
 from pathlib import Path
 from typing import Callable
 
-from pipeline.cli import DEFAULT_SAMPLE, add_pipeline_commands
-from pipeline.cli import main as pipeline_main
 from pipeline.errors import ConfigError
 from pipeline.settings import default_of
-
-DEFAULT_CONFIG = "configs/default.toml"
-DEFAULT_SWEEP = "configs/sweep_default.toml"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -105,39 +97,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the built-in corpus: sample -> pipeline -> shards -> card -> sweep -> report."""
-    import time
-
-    from pipeline.config import load_run_config
-    from pipeline.runner import run
-    from pipeline.sample.build import build_sample
-    from training.sweep import build_sweep_report, load_sweep, run_sweep
-
-    t0 = time.perf_counter()
-    sample = Path(args.sample)
-    if not (sample / "manifest.json").exists():
-        print(f"building the default corpus in {sample} ...")
-        build_sample(sample, seed=args.seed)
-    cfg = load_run_config(args.config, [f"run.workers={args.workers}"])
-    sweep = None if args.no_sweep else load_sweep(args.sweep)
-    stamp = Path(cfg.run.output) / "run.json"
-    if stamp.exists() and json.loads(stamp.read_text())["config_hash"] != cfg.config_hash():
-        # the demo owns its output folder: a changed config starts it afresh (sweep points are
-        # reused only where their shards come out identical, which the sweep checks point by point)
-        print(f"{args.config} changed since the last demo: rebuilding {cfg.run.output}")
-        shutil.rmtree(cfg.run.output)
-    res = run(cfg, resume=True, progress=not args.no_progress)
-    r = res.report
-    print(f"pipeline: {r['docs_in']:,} documents in, {r['docs_kept']:,} kept; data card: {res.card_path}")
-    if sweep is None:
-        return 0
-    out = run_sweep(sweep, args.workers, progress=not args.no_progress)
-    path = build_sweep_report(out)
-    print(f"done in {time.perf_counter() - t0:.0f} s; data card: {res.card_path}; report: {path}")
-    return 0
-
-
 def settings_help(sections: tuple[tuple[str, type], ...]) -> str:
     """Every key a config file (or --set) takes, from the config dataclasses: name, default, help."""
     lines = ["settings (in the TOML file, or --set KEY=VALUE):"]
@@ -199,23 +158,4 @@ def add_training_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples")
     p = sub.add_parser("report", help="rebuild a sweep's report and plots from its results (no training)")
     p.add_argument("sweep", help="sweep output folder")
-    p = sub.add_parser("demo", help="the main job end to end on the default corpus")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help=f"run config (default {DEFAULT_CONFIG})")
-    p.add_argument("--sample", default=DEFAULT_SAMPLE, help="where the default corpus is built")
-    p.add_argument("--seed", type=int, default=0, help="corpus seed")
-    p.add_argument("--workers", type=int, default=2, help="worker processes")
-    p.add_argument("--sweep", default=DEFAULT_SWEEP, help=f"sweep config (default {DEFAULT_SWEEP})")
-    p.add_argument("--no-sweep", action="store_true", help="stop after the pipeline and its card")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-    return {"train": cmd_train, "knnlm": cmd_knnlm, "sweep": cmd_sweep, "fit": cmd_fit,
-            "report": cmd_report, "demo": cmd_demo}
-
-
-def main(argv: list[str] | None = None) -> int:
-    return pipeline_main(argv, (add_pipeline_commands, add_training_commands))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return {"train": cmd_train, "knnlm": cmd_knnlm, "sweep": cmd_sweep, "fit": cmd_fit, "report": cmd_report}

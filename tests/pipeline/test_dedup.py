@@ -251,7 +251,7 @@ def test_peak_memory_stays_under_memory_mb(tmp_path):
             fh.write(json.dumps({"id": f"s{i}", "text": " ".join(ws)}) + "\n")
     cap = 224
     out = tmp_path / "out"
-    res = run_with_peak_rss([sys.executable, "-m", "pipeline.cli", "stage", "dedup", "--input", str(inp),
+    res = run_with_peak_rss([sys.executable, "-m", "corpusprep", "stage", "dedup", "--input", str(inp),
                              "--output", str(out), "--workers", "2", "--part-docs", "10000",
                              "--set", f"memory_mb={cap}", "--no-progress"], stdout=subprocess.DEVNULL)
     stats = json.loads((out / "stats.json").read_text())

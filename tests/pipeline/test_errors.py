@@ -6,7 +6,7 @@ import traceback
 
 import pytest
 
-from pipeline.cli import main
+from corpusprep.cli import main
 from pipeline.document import Document
 from pipeline.stage import Stage
 from pipeline.stages import STAGES

@@ -151,7 +151,7 @@ def test_a_new_input_format_is_one_module_and_one_table_entry(tmp_path, shared_d
     env = dict(__import__("os").environ, PYTHONPATH=str(pkg))
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=tmp_path, env=env,
+        return subprocess.run([sys.executable, "-m", "corpusprep", *args], cwd=tmp_path, env=env,
                               capture_output=True, text=True)
 
     help_text = " ".join(cli("stage", "--help").stdout.split())

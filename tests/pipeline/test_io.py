@@ -384,7 +384,7 @@ def _peak_rss_mb(*args: str) -> tuple[int, float]:
 
     from tests.conftest import REPO
 
-    code = ("import re, sys\nfrom pipeline.cli import main\nrc = main(sys.argv[1:])\n"
+    code = ("import re, sys\nfrom corpusprep.cli import main\nrc = main(sys.argv[1:])\n"
             "print('PEAK', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])\nsys.exit(rc)")
     res = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
     peak = [l for l in res.stdout.splitlines() if l.startswith("PEAK")]

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from corpusprep.cli import main
 from tests.conftest import REPO, write_config
-from training.cli import main
 
 STAGES = '[[stages]]\nname = "quality"\n[[stages]]\nname = "dedup"\n'
 
@@ -153,7 +153,7 @@ def test_limit_reads_the_first_n_documents(tmp_path, shared_data, capsys):
 
 def test_a_closed_pipe_is_no_error():
     """`corpusprep stages | head -1`: the reader stops reading; corpusprep stops without a word."""
-    proc = subprocess.Popen([sys.executable, "-m", "training.cli", "stages"], cwd=REPO, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "corpusprep", "stages"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     proc.stdout.readline()
     proc.stdout.close()

@@ -113,7 +113,7 @@ def ray_cluster():
 def _start_and_kill(cfg: Path, out: Path, markers: int, *extra: str) -> None:
     """Start `corpusprep run --resume CFG EXTRA` and SIGKILL it once `markers` more parts are done."""
     before = len(list(out.glob("*/_done/*.json")))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--resume", "--no-progress",
+    proc = subprocess.Popen([sys.executable, "-m", "corpusprep", "run", str(cfg), "--resume", "--no-progress",
                              *extra], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

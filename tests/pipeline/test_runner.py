@@ -88,7 +88,7 @@ def test_resume_after_sigkill_three_times_is_byte_identical(tmp_path, small_inpu
     for _ in range(6):
         if kills == 3:
             break
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--resume",
+        proc = subprocess.Popen([sys.executable, "-m", "corpusprep", "run", str(cfg), "--resume",
                                  "--no-progress"], cwd=REPO, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         deadline = time.time() + 60

@@ -160,9 +160,9 @@ def test_a_classifier_made_from_a_run_is_small_and_measured_on_documents_it_did_
     """The README's recipe on the default corpus: safety's drops (planted spam and adult pages) as
     positives against the run's kept pages. The default model is quantized (under 20 MB; the
     plain one was 524 MB) and reports its accuracy on a held-out tenth of each side."""
+    from corpusprep.cli import main
     from pipeline.config import load_run_config
     from pipeline.runner import run
-    from training.cli import main
 
     stages = '[[stages]]\nname = "html"\n[[stages]]\nname = "safety"\n'
     cfg = write_config(tmp_path / "c.toml", sample_corpus["dir"] / "warc", tmp_path / "out", stages=stages,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from corpusprep.cli import main
 from pipeline import atomic
-from pipeline.cli import main
 from pipeline.config import load_run_config
 from pipeline.runner import run
 from tests.conftest import REPO, write_config
@@ -73,7 +73,7 @@ def test_sigterm_stops_cleanly_and_resume_is_identical(tmp_path, reference):
     inp, ref = reference
     cfg = write_config(tmp_path / "term.toml", inp, tmp_path / "out", extra_run=f"{PART_DOCS}\nworkers = 2")
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--no-progress"], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "corpusprep", "run", str(cfg), "--no-progress"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and len(list(out.glob("01_html/_done/*.json"))) < 6:
@@ -89,7 +89,7 @@ def test_sigterm_stops_cleanly_and_resume_is_identical(tmp_path, reference):
         assert (folder / "_drops" / f"{marker.stem}.parquet").exists()
         if folder.name == "01_html":  # the run's result (the raw input's parts: not written, html runs in the read)
             assert (folder / f"{marker.stem}.parquet").exists()
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", str(cfg), "--resume", "--no-progress"],
+    res = subprocess.run([sys.executable, "-m", "corpusprep", "run", str(cfg), "--resume", "--no-progress"],
                          cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     _same_as_reference(out, ref)

@@ -35,7 +35,7 @@ threads = 1
 
 def _torchrun(cfg, out, procs: int = 2) -> dict:
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}",
-                          "-m", "training.cli", "train", str(cfg), "--out", str(out), "--no-progress"],
+                          "-m", "corpusprep", "train", str(cfg), "--out", str(out), "--no-progress"],
                          cwd=REPO, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert res.stdout.count("result:") == 1  # rank 0 alone reports

@@ -3,8 +3,8 @@ a parameter says so, a report of fixed learning rates says they were fixed, and 
 finished run says it is done instead of training again."""
 from __future__ import annotations
 
+from corpusprep.cli import main
 from tests.training.test_ddp import CONFIG
-from training.cli import main
 from training.report import _lr_section
 
 
