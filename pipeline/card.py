@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline import atomic
 from pipeline.formatting import human_bytes, percent
+from pipeline.shard_format import Manifest
 
 
 def _wall_time(report: dict[str, Any]) -> str:
@@ -38,7 +39,7 @@ def _front_matter(report: dict[str, Any]) -> list[str]:
     L = ["---", f"pretty_name: {report['name']}", "language:", "- en", "tags:", "- corpusprep",
          "- pretraining-data", f"config_hash: {report['config_hash']}"]
     if shards:
-        L += ["configs:"] + [f"- config_name: {v}" for v in shards["variants"]]
+        L += ["configs:"] + [f"- config_name: {v}" for v in Manifest.from_dict(shards).variants]
     L += ["---", f"# Data card: {report['name']}", ""]
     return L
 
@@ -121,54 +122,49 @@ def _stage_sections(report: dict[str, Any]) -> list[str]:
 
 def _tokens(shards: dict[str, Any]) -> list[str]:
     """Tokenizer, validation split, leakage left, budgets and their composition, shard hashes."""
-    L: list[str] = []
-    t = shards["tokenizer"]
-    sp = shards["validation"]["split"]
-    L += ["", "## Tokens", "",
-          f"Tokenizer: byte-level BPE, vocabulary {t['vocab_size']:,} "
-          f"({'trained on this run' if t['trained'] else 'given'}), "
-          f"EOS id {t['eos_id']}, sha256 `{t['sha256'][:16]}`; tokens as {shards['dtype']}; "
-          f"{shards['tokens_per_shard']:,} tokens per shard.", "",
-          f"Validation: {shards['validation']['tokens']:,} tokens ({shards['validation']['docs']:,} "
-          f"documents) from "
-          f"`{shards['validation']['variant']}`, drawn as whole groups of documents that share a rare word "
-          f"13-gram (found in 2 to {sp['group_max_df']} documents): {sp['docs_held_out_beyond_validation']:,} "
-          f"more documents of those groups are held out of every budget of every variant; "
-          f"{sp['groups']:,} groups, the largest of {sp['largest_group_docs']:,} documents "
-          f"({sp['groups_too_large_for_validation']} group(s) too large for validation stay in training).", "",
+    m = Manifest.from_dict(shards)
+    t, val = m.tokenizer, m.validation
+    sp = val.facts["split"]
+    L: list[str] = ["", "## Tokens", ""]
+    trained = "trained on this run" if t.trained else "given"
+    L += [f"Tokenizer: byte-level BPE, vocabulary {t.vocab_size:,} ({trained}), "
+          f"EOS id {t.eos_id}, sha256 `{t.sha256[:16]}`; tokens as {m.dtype}; {m.tokens_per_shard:,} tokens per shard.",
+          "",
+          f"Validation: {val.tokens:,} tokens ({val.facts['docs']:,} documents) from `{val.facts['variant']}`, "
+          f"drawn as whole groups of documents that share a rare word 13-gram (found in 2 to {sp['group_max_df']} "
+          f"documents): {sp['docs_held_out_beyond_validation']:,} more documents of those groups are held out of "
+          f"every budget of every variant; {sp['groups']:,} groups, the largest of {sp['largest_group_docs']:,} "
+          f"documents ({sp['groups_too_large_for_validation']} group(s) too large for validation stay in "
+          "training).", "",
           "Leakage left, per variant: share of the validation's distinct word 13-grams (lowercased) found in "
           "1 to 10 training documents of the variant's largest budget (0 = independent; phrasing common to more "
-          "than 10 documents is not counted):", "",
-          "| variant | overlap |", "|---|---:|"]
-    L += [f"| {v} | {100 * x:.2f} % |" for v, x in shards["validation"]["overlap_13gram"].items()] + [""]
+          "than 10 documents is not counted):", "", "| variant | overlap |", "|---|---:|"]
+    L += [f"| {v} | {100 * x:.2f} % |" for v, x in val.facts["overlap_13gram"].items()] + [""]
     L += ["Budgets of a variant are prefixes of one shard sequence, stored once (a budget takes its first "
           "shards and ends inside the last); a mix's budgets have sequences of their own.", ""]
-    targets = {b: y["target"] for x in shards["variants"].values() for b, y in x["budgets"].items()}
+    targets = {b: y.facts["target"] for x in m.variants.values() for b, y in x.budgets.items()}
     budgets = sorted(targets, key=targets.get)
     L += ["| variant | documents | "
           "tokens | " + " | ".join(budgets) + " |", "|---|---:|---:|" + "---:|" * len(budgets)]
-    for v, x in shards["variants"].items():
-        head = f"| {v} | {x['docs']:,} | {x['tokens']:,} | " if "docs" in x else f"| {v} | | | "
+    for v, x in m.variants.items():
+        head = f"| {v} | {x.facts['docs']:,} | {x.facts['tokens']:,} | " if "docs" in x.facts else f"| {v} | | | "
         L.append(head + " | ".join(
-            f"{x['budgets'][b]['tokens']:,} ({x['budgets'][b]['docs']} docs)" if b in x["budgets"] else ""
+            f"{x.budgets[b].tokens:,} ({x.budgets[b].facts['docs']} docs)" if b in x.budgets else ""
             for b in budgets) + " |")
-    stages = sorted({k for x in shards["variants"].values() for y in x["budgets"].values()
-                     for k in y.get("composition", {})})
+    stages = sorted({k for x in m.variants.values() for y in x.budgets.values() for k in y.get("composition", {})})
     L += ["", "What each variant's largest budget is made of (tokens, by the stage that dropped the document; "
           "`kept` = kept by every stage), and the share of its distinct 13-grams that repeat in another of "
           "its documents:", "", "| variant | budget | " + " | ".join(stages) + " | repeated 13-grams |",
           "|---|---|" + "---:|" * (len(stages) + 1)]
-    for v, x in shards["variants"].items():
-        b = max(x["budgets"], key=targets.get)
-        y = x["budgets"][b]
-        if "composition" in y:
-            L.append(f"| {v} | {b} | " + " | ".join(f"{y['composition'].get(k, 0):,}" for k in stages)
-                     + f" | {100 * y['repeated_13gram_share']:.1f} % |")
+    for v, x in m.variants.items():
+        b = max(x.budgets, key=targets.get)
+        y = x.budgets[b]
+        if "composition" in y.facts:
+            L.append(f"| {v} | {b} | " + " | ".join(f"{y.facts['composition'].get(k, 0):,}" for k in stages)
+                     + f" | {100 * y.facts['repeated_13gram_share']:.1f} % |")
     L += ["", "<details><summary>Shards and "
               "sha256</summary>", "", "| shard | tokens | docs | sha256 |", "|---|---:|---:|---|"]
-    from pipeline.shard_format import iter_manifest_shards
-    L += [f"| {s['path']} | {s['tokens']:,} | {s['docs']} | "
-          f"`{s['sha256']}` |" for s in iter_manifest_shards(shards)]
+    L += [f"| {s.path} | {s.tokens:,} | {s.docs} | `{s.sha256}` |" for s in m.shard_files()]
     L += ["", "</details>"]
     return L
 

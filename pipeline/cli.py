@@ -180,6 +180,7 @@ def _maybe(x: float | None) -> str:
 def cmd_shards(args: argparse.Namespace) -> int:
     from pipeline.config_flags import values_from_flags
     from pipeline.settings import build
+    from pipeline.shard_format import MANIFEST, read_manifest
     from pipeline.shards import ShardsConfig, build_shards
 
     variants: dict[str, Path] = {}
@@ -194,11 +195,12 @@ def cmd_shards(args: argparse.Namespace) -> int:
     if values.get("tokenizer"):
         values["tokenizer"] = str(Path(values["tokenizer"]).resolve())
     cfg = build(ShardsConfig, values, "shards")
-    man = build_shards(variants, Path(args.output), cfg, progress=not args.no_progress)
-    for v, x in man["variants"].items():
-        print(f"{v}: " + ", ".join(f"{b} = {y['tokens']:,} tokens in {len(y['shards'])} shard(s)"
-                                   for b, y in x["budgets"].items()))
-    print(f"validation: {man['validation']['tokens']:,} tokens; manifest: {Path(args.output) / 'manifest.json'}")
+    build_shards(variants, Path(args.output), cfg, progress=not args.no_progress)
+    man = read_manifest(args.output)
+    for v, x in man.variants.items():
+        print(f"{v}: " + ", ".join(f"{b} = {y.tokens:,} tokens in {len(y.shards)} shard(s)"
+                                   for b, y in x.budgets.items()))
+    print(f"validation: {man.validation.tokens:,} tokens; manifest: {Path(args.output) / MANIFEST}")
     return 0
 
 

@@ -9,7 +9,6 @@ killed run completes without redoing work and without duplicating or losing docu
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,14 +111,14 @@ class _RunClock:
 
 def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, Any]:
     """The run's last step: token shards from the named stages' outputs (skipped when done)."""
+    from pipeline.shard_format import MANIFEST, read_manifest
     from pipeline.shards import build_shards
 
     out = Path(cfg.run.output) / stage_folder.SHARDS
-    man = out / "manifest.json"
-    if man.exists():
-        m = json.loads(man.read_text())
-        if m.get("source_config_hash") == cfg.config_hash():
-            return m
+    if (out / MANIFEST).exists():
+        done = read_manifest(out)
+        if done.source_config_hash == cfg.config_hash():
+            return done.raw
     variants, drops = shard_inputs(cfg, dirs)
     return build_shards(variants, out, cfg.shards, cfg.config_hash(), progress, drops)
 

@@ -22,8 +22,11 @@ Its own module so that the trainer, the card and the tests read shards without t
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -108,12 +111,14 @@ def shard_tokens(path: str | Path) -> np.ndarray:
     return read_shard(path)["tokens"].combine_chunks().flatten().to_numpy()
 
 
-def budget_rows(folder: str | Path, budget: dict[str, Any]) -> Iterator[tuple[str, np.ndarray]]:
+def budget_rows(folder: str | Path, budget: "Entry | dict[str, Any]") -> Iterator[tuple[str, np.ndarray]]:
     """(doc_id, tokens) of each document piece of a budget (or the validation split) as the
-    manifest describes it: its shards in order, stopping at its `tokens`."""
-    left = budget["tokens"]
-    for s in budget["shards"]:
-        t = read_shard(Path(folder) / s["path"])
+    manifest describes it (an Entry, or the entry as written): its shards in order, stopping at its
+    `tokens`."""
+    budget = _entry(budget) if isinstance(budget, dict) else budget
+    left = budget.tokens
+    for s in budget.shards:
+        t = read_shard(Path(folder) / s.path)
         col = t["tokens"].combine_chunks()
         flat, offs = col.flatten().to_numpy(), col.offsets.to_numpy()
         offs = offs - offs[0]
@@ -125,36 +130,179 @@ def budget_rows(folder: str | Path, budget: dict[str, Any]) -> Iterator[tuple[st
             yield doc_id, toks
 
 
+# --- the manifest -----------------------------------------------------------------------------
+MANIFEST = "manifest.json"
+FORMAT = "corpusprep-shards/2"
+
+
+class ShardsError(ConfigError):
+    """A shard folder cannot be trusted or found (missing, or its files differ from its manifest)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One shard file as the manifest lists it (`path` relative to the shard folder)."""
+
+    path: str
+    tokens: int
+    docs: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A budget of a variant, or the validation split: its tokens (it may end inside its last
+    shard), its shards in order, and the other facts the builder recorded (`target`, `docs`,
+    `composition`, `repeated_13gram_share`, ...; for validation `variant`, `split`, `overlap_13gram`)."""
+
+    tokens: int
+    shards: tuple[Shard, ...]
+    facts: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.facts.get(key, default)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    budgets: dict[str, Entry]
+    facts: dict[str, Any]  # source, docs, tokens; a mix's `mix`
+
+
+@dataclass(frozen=True)
+class TokenizerEntry:
+    path: str
+    sha256: str
+    vocab_size: int
+    eos_id: int
+    trained: bool
+    trained_on: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A shard folder's manifest, typed: what the trainer, the card, kNN-LM and verify read of it.
+    `raw` is the manifest as written (the card and the run report keep it whole)."""
+
+    tokenizer: TokenizerEntry
+    dtype: str
+    tokens_per_shard: int
+    source_config_hash: str
+    validation: Entry
+    variants: dict[str, Variant]
+    fates: dict[str, str] | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "manifest") -> "Manifest":
+        try:
+            return cls(TokenizerEntry(**d["tokenizer"]), d["dtype"], d["tokens_per_shard"],
+                       d.get("source_config_hash", ""), _entry(d["validation"]),
+                       {v: Variant(v, {b: _entry(e) for b, e in x["budgets"].items()},
+                                   {k: y for k, y in x.items() if k != "budgets"}) for v, x in d["variants"].items()},
+                       d.get("fates"), d)
+        except (KeyError, TypeError) as e:
+            raise ShardsError(f"{where}: not a corpusprep shard manifest ({type(e).__name__}: {e}); rebuild it with "
+                              "`corpusprep shards`") from None
+
+    def budget(self, variant: str, budget: str) -> Entry:
+        """A variant's budget, or a ShardsError listing what there is."""
+        if variant not in self.variants:
+            raise ShardsError(f"variant {variant!r} not in the shards; available: {', '.join(self.variants)}")
+        budgets = self.variants[variant].budgets
+        if budget not in budgets:
+            raise ShardsError(f"budget {budget!r} not in variant {variant!r}; available: {', '.join(budgets)}")
+        return budgets[budget]
+
+    def shard_files(self) -> Iterator[Shard]:
+        """Every shard file once (nested budgets share their variant's files)."""
+        seen: set[str] = set()
+        for s in [*self.validation.shards, *(s for v in self.variants.values() for e in v.budgets.values()
+                                             for s in e.shards)]:
+            if s.path not in seen:
+                seen.add(s.path)
+                yield s
+
+    def identity(self, variant: str, budget: str) -> str:
+        """A fingerprint of exactly the tokens a run on (variant, budget) sees: its shards, the
+        validation shards and the tokenizer, by sha256. From the manifest alone (no shard is read)."""
+        e = self.budget(variant, budget)
+        return hashlib.sha256(json.dumps([e.raw["shards"], e.tokens, self.validation.raw["shards"],
+                                          self.tokenizer.sha256], sort_keys=True).encode()).hexdigest()
+
+    def tokenizer_problem(self, folder: Path) -> str | None:
+        tok = Path(folder) / self.tokenizer.path
+        return None if tok.is_file() and sha256_file(tok) == self.tokenizer.sha256 else \
+            f"{tok} is missing or does not match the manifest's tokenizer sha256"
+
+
+def problem(folder: str | Path, shard: Shard, count: bool = True) -> str | None:
+    """What is wrong with a shard file against its manifest entry (None: nothing): missing, a
+    sha256 that differs, and (with `count`) a token count that differs. The one check the trainer,
+    kNN-LM and `card verify` all use."""
+    p = Path(folder) / shard.path
+    if not p.is_file():
+        return f"shard {p} listed in the manifest is missing"
+    if sha256_file(p) != shard.sha256:
+        return (f"shard {p} does not match the manifest (sha256 differs): the file is corrupted or the manifest "
+                "belongs to other shards; rebuild with `corpusprep shards`")
+    if count and (n := len(shard_tokens(p))) != shard.tokens:
+        return f"shard {p} holds {n} tokens, the manifest says {shard.tokens}"
+    return None
+
+
+def _entry(d: dict[str, Any]) -> Entry:
+    return Entry(d["tokens"], tuple(Shard(s["path"], s["tokens"], s["docs"], s["sha256"]) for s in d["shards"]),
+                 {k: v for k, v in d.items() if k not in ("tokens", "shards")}, d)
+
+
+def read_manifest(folder: str | Path) -> Manifest:
+    """The manifest of a shard folder, or a ShardsError saying why there is none."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ShardsError(f"{path} not found: give a shard folder made by corpusprep (a run's shards/, or "
+                          "`corpusprep shards --output`)")
+    try:
+        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ShardsError(f"{path}: not valid JSON ({e})") from None
+
+
+class ManifestBuilder:
+    """The manifest as the builder collects it, key by key in one place: the head, the validation
+    split, each variant's budgets, the fates file; written last, after a check that it reads back."""
+
+    def __init__(self, tokenizer: TokenizerEntry, dtype: str, tokens_per_shard: int, config_hash: str, seed: int,
+                 validation: dict[str, Any]):
+        self.raw: dict[str, Any] = {
+            "format": FORMAT, "tokenizer": dataclasses.asdict(tokenizer), "dtype": dtype,
+            "tokens_per_shard": tokens_per_shard, "source_config_hash": config_hash, "seed": seed,
+            "validation": dict(validation, overlap_13gram={}), "variants": {}}
+
+    def variant(self, name: str, budgets: dict[str, dict[str, Any]], facts: dict[str, Any], overlap: float) -> None:
+        self.raw["validation"]["overlap_13gram"][name] = overlap
+        self.raw["variants"][name] = {**facts, "budgets": budgets}
+
+    def fates(self, path: str, sha256: str) -> None:
+        self.raw["fates"] = {"path": path, "sha256": sha256}
+
+    def seconds(self, timings: dict[str, Any]) -> None:
+        self.raw["seconds"] = timings
+
+    def write(self, folder: Path) -> Manifest:
+        man = Manifest.from_dict(self.raw)
+        atomic.write_json(Path(folder) / MANIFEST, self.raw)
+        return man
+
+
 def verify_shards(folder: str | Path) -> list[str]:
-    """Re-check every shard's sha256 and token count against the manifest; returns problems."""
-    folder = Path(folder)
-    man_path = folder / "manifest.json"
-    if not man_path.exists():
-        return [f"{man_path} not found"]
-    man = json.loads(man_path.read_text())
-    problems = []
-    tok = folder / man["tokenizer"]["path"]
-    if not tok.exists() or sha256_file(tok) != man["tokenizer"]["sha256"]:
-        problems.append(f"{tok}: missing or sha256 differs from the manifest")
-    for s in iter_manifest_shards(man):
-        p = folder / s["path"]
-        if not p.exists():
-            problems.append(f"{p}: missing")
-            continue
-        if sha256_file(p) != s["sha256"]:
-            problems.append(f"{p}: sha256 differs from the manifest")
-            continue
-        n = len(shard_tokens(p))
-        if n != s["tokens"]:
-            problems.append(f"{p}: {n} tokens, manifest says {s['tokens']}")
-    return problems
-
-
-def iter_manifest_shards(man: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every shard file of a manifest once (nested budgets share their variant's files)."""
-    seen: set[str] = set()
-    for s in [*man["validation"]["shards"], *(s for v in man["variants"].values()
-                                             for b in v["budgets"].values() for s in b["shards"])]:
-        if s["path"] not in seen:
-            seen.add(s["path"])
-            yield s
+    """Re-check every shard's sha256 and token count, and the tokenizer's, against the manifest."""
+    try:
+        man = read_manifest(folder)
+    except ShardsError as e:
+        return [str(e)]
+    problems = [man.tokenizer_problem(Path(folder))]
+    problems += [problem(folder, s) for s in man.shard_files()]
+    return [p for p in problems if p]

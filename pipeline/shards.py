@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from pipeline import atomic
 from pipeline.errors import ConfigError
-from pipeline.shard_format import EOS, budget_name, parse_tokens, write_shards
+from pipeline.shard_format import EOS, ManifestBuilder, TokenizerEntry, budget_name, parse_tokens, write_shards
 from pipeline.splits import Postings, distinct, groups, ngram_sets, overlap_of, repeated_share_of
 from pipeline.text import sha256_file
 
@@ -245,10 +245,9 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
         per, extra = _mix_budgets(name, m, orders[m["base"]], fate, tokens[m["base"]], dropped, held, cfg)
         w.emit(name, per, extra, {**dropped_slot, **texts.slot[m["base"]]}, nested=False)
     w.write_fates()
-    w.manifest["seconds"] = {"total": round(time.perf_counter() - t0, 3), "encode": round(enc_s, 3),
-                             "tokens_encoded": sum(len(a) for a in arrays)}
-    atomic.write_json(out / "manifest.json", w.manifest)
-    return w.manifest
+    w.manifest.seconds({"total": round(time.perf_counter() - t0, 3), "encode": round(enc_s, 3),
+                        "tokens_encoded": sum(len(a) for a in arrays)})
+    return w.manifest.write(out).raw
 
 
 def _fates_and_pool(cfg: ShardsConfig, drops: dict[str, Path]) -> tuple[dict[str, str], dict[str, str]]:
@@ -379,7 +378,7 @@ class _Writer:
         self.dtype = np.uint16 if vocab <= 65535 else np.uint32
         self.per_ids: list[set[str]] = []
         self.val_grams = np.empty(0, np.uint64)  # the validation's distinct 13-grams
-        self.manifest: dict[str, Any] = {}
+        self.manifest: ManifestBuilder
 
     def start_manifest(self, tok, cleanest: str, config_hash: str, val_ids: list[str],
                        clean: dict[str, np.ndarray], split: dict[str, Any], slot: dict[str, int]) -> None:
@@ -387,23 +386,15 @@ class _Writer:
         text of each id)."""
         cfg, out = self.cfg, self.out
         self.val_grams = distinct(self.postings.of(self.members(slot[i] for i in val_ids)))
-        self.manifest = {
-            "format": "corpusprep-shards/2",
-            "tokenizer": {"path": "tokenizer.json", "sha256": sha256_file(out / "tokenizer.json"),
-                          "vocab_size": tok.get_vocab_size(), "eos_id": tok.token_to_id(EOS),
-                          "trained": not cfg.tokenizer, "trained_on": cleanest},
-            "dtype": np.dtype(self.dtype).name,
-            "tokens_per_shard": cfg.tokens_per_shard,
-            "source_config_hash": config_hash,
-            "seed": cfg.seed,
-            "validation": {"variant": cleanest, "target": parse_tokens(cfg.validation_tokens),
-                           "tokens": sum(len(clean[i]) for i in val_ids), "docs": len(val_ids), "split": split,
-                           "doc_ids_sha256": hashlib.sha256("\n".join(sorted(val_ids)).encode()).hexdigest(),
-                           "shards": _rel(write_shards(out / "validation", [(i, clean[i]) for i in val_ids],
-                                                       cfg.tokens_per_shard, self.dtype), out),
-                           "overlap_13gram": {}},
-            "variants": {},
-        }
+        tokenizer = TokenizerEntry("tokenizer.json", sha256_file(out / "tokenizer.json"), tok.get_vocab_size(),
+                                   tok.token_to_id(EOS), not cfg.tokenizer, cleanest)
+        self.manifest = ManifestBuilder(tokenizer, np.dtype(self.dtype).name, cfg.tokens_per_shard, config_hash,
+                                        cfg.seed, {
+            "variant": cleanest, "target": parse_tokens(cfg.validation_tokens),
+            "tokens": sum(len(clean[i]) for i in val_ids), "docs": len(val_ids), "split": split,
+            "doc_ids_sha256": hashlib.sha256("\n".join(sorted(val_ids)).encode()).hexdigest(),
+            "shards": _rel(write_shards(out / "validation", [(i, clean[i]) for i in val_ids],
+                                        cfg.tokens_per_shard, self.dtype), out)})
 
     def members(self, slots) -> np.ndarray:
         """A flag per distinct text of the run: is it among `slots`."""
@@ -443,8 +434,7 @@ class _Writer:
             else:
                 shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, self.dtype)
             vb[budget_name(b)] = {"target": b, **info, "shards": _rel(shards, out)}
-        self.manifest["validation"]["overlap_13gram"][name] = round(overlap_of(self.val_grams, train), 5)
-        self.manifest["variants"][name] = {**extra, "budgets": vb}
+        self.manifest.variant(name, vb, extra, round(overlap_of(self.val_grams, train), 5))
 
     def write_fates(self) -> None:
         """Which stage dropped each document of the budgets (the rest were kept by all)."""
@@ -456,7 +446,7 @@ class _Writer:
         with atomic.atomic_path(fate_path) as tmp:
             pq.write_table(pa.table({"id": [i for i in in_budgets if i in fate],
                                      "stage": [fate[i] for i in in_budgets if i in fate]}), tmp)
-        self.manifest["fates"] = {"path": "fates.parquet", "sha256": sha256_file(fate_path)}
+        self.manifest.fates("fates.parquet", sha256_file(fate_path))
 
 
 def _rel(shards: list[dict[str, Any]], root: Path) -> list[dict[str, Any]]:

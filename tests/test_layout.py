@@ -137,3 +137,16 @@ def test_no_upward_import():
                 bad += [f"{m} -> {n}" for n in imported if n.startswith(high) and n != m
                         and not (low == "pipeline.settings" and n == "pipeline.errors")]
     assert not bad, bad
+
+
+def test_the_shard_manifest_is_read_through_its_typed_reader_alone():
+    """Its keys are known to pipeline/shard_format.py only (Manifest, ManifestBuilder); elsewhere
+    the package reads the typed entries."""
+    import re
+
+    keys = re.compile(r'''(manifest|man)\[["']|\[["'](variants|validation)["']\]|\]\[["']budgets["']\]|\[["']tokenizer["']\]\[''')
+    files = [p for d in ("pipeline", "training", "corpusprep") for p in sorted((REPO / d).rglob("*.py"))
+             if p.name != "shard_format.py"]
+    bad = [f"{p.relative_to(REPO)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
+           if keys.search(line)]
+    assert not bad, bad

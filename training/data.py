@@ -8,11 +8,8 @@ draws in exact epochs; the small validation split is held in memory.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +18,7 @@ import pyarrow.parquet as pq
 import torch
 
 from pipeline.errors import ConfigError
-from pipeline.shard_format import read_shard
+from pipeline.shard_format import Manifest, Shard, ShardsError, problem, read_manifest, read_shard
 from pipeline.text import sha256_file
 
 
@@ -29,44 +26,31 @@ class DataError(ConfigError):
     """The shards cannot be trusted or found: raised before training starts."""
 
 
-def load_manifest(folder: str | Path) -> dict[str, Any]:
-    path = Path(folder) / "manifest.json"
-    if not path.is_file():
-        raise DataError(f"{path} not found: train.shards must be a shard folder made by corpusprep")
-    return json.loads(path.read_text())
-
-
-def _checked(folder: Path, s: dict[str, Any]) -> Path:
+def _checked(folder: Path, s: Shard) -> Path:
     """A shard's path, after checking it exists and matches the manifest's sha256."""
-    p = folder / s["path"]
-    if not p.is_file():
-        raise DataError(f"shard {p} listed in the manifest is missing")
-    if sha256_file(p) != s["sha256"]:
-        raise DataError(f"shard {p} does not match the manifest (sha256 differs): the file is corrupted "
-                        "or the manifest belongs to other shards; rebuild with `corpusprep shards`")
-    return p
+    if (wrong := problem(folder, s, count=False)) is not None:
+        raise DataError(wrong)
+    return folder / s.path
 
 
-def _checked_tokens(folder: Path, shards: list[dict[str, Any]]) -> np.ndarray:
+def _checked_tokens(folder: Path, shards: tuple[Shard, ...]) -> np.ndarray:
     """Small token sets (the validation split) in memory, each shard checked against the manifest."""
     arrays = []
     for s in shards:
-        p = _checked(folder, s)
-        toks = read_shard(p)["tokens"].combine_chunks().flatten().to_numpy()
-        if len(toks) != s["tokens"]:
-            raise DataError(f"shard {p} holds {len(toks)} tokens, the manifest says {s['tokens']}")
-        arrays.append(toks)
+        if (wrong := problem(folder, s)) is not None:
+            raise DataError(wrong)
+        arrays.append(read_shard(folder / s.path)["tokens"].combine_chunks().flatten().to_numpy())
     return np.concatenate(arrays) if arrays else np.empty(0, np.uint16)
 
 
-def _sources(folder: Path, man: dict[str, Any], shards: list[dict[str, Any]]) -> tuple[list[str], np.ndarray]:
+def _sources(folder: Path, man: Manifest, shards: tuple[Shard, ...]) -> tuple[list[str], np.ndarray]:
     """Per training document, which stage dropped it (`kept` when none did), from the manifest's
     fates file: to see what a model learned from which kind of text."""
-    doc_ids = [i for s in shards for i in read_shard(folder / s["path"])["doc_id"].to_pylist()]
+    doc_ids = [i for s in shards for i in read_shard(folder / s.path)["doc_id"].to_pylist()]
     fate: dict[str, str] = {}
-    if man.get("fates"):
-        p = folder / man["fates"]["path"]
-        if not p.is_file() or sha256_file(p) != man["fates"]["sha256"]:
+    if man.fates:
+        p = folder / man.fates["path"]
+        if not p.is_file() or sha256_file(p) != man.fates["sha256"]:
             raise DataError(f"{p} is missing or does not match the manifest's sha256")
         t = pq.read_table(p)
         fate = dict(zip(t["id"].to_pylist(), t["stage"].to_pylist()))
@@ -86,7 +70,7 @@ class TokenStream:
 
     MAX_OPEN = 32  # shard files kept open at once
 
-    def __init__(self, folder: Path, shards: list[dict[str, Any]], limit: int | None = None):
+    def __init__(self, folder: Path, shards: tuple[Shard, ...], limit: int | None = None):
         """The tokens of `shards` in order, up to `limit` (a nested budget ends inside its last shard)."""
         self.paths: list[str] = []
         firsts: list[int] = []
@@ -112,8 +96,8 @@ class TokenStream:
                     offsets.append(start)
                     n += len(flat)
                 doc_lens += pc.list_value_length(table["tokens"]).to_pylist()
-            if n != s["tokens"]:
-                raise DataError(f"shard {p} holds {n} tokens, the manifest says {s['tokens']}")
+            if n != s.tokens:
+                raise DataError(f"shard {p} holds {n} tokens, the manifest says {s.tokens}")
             total += n
         if limit is not None and limit > total:
             raise DataError(f"the manifest's budget needs {limit:,} tokens, its shards hold {total:,}")
@@ -199,41 +183,30 @@ class EpochSampler:
         return idx, shift
 
 
-def budget_identity(man: dict[str, Any], variant: str, budget: str) -> str:
-    """A fingerprint of exactly the tokens a run on (variant, budget) sees: its shards, the
-    validation shards and the tokenizer, by sha256. From the manifest alone (no shard is read)."""
-    return hashlib.sha256(json.dumps(
-        [man["variants"][variant]["budgets"][budget]["shards"], man["variants"][variant]["budgets"][budget]["tokens"],
-         man["validation"]["shards"],
-         man["tokenizer"]["sha256"]], sort_keys=True).encode()).hexdigest()
-
-
 class TokenData:
     """Training windows from one (variant, budget) and evaluation windows from validation."""
 
     def __init__(self, folder: str | Path, variant: str, budget: str):
         self.folder = Path(folder)
-        man = load_manifest(folder)
-        if variant not in man["variants"]:
-            raise DataError(f"variant {variant!r} not in {folder}; available: {', '.join(man['variants'])}")
-        budgets = man["variants"][variant]["budgets"]
-        if budget not in budgets:
-            raise DataError(f"budget {budget!r} not in variant {variant!r}; available: {', '.join(budgets)}")
-        tok = self.folder / man["tokenizer"]["path"]
-        if not tok.is_file() or sha256_file(tok) != man["tokenizer"]["sha256"]:
-            raise DataError(f"{tok} is missing or does not match the manifest's tokenizer sha256")
+        try:
+            man = read_manifest(folder)
+            entry = man.budget(variant, budget)
+        except ShardsError as e:
+            raise DataError(f"{e} (train.shards = {folder})") from None
+        if (wrong := man.tokenizer_problem(self.folder)) is not None:
+            raise DataError(wrong)
         self.manifest = man
-        self.vocab_size = man["tokenizer"]["vocab_size"]
-        self.train = TokenStream(self.folder, budgets[budget]["shards"], budgets[budget]["tokens"])
-        self.sources, self.doc_source = _sources(self.folder, man, budgets[budget]["shards"])
+        self.vocab_size = man.tokenizer.vocab_size
+        self.train = TokenStream(self.folder, entry.shards, entry.tokens)
+        self.sources, self.doc_source = _sources(self.folder, man, entry.shards)
         self.doc_source = self.doc_source[:len(self.train.doc_len)]  # pieces within the budget
-        self.val = _checked_tokens(self.folder, man["validation"]["shards"])
+        self.val = _checked_tokens(self.folder, man.validation.shards)
         self.unique_tokens = int(len(self.train))
         # what these tokens are, for results: the budget's manifest entry without its shard list
-        self.info = {k: v for k, v in budgets[budget].items() if k != "shards"}
-        self.info["mix"] = man["variants"][variant].get("mix")
-        self.info["validation_overlap_13gram"] = man["validation"].get("overlap_13gram", {}).get(variant)
-        self.fingerprint = budget_identity(man, variant, budget)
+        self.info = {"tokens": entry.tokens, **entry.facts}
+        self.info["mix"] = man.variants[variant].facts.get("mix")
+        self.info["validation_overlap_13gram"] = man.validation.get("overlap_13gram", {}).get(variant)
+        self.fingerprint = man.identity(variant, budget)
 
     def n_windows(self, context: int) -> int:
         """Non-overlapping training windows of context + 1 tokens (targets shifted by one): one

@@ -29,6 +29,7 @@ import torch
 
 from pipeline import atomic
 from pipeline.errors import ConfigError
+from pipeline.shard_format import Manifest
 from training.config import ModelConfig
 from training.data import TokenData
 from training.model import GPT
@@ -155,12 +156,12 @@ def tune_and_measure(lm: np.ndarray, dist: np.ndarray, hits: np.ndarray, tune: n
             "tune_loss": best[0]}
 
 
-def _prefix_order(man: dict[str, Any], variant: str, budgets: list[str]) -> list[str]:
+def _prefix_order(man: Manifest, variant: str, budgets: list[str]) -> list[str]:
     """Budgets by size, after checking each is a prefix of the next (same shard sequence)."""
-    entries = man["variants"][variant]["budgets"]
-    order = sorted(budgets, key=lambda b: entries[b]["tokens"])
+    entries = man.variants[variant].budgets
+    order = sorted(budgets, key=lambda b: entries[b].tokens)
     for a, b in zip(order, order[1:]):
-        pa_, pb = [s["path"] for s in entries[a]["shards"]], [s["path"] for s in entries[b]["shards"]]
+        pa_, pb = [s.path for s in entries[a].shards], [s.path for s in entries[b].shards]
         if pb[:len(pa_)] != pa_:
             raise ConfigError(f"datastore budgets {a} and {b} of {variant!r} are not nested (one a prefix of the "
                               "other); give nested budgets, or run one budget at a time")
@@ -210,7 +211,7 @@ def run_knnlm(run: str | Path, cfg: KnnLMConfig, shards: str | Path | None = Non
         "measure_positions": int((~tune).sum()), "lm": {"loss": lm_loss, "ppl": math.exp(min(lm_loss, 50))},
         "datastores": [], "references": []}
     # keys a budget holds: its non-overlapping windows, as `encode` cuts them
-    need = {b: (big.manifest["variants"][variant]["budgets"][b]["tokens"] - 1) // ctx * ctx for b in order}
+    need = {b: (big.manifest.budget(variant, b).tokens - 1) // ctx * ctx for b in order}
     batches = ((k, n) for k, n, _ in encode(model, big.train, need[order[-1]] + 1, cfg.batch))
     t_build = time.perf_counter()
     first, seen = [], 0  # an IVF index trains on the first keys before any is added

@@ -174,7 +174,7 @@ def shards_fingerprint(manifest: Path) -> str:
 
 def stale(spec: RunSpec, folder: Path) -> list[str]:
     """Why a point's finished or partial output cannot be reused for `spec` ([] = it can)."""
-    from training.data import budget_identity, load_manifest
+    from pipeline.shard_format import ShardsError, read_manifest
     from training.train import spec_dict, spec_differences
 
     res, ckpt = folder / "result.json", folder / "checkpoint.pt"
@@ -185,12 +185,12 @@ def stale(spec: RunSpec, folder: Path) -> list[str]:
         old = json.loads(torch.load(ckpt, weights_only=True, map_location="cpu").get("spec", "null"))
     else:
         return []
-    man = load_manifest(spec.train.shards)  # the manifest names the data; no shard is read here
+    man = read_manifest(spec.train.shards)  # the manifest names the data; no shard is read here
     try:
-        identity = budget_identity(man, spec.train.variant, spec.train.budget)
-    except KeyError:
+        identity = man.identity(spec.train.variant, spec.train.budget)
+    except ShardsError:
         return ["(its variant or budget is no longer in the shards)"]
-    new = spec_dict(spec, man["tokenizer"]["vocab_size"], identity)
+    new = spec_dict(spec, man.tokenizer.vocab_size, identity)
     return ["(no run spec stored)"] if old is None else spec_differences(old, new)
 
 

@@ -12,7 +12,7 @@ import pytest
 from pipeline.card import load_report, render_card, verify
 from pipeline.config import load_run_config
 from pipeline.runner import run
-from pipeline.shard_format import budget_rows, iter_manifest_shards, parse_tokens
+from pipeline.shard_format import Manifest, budget_rows, parse_tokens
 from tests.conftest import REPO, run_cli, write_config
 
 SHARDS = """
@@ -166,7 +166,7 @@ def test_card_verify_catches_a_flipped_byte(sharded, tmp_path):
     assert verify(tmp / "cards" / "s") == []
     assert run_cli("card", "verify", str(tmp / "out" / "shards"), check=False).returncode == 0  # a shard folder
     man = json.loads((tmp / "out" / "shards" / "manifest.json").read_text())
-    shard = tmp / "out" / "shards" / next(iter_manifest_shards(man))["path"]
+    shard = tmp / "out" / "shards" / next(Manifest.from_dict(man).shard_files()).path
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0x01
     original = shard.read_bytes()
