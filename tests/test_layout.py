@@ -144,7 +144,8 @@ def test_the_shard_manifest_is_read_through_its_typed_reader_alone():
     the package reads the typed entries."""
     import re
 
-    keys = re.compile(r'''(manifest|man)\[["']|\[["'](variants|validation)["']\]|\]\[["']budgets["']\]|\[["']tokenizer["']\]\[''')
+    keys = re.compile(r'''(manifest|man)\[["']|\[["'](variants|validation)["']\]|\]\[["']budgets["']\]'''
+                      r'''|\[["']tokenizer["']\]\[''')
     files = [p for d in ("pipeline", "training", "corpusprep") for p in sorted((REPO / d).rglob("*.py"))
              if p.name != "shard_format.py"]
     bad = [f"{p.relative_to(REPO)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)

@@ -47,13 +47,14 @@ class Attention(nn.Module):
         self.drop = cfg.dropout
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
-        B, T, C = x.shape
+        B, T, C = x.shape  # batch, time (tokens), channels (d_model)
         h = self.cfg.n_head
+        # (B, T, 3C) -> (B, T, 3, h, C/h) -> (B, h, 3, T, C/h) -> q, k, v: each (B, h, T, C/h)
         q, k, v = self.qkv(x).view(B, T, 3, h, C // h).transpose(1, 3).unbind(2)
         if rope is not None:
-            q, k = rotary(q, *rope), rotary(k, *rope)
+            q, k = rotary(q, *rope), rotary(k, *rope)  # rotates pairs of channels by position; shapes unchanged
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.drop if self.training else 0.0)
-        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+        return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, h, T, C/h) -> (B, T, h, C/h) -> (B, T, C)
 
 
 class MLP(nn.Module):
@@ -162,7 +163,11 @@ class GPT(nn.Module):
         return n
 
     def flops_per_token(self) -> float:
-        """Training FLOPs per token: 6N (active, non-embedding, plus the output layer) + attention."""
+        """Training FLOPs per token: 6N + 6 n_layer n_ctx d_model, with N the active non-embedding
+        parameters plus the output layer. Kaplan et al. 2020 (Scaling Laws for Neural Language
+        Models, Table 1): a forward pass costs 2N + 2 n_layer n_ctx d_attn per token, and training
+        three forward passes (the backward pass is two). MFU divides the FLOP/s this gives by the
+        device's peak (Chowdhery et al. 2022, PaLM, Appendix B), which measure_peak_flops measures."""
         c = self.cfg
         return 6 * (self.n_params() + c.d_model * c.vocab_size) + 6 * c.n_layer * c.context * c.d_model
 

@@ -175,7 +175,7 @@ def shards_fingerprint(manifest: Path) -> str:
 def stale(spec: RunSpec, folder: Path) -> list[str]:
     """Why a point's finished or partial output cannot be reused for `spec` ([] = it can)."""
     from pipeline.shard_format import ShardsError, read_manifest
-    from training.train import spec_dict, spec_differences
+    from training.train import spec_defaults, spec_dict, spec_differences
 
     res, ckpt = folder / "result.json", folder / "checkpoint.pt"
     if res.exists():
@@ -191,7 +191,7 @@ def stale(spec: RunSpec, folder: Path) -> list[str]:
     except ShardsError:
         return ["(its variant or budget is no longer in the shards)"]
     new = spec_dict(spec, man.tokenizer.vocab_size, identity)
-    return ["(no run spec stored)"] if old is None else spec_differences(old, new)
+    return ["(no run spec stored)"] if old is None else spec_differences(old, new, spec_defaults(spec))
 
 
 def _cost(spec: RunSpec) -> float:

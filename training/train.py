@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from pipeline import atomic
 from pipeline.executor import configure_allocator
+from pipeline.settings import default_of
 from training.config import ModelConfig, RunSpec, TrainConfig
 from training.data import DataError, EpochSampler, TokenData
 from training.model import GPT
@@ -41,17 +42,37 @@ def spec_dict(spec: RunSpec, vocab_size: int, data_fingerprint: str) -> dict[str
     """Everything that decides a run's result, flat (`model.d_model`, `train.lr`, `data`)."""
     model = dataclasses.replace(spec.model, vocab_size=spec.model.vocab_size or vocab_size)
     flat = {f"model.{k}": v for k, v in dataclasses.asdict(model).items()}
-    if not model.moe.experts:  # a dense model's spec is what it was before experts existed
-        del flat["model.moe"]
     flat |= {f"train.{k}": v for k, v in dataclasses.asdict(spec.train).items()}
     flat["data"] = data_fingerprint
     return {k: v for k, v in flat.items() if k not in EXECUTION_ONLY}
 
 
-def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """`key: old -> new` for every key whose value differs (missing keys included)."""
-    return [f"{k}: {old.get(k, '(none)')!r} -> {new.get(k, '(none)')!r}"
-            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+def spec_defaults(spec: RunSpec) -> dict[str, Any]:
+    """Each spec key's default, from the config classes as they are now (a nested table's as a
+    dict): what a key that a stored spec lacks meant when it was stored, since a field added
+    later defaults to what runs did before it existed."""
+    out = {}
+    for prefix, obj in (("model", spec.model), ("train", spec.train)):
+        for f in dataclasses.fields(obj):
+            d = default_of(f)
+            out[f"{prefix}.{f.name}"] = dataclasses.asdict(d) if dataclasses.is_dataclass(d) else d
+    return out
+
+
+def spec_differences(old: dict[str, Any], new: dict[str, Any], defaults: dict[str, Any]) -> list[str]:
+    """`key: old -> new` for every setting that differs, a key one spec lacks read as its default
+    (`spec_defaults`): adding a model or training option re-runs nothing that did not change."""
+    missing = object()
+
+    def value(spec: dict[str, Any], key: str) -> Any:
+        v = spec.get(key, defaults.get(key, missing))
+        return {**defaults[key], **v} if isinstance(v, dict) and isinstance(defaults.get(key), dict) else v
+
+    def shown(v: Any) -> str:
+        return "(none)" if v is missing else repr(v)
+
+    return [f"{k}: {shown(value(old, k))} -> {shown(value(new, k))}"
+            for k in sorted(set(old) | set(new)) if value(old, k) != value(new, k)]
 
 
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
@@ -235,6 +256,32 @@ def distributed(device: str) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+@dataclasses.dataclass
+class _Run:
+    """One training run's state: what it trains, on what, where, and how far it got."""
+
+    spec: RunSpec
+    mcfg: ModelConfig
+    model: GPT
+    opt: torch.optim.Optimizer
+    data: TokenData
+    device: str
+    rank: int
+    world: int
+    spec_now: dict[str, Any]
+    ckpt: Path
+    step: int = 0
+    curves: dict[str, list] = dataclasses.field(default_factory=lambda: {"train": [], "val": []})
+    train_time: float = 0.0
+    peak: float = 0.0
+
+    def save(self) -> None:
+        _save(self.ckpt, self.rank, self.world, {
+            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
+            "curves": self.curves, "train_time": self.train_time, "spec": json.dumps(self.spec_now),
+            "torch_rng": torch.get_rng_state()})
+
+
 def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, progress: bool = False) -> dict[str, Any]:
     """Train; resume from out_dir/checkpoint.pt when it exists. `stop_after` ends early (tests)."""
     from tqdm import tqdm
@@ -247,51 +294,42 @@ def train(spec: RunSpec, out_dir: str | Path, stop_after: int | None = None, pro
     micro = cfg.batch_size // world  # this process's windows of each micro-batch
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg).to(device)
-    opt = make_optimizer(model, cfg)
+    r = _Run(spec, mcfg, model, make_optimizer(model, cfg), data, device, rank, world,
+             spec_dict(spec, data.vocab_size, data.fingerprint), out / "checkpoint.pt")
     per_draw = cfg.batch_size * cfg.grad_accum
     per_step = per_draw * mcfg.context
     sampler = EpochSampler(data.n_windows(mcfg.context), mcfg.context, cfg.seed)
     total_steps = _total_steps(cfg, sampler.n, per_draw, per_step)
-    step, curves, train_time = 0, {"train": [], "val": []}, 0.0
-    spec_now = spec_dict(spec, data.vocab_size, data.fingerprint)
-    ckpt = out / "checkpoint.pt"
-    if ckpt.exists():
-        step, curves, train_time = _resume(ckpt, model, opt, spec_now, device)
+    if r.ckpt.exists():
+        r.step, r.curves, r.train_time = _resume(r.ckpt, model, r.opt, r.spec_now, spec_defaults(spec), device)
     net = _parallel(model, world, mcfg)
     runner = torch.compile(net) if cfg.compile else net
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if (device == "cuda" and cfg.bf16) else None
-    peak = measure_peak_flops(device)
-
-    def save() -> None:
-        _save(ckpt, rank, world, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                                  "curves": curves, "train_time": train_time, "spec": json.dumps(spec_now),
-                                  "torch_rng": torch.get_rng_state()})
-
-    bar = tqdm(total=total_steps, initial=step, desc=spec.name, disable=not progress or rank > 0, leave=False)
-    while step < total_steps:
-        if stop_after is not None and step >= stop_after:
-            save()
-            return {"stopped_at": step}
+    r.peak = measure_peak_flops(device)
+    bar = tqdm(total=total_steps, initial=r.step, desc=spec.name, disable=not progress or rank > 0, leave=False)
+    while r.step < total_steps:
+        if stop_after is not None and r.step >= stop_after:
+            r.save()
+            return {"stopped_at": r.step}
         t0 = time.perf_counter()
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total_steps, cfg)
-        batches = (data.batch(sampler, step * per_draw + k * cfg.batch_size + rank * micro, micro, mcfg.context,
+        for g in r.opt.param_groups:
+            g["lr"] = lr_at(r.step, total_steps, cfg)
+        batches = (data.batch(sampler, r.step * per_draw + k * cfg.batch_size + rank * micro, micro, mcfg.context,
                               device) for k in range(cfg.grad_accum))
         plain = _accumulate(model, net, runner, batches, cfg, autocast, world, device)
-        _optimizer_step(model, opt, cfg, device)
-        train_time += time.perf_counter() - t0
-        step += 1
-        curves["train"].append([step * per_step, plain])
-        if step % cfg.eval_every == 0 and step < total_steps:  # the final evaluation follows the loop
-            _validate(model, data, cfg, mcfg.context, device, curves, step * per_step)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            save()
+        _optimizer_step(model, r.opt, cfg, device)
+        r.train_time += time.perf_counter() - t0
+        r.step += 1
+        r.curves["train"].append([r.step * per_step, plain])
+        if r.step % cfg.eval_every == 0 and r.step < total_steps:  # the final evaluation follows the loop
+            _validate(model, data, cfg, mcfg.context, device, r.curves, r.step * per_step)
+        if cfg.checkpoint_every and r.step % cfg.checkpoint_every == 0:
+            r.save()
         bar.update()
     bar.close()
-    val = _validate(model, data, cfg, mcfg.context, device, curves, step * per_step)
-    save()
-    result = _result(spec, mcfg, model, data, curves, val, step * per_step, train_time, peak,
-                     spec_now, device, step, world)
+    val = _validate(model, data, cfg, mcfg.context, device, r.curves, r.step * per_step)
+    r.save()
+    result = _result(r, val, r.step * per_step)
     if rank == 0:
         atomic.write_json(out / "result.json", result)
     return result
@@ -347,11 +385,11 @@ def _optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: Tra
 
 
 def _resume(ckpt: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, spec_now: dict[str, Any],
-            device: str) -> tuple[int, dict[str, list], float]:
+            defaults: dict[str, Any], device: str) -> tuple[int, dict[str, list], float]:
     """Load a checkpoint of this very run (a different run's is refused: resuming would mix the
     two); returns step, curves and training time so far."""
     state = torch.load(ckpt, weights_only=True, map_location=device)
-    diff = spec_differences(json.loads(state.get("spec", "{}")), spec_now)
+    diff = spec_differences(json.loads(state.get("spec", "{}")), spec_now, defaults)
     if diff:
         raise DataError(f"{ckpt} was saved by a different run; resuming would mix two runs. Differing: "
                         + "; ".join(diff) + f". Use another output folder or delete {ckpt.parent}")
@@ -393,19 +431,17 @@ def _validate(model: GPT, data: TokenData, cfg: TrainConfig, context: int, devic
     return ev
 
 
-def _result(spec: RunSpec, mcfg: ModelConfig, model: GPT, data: TokenData, curves: dict[str, list],
-            val: dict[str, float], tokens_seen: int, train_time: float, peak: float,
-            spec_now: dict[str, Any], device: str, step: int, world: int) -> dict[str, Any]:
+def _result(r: _Run, val: dict[str, float], tokens_seen: int) -> dict[str, Any]:
     """result.json: what was trained on what, the losses (the training data's own evaluated here),
     the curves, and the speed."""
-    cfg = spec.train
-    train_eval = evaluate(model, data.train, mcfg.context, cfg.eval_tokens // 4, device)
-    tps = tokens_seen / train_time if train_time else float("nan")
+    spec, mcfg, model, data, cfg, curves = r.spec, r.mcfg, r.model, r.data, r.spec.train, r.curves
+    train_eval = evaluate(model, data.train, mcfg.context, cfg.eval_tokens // 4, r.device)
+    tps = tokens_seen / r.train_time if r.train_time else float("nan")
     fpt = model.flops_per_token()
     return {
         "name": spec.name,
         "config": {"model": dataclasses.asdict(mcfg), "train": dataclasses.asdict(cfg)},
-        "spec": spec_now,
+        "spec": r.spec_now,
         "variant": cfg.variant, "budget": cfg.budget, "seed": cfg.seed, "lr": cfg.lr, "data": data.info,
         "N": model.n_params(), "N_total": model.n_params(embeddings=True),
         "N_all_experts": model.n_params(active=False), "moe": moe_summary(model),
@@ -414,8 +450,8 @@ def _result(spec: RunSpec, mcfg: ModelConfig, model: GPT, data: TokenData, curve
         "curves": curves, "final_train_loss": curves["train"][-1][1],
         "train_eval_loss": train_eval["loss"], "val_loss": val["loss"], "val_ppl": val["ppl"], "ece": val["ece"],
         "train_val_gap": val["loss"] - train_eval["loss"],
-        "memorized_share": memorized_share(model, data, cfg, device),
-        "train_loss_by_source": loss_by_source(model, data, device, seed=cfg.seed),
-        "tokens_per_s": tps, "flops_per_s": fpt * tps, "peak_flops": peak, "mfu": fpt * tps / peak,
-        "device": device, "wall_time": train_time, "steps": step, "processes": world,
+        "memorized_share": memorized_share(model, data, cfg, r.device),
+        "train_loss_by_source": loss_by_source(model, data, r.device, seed=cfg.seed),
+        "tokens_per_s": tps, "flops_per_s": fpt * tps, "peak_flops": r.peak, "mfu": fpt * tps / r.peak,
+        "device": r.device, "wall_time": r.train_time, "steps": r.step, "processes": r.world,
     }
