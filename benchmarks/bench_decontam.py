@@ -15,7 +15,9 @@ import tracemalloc
 
 from common import default_corpus_dir, peak_rss_mb, sized, timed
 from pipeline.document import Document
-from pipeline.stages.decontam import Config, DecontamStage, Index
+from pipeline.stages.decontam import DecontamStage
+from pipeline.stages.decontam_index import Index
+from pipeline.stages.decontam_settings import Config
 
 
 def scan(cfg: Config, docs: list[Document]) -> None:

@@ -29,7 +29,9 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from common import QUICK, REPO, default_corpus_dir, default_run_settings, rounds, sized
-from pipeline.shards import ShardsConfig, build_shards, train_tokenizer
+from pipeline.shards import build_shards
+from pipeline.shards_settings import ShardsConfig
+from pipeline.tokenizer import train_tokenizer
 
 
 def main(n_rounds: int = 5) -> None:

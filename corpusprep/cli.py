@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from pipeline import stage_folder
 from pipeline.cli import DEFAULT_SAMPLE, add_pipeline_commands, as_flags
 from pipeline.errors import UserError
 from training.cli import add_training_commands
@@ -43,7 +44,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         build_sample(sample, seed=args.seed)
     cfg = load_run_config(args.config, [f"run.workers={args.workers}"])
     sweep = None if args.no_sweep else load_sweep(args.sweep)
-    stamp = Path(cfg.run.output) / "run.json"
+    stamp = Path(cfg.run.output) / stage_folder.RECORD
     if stamp.exists() and json.loads(stamp.read_text())["config_hash"] != cfg.config_hash():
         # the demo owns its output folder: a changed config starts it afresh (sweep points are
         # reused only where their shards come out identical, which the sweep checks point by point)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline import atomic
+from pipeline import atomic, stage_folder
 from pipeline.formatting import human_bytes, percent
 from pipeline.shard_format import Manifest
 
@@ -198,7 +198,7 @@ def funnel_png(report: dict[str, Any], path: Path) -> None:
 def write_card(report: dict[str, Any], card_dir: str | Path) -> Path:
     card_dir = Path(card_dir)
     report = json.loads(json.dumps(report, sort_keys=True, default=str))  # as report.json reads back
-    atomic.write_json(card_dir / "report.json", report)
+    atomic.write_json(card_dir / stage_folder.REPORT, report)  # the run's report, under its name
     funnel_png(report, card_dir / "funnel.png")
     path = card_dir / "README.md"
     atomic.write_text(path, render_card(report))
@@ -208,7 +208,7 @@ def write_card(report: dict[str, Any], card_dir: str | Path) -> Path:
 def load_report(run: str | Path) -> dict[str, Any]:
     """A run's report from a card folder or a run output folder."""
     p = Path(run)
-    for cand in (p / "report.json", p):
+    for cand in (p / stage_folder.REPORT, p):
         if cand.is_file():
             return json.loads(cand.read_text(encoding="utf-8"))
     raise FileNotFoundError(f"no report.json in {run}; give a card folder (data_cards/<run>) or a run output folder")

@@ -86,7 +86,7 @@ def _segment_task(task: tuple[Chain, str]) -> str:
 
 def _prepare(spec: StageSpec, parts: list[Path], state_dir: Path, executor: Executor) -> None:
     """The whole-stream pass of a stage that needs one (once; its result persists for resume)."""
-    if (state_dir / "_SUCCESS").exists():
+    if (state_dir / stage_folder.STATE_DONE).exists():
         return
     stage = spec.cls(spec.config, state_dir)
     stage.setup()
@@ -94,8 +94,8 @@ def _prepare(spec: StageSpec, parts: list[Path], state_dir: Path, executor: Exec
     state_dir.mkdir(parents=True, exist_ok=True)
     prep = stage.prepare(parts, executor)
     prep.seconds = time.perf_counter() - t0
-    atomic.write_json(state_dir / "prepare_stats.json", prep.to_dict())
-    atomic.write_text(state_dir / "_SUCCESS", "")
+    atomic.write_json(state_dir / stage_folder.PREPARE_STATS, prep.to_dict())
+    atomic.write_text(state_dir / stage_folder.STATE_DONE, "")
 
 
 def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], write_kept: list[bool],
@@ -138,7 +138,7 @@ def _summed(specs: list[StageSpec], out_dirs: list[Path], labels: str) -> list[d
     out = []
     for k, (spec, d, drops) in enumerate(zip(specs, out_dirs, all_drops)):
         cls = spec.cls
-        extra = cls(spec.config, d / stage_folder.STATE).summarize(d)
+        extra = cls(spec.config, d / stage_folder.STATE).summarize()
         if labels and cls.ground_truth_kinds:
             # what reached stage k: what the segment kept, plus what stage k and later dropped
             in_ids = kept_ids + [i for ids in drop_ids[k:] for i in ids]

@@ -76,7 +76,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     import hashlib
     import json
 
-    from pipeline import atomic
+    from pipeline import atomic, stage_folder
     from pipeline.chain import run_stage
     from pipeline.config import RunSettings, StageSpec
     from pipeline.config_flags import values_from_flags
@@ -108,15 +108,16 @@ def cmd_stage(args: argparse.Namespace) -> int:
                                      default=str))
     record = {"config_hash": hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest(),
               "config": settings}
-    check_output(out, record["config_hash"], settings, args.resume, record="stage.json", flag="--output")
+    check_output(out, record["config_hash"], settings, args.resume, record=stage_folder.STAGE_RECORD, flag="--output")
     cls(config).setup()
     listing = check_input(inp, part_docs, (args.name,))
-    atomic.write_json(out / "stage.json", record)
+    atomic.write_json(out / stage_folder.STAGE_RECORD, record)
     ex = LocalExecutor(workers)
-    read = run_read(inp, out / "_read", ex, part_docs, listing, progress=not args.no_progress, limit=limit)
+    read = run_read(inp, out / stage_folder.STAGE_READ, ex, part_docs, listing, progress=not args.no_progress,
+                    limit=limit)
     for line in read.get("warnings", []):
         warn(as_flags(line))
-    stats = run_stage(StageSpec(args.name, config), out / "_read", out, ex,
+    stats = run_stage(StageSpec(args.name, config), out / stage_folder.STAGE_READ, out, ex,
                       progress=not args.no_progress, labels=inp.labels)
     print(f"read: {read['docs_out']:,} documents" + (f", skipped {read['drops']}" if read["drops"] else "")
           + (f"; other records and quirks: {read['counters']}" if read.get("counters") else ""))
@@ -181,7 +182,8 @@ def cmd_shards(args: argparse.Namespace) -> int:
     from pipeline.config_flags import values_from_flags
     from pipeline.settings import build
     from pipeline.shard_format import MANIFEST, read_manifest
-    from pipeline.shards import ShardsConfig, build_shards
+    from pipeline.shards import build_shards
+    from pipeline.shards_settings import ShardsConfig
 
     variants: dict[str, Path] = {}
     for v in args.variant:
@@ -244,7 +246,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     """The pipeline's subcommands on `sub`; returns name -> function."""
     from pipeline.config_flags import add_config_flags
-    from pipeline.shards import ShardsConfig
+    from pipeline.shards_settings import ShardsConfig
 
     _add_run(sub)
     _add_stage(sub)

@@ -136,7 +136,7 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
         stages.append(StageSpec(name, build(cls.Config, resolved, f"stages.{name}"), cls))
     shards = None
     if "shards" in doc:
-        from pipeline.shards import ShardsConfig
+        from pipeline.shards_settings import ShardsConfig
         sv = dict(doc["shards"])
         if sv.get("tokenizer"):
             sv["tokenizer"] = resolve_path(base("shards", "tokenizer"), sv["tokenizer"])
@@ -176,7 +176,7 @@ def default_setting(key: str) -> str:
     if parts[0] == "stages" and len(parts) == 3:
         owner, parts = (get_stage(parts[1]).Config if parts[1] in STAGES else None), parts[1:]
     elif parts[0] == "shards":
-        from pipeline.shards import ShardsConfig
+        from pipeline.shards_settings import ShardsConfig
         owner = ShardsConfig
     fields = {f.name: f for f in dataclasses.fields(owner)} if owner else {}
     if len(parts) == 2 and parts[1] in fields:

@@ -20,88 +20,19 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import atomic
+from pipeline import atomic, stage_folder
 from pipeline.errors import ConfigError
 from pipeline.shard_format import EOS, ManifestBuilder, TokenizerEntry, budget_name, parse_tokens, write_shards
+from pipeline.shards_settings import ShardsConfig
 from pipeline.splits import Postings, distinct, groups, ngram_sets, overlap_of, repeated_share_of
 from pipeline.text import sha256_file
-
-
-@dataclass(frozen=True)
-class ShardsConfig:
-    budgets: tuple[str, ...] = field(default=("1M", "2M", "4M"), metadata={"help": "nested token budgets"})
-    variants: dict[str, str] = field(default_factory=dict, metadata={
-        "help": "variant name -> stage whose output it is (in a run) or a folder (CLI); the last is the cleanest"})
-    tokens_per_shard: int = field(default=1 << 20, metadata={"help": "tokens in every shard but the last"})
-    validation_tokens: str = field(default="100K", metadata={"help": "size of the shared validation split"})
-    vocab_size: int = field(default=8192, metadata={"help": "BPE vocabulary when training a tokenizer"})
-    tokenizer: str = field(default="", metadata={"help": "a local tokenizer.json to use instead of "
-                                                         "training", "path": True})
-    seed: int = field(default=0, metadata={"help": "seed of the document shuffle"})
-    batch_docs: int = field(default=1024, metadata={"help": "documents per encode_batch call"})
-    train_chars: int = field(default=50_000_000, metadata={"help": "at most this much text trains the tokenizer"})
-    group_max_df: int = field(default=100, metadata={
-        "help": "documents sharing a word 13-gram found in 2..this many documents are one group, kept on one "
-                "side of the validation split"})
-    mixes: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={
-        "help": "name -> {base = variant, dropped = [stage names], share = dropped token share, budgets = [...]}: "
-                "the base's clean documents mixed with dropped ones at an exact token share"})
-
-    def __post_init__(self) -> None:
-        b = [parse_tokens(x) for x in self.budgets]
-        if not b or b != sorted(b) or len(set(b)) != len(b) or b[0] <= 0:
-            raise ConfigError(f"shards.budgets = {list(self.budgets)}: need increasing positive token counts")
-        if self.tokens_per_shard < 1 or self.vocab_size < 260 or parse_tokens(self.validation_tokens) < 1:
-            raise ConfigError("shards: tokens_per_shard >= 1, vocab_size >= 260, validation_tokens >= 1")
-        if self.group_max_df < 2:
-            raise ConfigError("shards.group_max_df must be >= 2")
-        for name, m in self.mixes.items():
-            where = f"shards.mixes.{name}"
-            if not isinstance(m, dict) or set(m) - {"base", "dropped", "share", "budgets"}:
-                raise ConfigError(f"{where}: expected {{base, dropped, share, budgets}}, got {m!r}")
-            if m.get("base") not in self.variants and self.variants:
-                raise ConfigError(f"{where}.base = {m.get('base')!r}; variants: {', '.join(self.variants)}")
-            if not m.get("dropped") or not isinstance(m["dropped"], list):
-                raise ConfigError(f"{where}.dropped: a list of stage names whose drops.parquet gives the dropped text")
-            if not isinstance(m.get("share"), (int, float)) or not 0 <= m["share"] < 1:
-                raise ConfigError(f"{where}.share = {m.get('share')!r}: the dropped token share, in [0, 1)")
-            if not set(m.get("budgets", self.budgets)) <= set(self.budgets):
-                raise ConfigError(f"{where}.budgets = {m['budgets']}: each must be one of shards.budgets "
-                                  f"{list(self.budgets)}")
-
-
-# --- tokenizer ----------------------------------------------------------------------------------
-def train_tokenizer(texts: Iterator[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(texts, trainer=trainer)
-    return tok
-
-
-def load_tokenizer(path: str | Path):
-    from tokenizers import Tokenizer
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"tokenizer {path} not found")
-    try:
-        tok = Tokenizer.from_file(str(path))
-    except Exception as e:  # noqa: BLE001 - tokenizers raises plain Exceptions
-        raise ConfigError(f"tokenizer {path} cannot be loaded ({e})") from None
-    if tok.token_to_id(EOS) is None:
-        raise ConfigError(f"tokenizer {path} has no {EOS} token")
-    return tok
+from pipeline.tokenizer import encode, load_tokenizer, train_tokenizer
 
 
 # --- documents of a variant ---------------------------------------------------------------------
@@ -109,7 +40,7 @@ def read_texts(stage_dir: Path) -> tuple[list[str], list[str]]:
     """ids and texts of a stage's kept documents, in run order."""
     ids: list[str] = []
     texts: list[str] = []
-    parts = sorted(Path(stage_dir).glob("part-*.parquet"))
+    parts = stage_folder.part_files(Path(stage_dir))
     if not parts:
         raise ConfigError(f"{stage_dir}: no part-*.parquet files (is it a stage output folder?)")
     for p in parts:
@@ -125,20 +56,6 @@ def shuffled(ids: list[str], seed: int) -> list[str]:
     return order
 
 
-def encode(tok, texts: list[str], batch: int) -> list[np.ndarray]:
-    eos = tok.token_to_id(EOS)
-    out: list[np.ndarray] = []
-    for i in range(0, len(texts), batch):
-        for enc in tok.encode_batch_fast(texts[i:i + batch], add_special_tokens=False):
-            ids = enc.ids
-            arr = np.empty(len(ids) + 1, dtype=np.uint32)
-            arr[:-1] = ids
-            arr[-1] = eos
-            out.append(arr)
-    return out
-
-
-# --- the whole step -----------------------------------------------------------------------------
 def read_drops(drops: dict[str, Path], stages: set[str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """From stages' drops.parquet: the stage that dropped each id, and the dropped texts of `stages`."""
     fate: dict[str, str] = {}

@@ -130,8 +130,9 @@ class Stage:
         return "\n".join(f"{f['name']} = {getattr(self.config, f['name'])!r}  {f['help']}"
                          for f in config_fields(type(self.config)))
 
-    def summarize(self, stage_dir: Path) -> dict[str, Any]:
-        """Stage-specific report (clusters, contamination...) added to stats.json and the card."""
+    def summarize(self) -> dict[str, Any]:
+        """Stage-specific report (clusters, contamination...) added to stats.json and the card,
+        from what `prepare` left under `state_dir`."""
         return {}
 
     @classmethod

@@ -1,6 +1,7 @@
 """The format of a run's folders: the one module that knows their folder and file names.
 
     run.json                 the config as read, its hash, and the wall time of all attempts so far
+                             (`corpusprep stage` writes stage.json and reads into _read/ instead)
     00_read/                 raw input as Parquet parts (the unit of parallelism and resume)
       part-SSSSS-CCCCC.parquet  kept documents      (source S, chunk C); not written when the
                              first stages run fused into the read
@@ -9,7 +10,8 @@
       drops.parquet          records that could not be read, with the reason
       stats.json             counts; _done/ holds one marker per finished part
     01_<stage>/ ...          one folder per stage, parts aligned 1:1 with the previous stage;
-      _state/                a stage's whole-stream pass (dedup's signatures, decontam's index)
+      _state/                a stage's whole-stream pass (dedup's signatures, decontam's index);
+                             _SUCCESS and prepare_stats.json once it has finished
     report.json              the whole run: config, every stage's counts, timings, versions
     shards/                  token shards and their manifest (pipeline/shard_format.py)
 
@@ -41,6 +43,12 @@ SOURCES_DONE = "_sources"  # the read: a marker per finished source
 DROPS = "_drops"  # each part's drops, merged into drops.parquet when the stage ends
 IDS = "_ids"  # the read: each part's ids
 STATE = "_state"
+STATE_DONE = "_SUCCESS"  # in _state/: the whole-stream pass finished
+PREPARE_STATS = "prepare_stats.json"  # in _state/: that pass's counts and time
+STAGE_RECORD = "stage.json"  # `corpusprep stage`'s output: its settings and their hash
+STAGE_READ = "_read"  # `corpusprep stage`'s output: the read it ran the stage on
+# files a folder may hold beside its inputs without being counted as unread
+NOT_INPUTS = (DROPS_FILE, STATS, REPORT, RECORD, STAGE_RECORD)
 IDS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string())])
 
 

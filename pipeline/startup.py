@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from pipeline import stage_folder
 from pipeline.errors import RunError
 
 
@@ -20,7 +21,7 @@ def has_work(out: Path, record: str) -> bool:
                                 for p in out.rglob("*"))
 
 
-def check_output(out: Path, config_hash: str, config: dict[str, Any], resume: bool, record: str = "run.json",
+def check_output(out: Path, config_hash: str, config: dict[str, Any], resume: bool, record: str = stage_folder.RECORD,
                  flag: str = "run.output") -> dict:
     """The record of the attempts before this one ({} for a fresh start, or after a start that
     failed before any work), or RunError when the folder holds other work: anything without

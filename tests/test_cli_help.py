@@ -13,7 +13,7 @@ from corpusprep.cli import main
 from pipeline.config import RunSettings
 from pipeline.readers import InputConfig
 from pipeline.settings import default_of
-from pipeline.shards import ShardsConfig
+from pipeline.shards_settings import ShardsConfig
 from pipeline.stages import STAGES, get_stage
 from training.config import ModelConfig, MoEConfig, TrainConfig
 from training.knnlm import KnnLMConfig

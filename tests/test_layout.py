@@ -151,3 +151,46 @@ def test_the_shard_manifest_is_read_through_its_typed_reader_alone():
     bad = [f"{p.relative_to(REPO)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
            if keys.search(line)]
     assert not bad, bad
+
+
+PACKAGE = ("pipeline", "training", "corpusprep")
+
+
+def test_modules_are_small():
+    """Each module one job: none over 450 lines, the runner (the run's order and resume) under 300."""
+    sizes = {str(p.relative_to(REPO)): len(p.read_text(encoding="utf-8").splitlines())
+             for d in PACKAGE for p in files(d)}
+    assert {p: n for p, n in sizes.items() if n > 450} == {}
+    assert sizes["pipeline/runner.py"] < 300
+
+
+# Every file and folder name of a run's folders (pipeline/stage_folder.py's docstring lists them).
+RUN_FOLDER_NAMES = ("run.json", "report.json", "stats.json", "drops.parquet", "stage.json", "00_read", "_read",
+                    "_done", "_sources", "_drops", "_ids", "_state", "_SUCCESS", "prepare_stats.json",
+                    "part-*.parquet")
+
+
+def run_folder_names_outside(files_: list[Path]) -> list[str]:
+    """`path:line name` wherever a module other than stage_folder.py spells a run-folder name as
+    a string literal (or an f-string's literal part)."""
+    hits = []
+    for p in files_:
+        if p.name == "stage_folder.py":
+            continue
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in RUN_FOLDER_NAMES:
+                hits.append(f"{p.relative_to(REPO) if p.is_relative_to(REPO) else p.name}:{node.lineno} "
+                            f"{node.value}")
+    return hits
+
+
+def test_the_run_folder_names_are_spelled_in_one_module():
+    hits = run_folder_names_outside([p for d in PACKAGE for p in files(d)])
+    # dedup's own summary in its _state folder, a name of the stage's that the run's report shares
+    assert [h for h in hits if not (h.startswith("pipeline/stages/dedup.py:") and h.endswith(" report.json"))] == []
+
+
+def test_the_name_check_sees_a_name(tmp_path):
+    p = tmp_path / "m.py"
+    p.write_text('def f(d):\n    return d / "stats.json", d / "_state"\n')
+    assert run_folder_names_outside([p]) == ["m.py:2 stats.json", "m.py:2 _state"]

@@ -175,7 +175,7 @@ def shards_fingerprint(manifest: Path) -> str:
 def stale(spec: RunSpec, folder: Path) -> list[str]:
     """Why a point's finished or partial output cannot be reused for `spec` ([] = it can)."""
     from pipeline.shard_format import ShardsError, read_manifest
-    from training.train import spec_defaults, spec_dict, spec_differences
+    from training.run_identity import spec_defaults, spec_dict, spec_differences
 
     res, ckpt = folder / "result.json", folder / "checkpoint.pt"
     if res.exists():

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from pipeline import stage_folder
 from pipeline.errors import ConfigError, InputError
 from pipeline.readers.base import Count, Head, Item, Reader, Skip, Source, config_of
 from pipeline.readers.html_files import HtmlFilesReader
@@ -38,8 +39,6 @@ READERS: dict[str, type[Reader]] = {r.name: r for r in (
     WetReader,
     SavedDatasetsReader,
 )}
-# files a folder may hold beside its inputs without being counted as unread
-NOT_INPUTS = ("drops.parquet", "stats.json", "report.json", "run.json", "stage.json")
 
 __all__ = ["READERS", "Count", "InputConfig", "Item", "Listing", "Reader", "Skip", "Source", "check_sources",
            "formats_help", "list_sources", "read_source"]
@@ -126,7 +125,7 @@ def list_sources(cfg: Any, group: int = 1000) -> Listing:
         if whole is not None and whole.whole_folder:
             return Listing([Source(whole.name, (str(p),), p.name)], {})
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.name not in NOT_INPUTS
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.name not in stage_folder.NOT_INPUTS
                            and not any(x.startswith((".", "_")) for x in f.relative_to(p).parts))
             root = p
         else:

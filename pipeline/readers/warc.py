@@ -28,8 +28,9 @@ from pipeline.document import Document
 from pipeline.encoding import decode_html, http_charset
 from pipeline.errors import InputError
 from pipeline.readers.base import Count, Head, Item, Reader, RecordSize, Skip, Source, read_head
+from pipeline.readers.gzip_members import Damage, is_gzip
 from pipeline.readers.http_payload import parse_response, payload
-from pipeline.readers.warc_stream import Damage, Record, find_version, is_gzip, warc_kind, warc_records
+from pipeline.readers.warc_stream import Record, find_version, warc_kind, warc_records
 
 WARC_TYPES = {"warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion", "continuation"}
 

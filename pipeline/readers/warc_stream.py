@@ -4,15 +4,8 @@ A WARC file is a series of records, each a header block and a content block of C
 bytes; a WARC.gz is usually one gzip member per record (the standard's recommendation), so that
 a reader can start at any member. Two layers here:
 
-* **gzip members** (`_gzip_pieces`). The file is memory-mapped and walked member by member. A
-  member is whatever the inflater accepts as one: any RFC 1952 header (FEXTRA, FNAME, FCOMMENT,
-  any OS byte) that decompresses to its end with a valid CRC. Plausibility is decided by
-  decompressing, never by guessing from header bytes: a reader that trusted only the OS bytes
-  Python writes read nothing from a real Common Crawl file. A member that fails becomes one
-  damaged span with its byte offsets, and reading resumes at the next member that decompresses.
-  A member's bytes are handed on only once its CRC has been checked, so damage never reads as
-  data; one that decompresses to more than the record size limit (a whole file gzipped as one
-  member, or a giant record) is streamed on in pieces, so memory stays bounded.
+* **gzip members** (`gzip_members`): each member decompressed and its CRC checked before
+  its bytes are handed on; a member that fails is one damaged span.
 * **records** (`_Framer`). The decompressed members (or the mapped plain file) form one logical
   stream, so a record split across members (as some writers do) reads whole. Records are framed
   by Content-Length and read leniently, as warcio and FastWARC do: WARC/0.17 to 1.1 version
@@ -27,42 +20,15 @@ from __future__ import annotations
 
 import mmap
 import re
-import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
-from isal import isal_zlib
+from pipeline.readers.gzip_members import FILLER, Damage, Piece, gzip_pieces, is_gzip, release
 
-MAGIC = b"\x1f\x8b\x08"  # gzip id bytes and the deflate method
-WINDOW = 1 << 15  # compressed bytes fed per call: a member's unused tail is copied at most this long
 MAX_HEADER = 1 << 20  # a WARC header block longer than this is damage, not a header
 PEEK = 1 << 16  # of a record too large to hold, this much of its block is kept (its HTTP headers)
 MAX_FILLER = 64  # blank or NUL bytes between records beyond this are damage (a zeroed record)
-RELEASE = 8 << 20  # mapped file pages behind the reading position are handed back this often
 _VERSION = re.compile(rb"WARC/(\d+\.\d+)\r?\n")
-_FILLER = b" \t\r\n\x00"  # what may stand between records without being damage
-_INFLATE_ERRORS = (zlib.error, isal_zlib.error)
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """Decompressed bytes of file bytes [start, end), and how far they are proven: `checked` (a
-    member, or a big member's last piece, whose CRC held), `streamed` (part of a member too
-    large to hold until its CRC) or `cut` (the file ends inside the member: no CRC to check)."""
-
-    start: int
-    end: int
-    data: bytes | mmap.mmap
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class Damage:
-    """File bytes [start, end) that hold no readable record, and why."""
-
-    start: int
-    end: int
-    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +55,10 @@ class Record:
         return self.headers.get("warc-type", "").lower()
 
 
-def is_gzip(head: bytes) -> bool:
-    return head[:3] == MAGIC
-
-
 def warc_kind(head: bytes) -> str | None:
     """"warc", "wet" or "wat" for the first bytes of a WARC-family file (decompressed), from its
     warcinfo's file name or its first record of another type; None where they are no WARC."""
-    if _VERSION.match(head.lstrip(_FILLER)) is None:
+    if _VERSION.match(head.lstrip(FILLER)) is None:
         return None
     for rec in _Framer(iter([Piece(0, len(head), head, "checked")]), len(head)).records():
         if isinstance(rec, Damage):
@@ -119,125 +81,9 @@ def warc_records(mm: mmap.mmap, max_bytes: int) -> Iterator[Record | Damage]:
     """Every record of a WARC or WARC.gz file (told apart by magic bytes, not by name) in order,
     damaged spans included."""
     if is_gzip(mm[:3]):
-        yield from _Framer(_gzip_pieces(mm, max_bytes), max_bytes).records()
+        yield from _Framer(gzip_pieces(mm, max_bytes), max_bytes).records()
     else:
         yield from _Framer(iter([Piece(0, len(mm), mm, "checked")]), max_bytes).records()
-
-
-# ---------------------------------------------------------------------------------------------
-# gzip members
-def _gzip_pieces(mm: mmap.mmap, max_bytes: int) -> Iterator[Piece | Damage]:
-    """The file's members in order as pieces, with damaged spans between them (adjacent ones
-    merged, so one damage is one span)."""
-    view, n, pos = memoryview(mm), len(mm), 0
-    gap: Damage | None = None
-    released = 0
-    while pos < n:
-        released = _release(mm, pos, released)
-        if mm[pos:pos + 3] != MAGIC:
-            end = _next_magic(mm, pos + 1)
-            if gap is None and not mm[pos:end].strip(_FILLER):  # padding after the last member
-                pos = end
-                continue
-            gap = _merge(gap, Damage(pos, end, "bytes that start no gzip member"))
-            pos = end
-            continue
-        failed = None
-        for piece in _inflate_member(view, pos, max_bytes):
-            if isinstance(piece, Damage):
-                failed = piece
-                break
-            if piece.state == "cut" and piece.start == pos:
-                # No end before the file's: a cut, unless a whole member follows. Damage can make an
-                # inflater run on through the members after it without an error; they are read.
-                after = _next_member(mm, pos + 1, max_bytes)
-                if after < n:
-                    failed = Damage(pos, after, "a damaged gzip member (it runs on into the members "
-                                                "after it without ending)")
-                    break
-            if gap is not None:
-                yield gap
-                gap = None
-            yield piece
-            pos = piece.end
-        if failed is not None:
-            end = failed.end if failed.end < n else _next_magic(mm, failed.start + 1)
-            gap = _merge(gap, Damage(failed.start, end, failed.error))
-            pos = gap.end
-    if gap is not None:
-        yield gap
-
-
-def _release(mm: mmap.mmap, pos: int, released: int) -> int:
-    """Hand the mapped pages before `pos` back (reading never goes back to them), every RELEASE
-    bytes: touched pages of a mapping count as the process's memory, which would otherwise
-    grow with the file. Returns the offset released up to."""
-    if pos - released < RELEASE:
-        return released
-    upto = pos - pos % mmap.PAGESIZE
-    mm.madvise(mmap.MADV_DONTNEED, 0, upto)
-    return upto
-
-
-def _merge(gap: Damage | None, more: Damage) -> Damage:
-    return more if gap is None else Damage(gap.start, more.end, gap.error)
-
-
-def _next_magic(mm: mmap.mmap, start: int) -> int:
-    pos = mm.find(MAGIC, start)
-    return len(mm) if pos < 0 else pos
-
-
-def _next_member(mm: mmap.mmap, start: int, max_bytes: int) -> int:
-    """Offset of the first whole gzip member (header to checked trailer) at or after start, or
-    the file's length if there is none."""
-    view = memoryview(mm)
-    pos = _next_magic(mm, start)
-    while pos < len(view):
-        last = None
-        for piece in _inflate_member(view, pos, max_bytes):
-            last = piece
-            if not isinstance(piece, Piece) or piece.state == "cut":
-                break
-        if isinstance(last, Piece) and last.state == "checked":
-            return pos
-        pos = _next_magic(mm, pos + 1)
-    return len(view)
-
-
-def _inflate_member(view: memoryview, pos: int, max_bytes: int) -> Iterator[Piece | Damage]:
-    """The member at `pos`: one `checked` piece; or, past `max_bytes` of output, `streamed` pieces
-    as they come (the last `checked`); a `cut` piece where the file ends inside it; a Damage
-    (from the member start, or from the first byte not yet handed on) where the inflater refuses
-    it."""
-    d = isal_zlib.decompressobj(31)
-    out: list[bytes] = []
-    held = 0
-    start = i = pos  # start: the first compressed byte whose output has not been handed on
-    n = len(view)
-    while True:
-        chunk = view[i:i + WINDOW]
-        if not len(chunk):
-            if held:
-                yield Piece(start, n, b"".join(out), "cut")
-            elif start == pos:
-                yield Damage(pos, n, "the file ends inside this gzip member's header (cut)")
-            return
-        try:
-            data = d.decompress(chunk)
-        except _INFLATE_ERRORS as e:
-            yield Damage(start, n, f"corrupt compressed data ({e})")
-            return
-        out.append(data)
-        held += len(data)
-        if d.eof:
-            end = i + len(chunk) - len(d.unused_data)
-            yield Piece(start, end, out[0] if len(out) == 1 else b"".join(out), "checked")
-            return
-        i += len(chunk)
-        if held > max_bytes:  # too large to hold until its CRC: streamed on, unchecked
-            yield Piece(start, i, b"".join(out), "streamed")
-            out, held, start = [], 0, i
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,7 +158,7 @@ class _Framer:
     def records(self) -> Iterator[Record | Damage]:
         while True:
             if isinstance(self.buf, mmap.mmap):
-                self.released = _release(self.buf, self.pos, self.released)
+                self.released = release(self.buf, self.pos, self.released)
             blank = self._skip_filler()
             if blank is None:
                 if self.gap is None:
@@ -333,7 +179,7 @@ class _Framer:
         padding), or -1."""
         first, run = self._at(0) if self.pos < len(self.buf) else -1, 0
         while self._fill(1):
-            if self.buf[self.pos] not in _FILLER:
+            if self.buf[self.pos] not in FILLER:
                 self._fill(16)
                 return first if run > MAX_FILLER else -1
             if run == 0:
@@ -442,7 +288,7 @@ class _Framer:
         if buf[p + end:p + end + 4] == b"\r\n\r\n":
             return end + 4, end, ()
         i = p + end
-        while i < len(buf) and i < p + end + 64 and buf[i] in _FILLER:
+        while i < len(buf) and i < p + end + 64 and buf[i] in FILLER:
             i += 1
         if (i >= len(buf) and (self.done or self.gap)) or _VERSION.match(buf, i, i + 16):
             return i - p, end, () if buf[p + end:i] in (b"\n\n", b"\r\n\r\n") else ("record_separator",)

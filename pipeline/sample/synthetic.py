@@ -11,7 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.shards import ShardsConfig, build_shards
+from pipeline.shards import build_shards
+from pipeline.shards_settings import ShardsConfig
+from pipeline.stage_folder import part_name
 
 LEXICON = ["river", "stone", "market", "window", "silver", "forest", "candle", "harbor", "meadow", "pencil",
            "the", "a", "of", "and", "runs", "sleeps", "bright", "quiet", "near", "under"]
@@ -25,7 +27,8 @@ def synthetic_shards(root: Path, n_docs: int, words: int, budgets: tuple[str, ..
     stage = root / "stage"
     stage.mkdir(parents=True)
     texts = [" ".join(rng.choice(LEXICON) for _ in range(words)) + "." for _ in range(n_docs)]
-    pq.write_table(pa.table({"id": [f"d{i}" for i in range(n_docs)], "text": texts}), stage / "part-00000.parquet")
+    table = pa.table({"id": [f"d{i}" for i in range(n_docs)], "text": texts})
+    pq.write_table(table, stage / f"{part_name(0, 0)}.parquet")
     build_shards({"v": stage}, root / "shards", ShardsConfig(budgets=budgets, validation_tokens=validation,
                                                              tokens_per_shard=4096, vocab_size=vocab), progress=False)
     return root / "shards"

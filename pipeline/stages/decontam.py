@@ -1,6 +1,6 @@
 """Benchmark decontamination: word n-gram overlap with test sets, GPT-3 style redaction, a report.
 
-Index: every item of every configured benchmark is normalised as lm-eval-harness's decontamination
+Index (`decontam_index`): every item of every configured benchmark is normalised as lm-eval-harness's decontamination
 does (lowercase, ASCII punctuation deleted, split on whitespace) and cut into word n-grams
 (default 13; an item shorter than n is one gram of its own length, if it has `min_words`);
 their 64-bit hashes go into one sorted numpy array, with the (benchmark, item) of each.
@@ -18,10 +18,7 @@ by `policy` (the others are kept as they are):
 from __future__ import annotations
 
 import json
-import re
-import string
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,250 +29,11 @@ import pyarrow.parquet as pq
 
 from pipeline import atomic
 from pipeline.document import Document, Drop
-from pipeline.errors import ConfigError
-from pipeline.io import read_part
 from pipeline.stage import Stage, StageStats
-from pipeline.stages.decontam_fuzzy import FuzzyIndex, FuzzyMatch
-from pipeline.testsets import BenchmarkSpec, default_benchmarks, load_benchmark
-from pipeline.text import mix64, ngram_hashes, word_hashes
-
-_DELETE_PUNCT = str.maketrans("", "", string.punctuation)
-_TOKEN = re.compile(r"\S+")
-
-
-def lm_eval_words(text: str) -> list[str]:
-    """lm-eval-harness normalisation: lowercase, ASCII punctuation deleted, whitespace split."""
-    return text.lower().translate(_DELETE_PUNCT).split()
-
-
-def words_with_spans(text: str) -> tuple[list[str], list[int], list[int]]:
-    """The same words, with the character span of the token each came from."""
-    words, starts, ends = [], [], []
-    for m in _TOKEN.finditer(text):
-        for w in m.group().lower().translate(_DELETE_PUNCT).split():
-            words.append(w)
-            starts.append(m.start())
-            ends.append(m.end())
-    return words, starts, ends
-
-
-@dataclass(frozen=True)
-class Config:
-    benchmarks: tuple[dict[str, Any], ...] = field(default=({"name": "default"},), metadata={
-        "help": 'benchmarks: {name, path, fields = [...], format, split}; {name = "default"} = '
-                "GSM8K + HumanEval + MMLU-Redux from ../shared/data (else a built-in sample); a path relative "
-                "to the config file", "path": True})
-    ngram: int = field(default=13, metadata={"help": "words per n-gram (GPT-3, lm-eval-harness: 13)"})
-    min_words: int = field(default=8, metadata={"help": "items shorter than ngram are matched whole if they have this "
-                                                        "many words"})
-    max_docs_per_ngram: int = field(default=10, metadata={"help": "n-grams in more documents are common phrases and "
-                                                                  "ignored"})
-    policy: str = field(default="drop", metadata={"help": "drop | redact | tag"})
-    redact_margin: int = field(default=200, metadata={"help": "redact: characters removed on each side of a match"})
-    min_piece_chars: int = field(default=200, metadata={"help": "redact: shorter pieces are dropped"})
-    max_splits: int = field(default=10, metadata={"help": "redact: documents split more often are dropped"})
-    examples: int = field(default=3, metadata={"help": "examples per benchmark in the report"})
-    fuzzy: bool = field(default=True, metadata={
-        "help": "also find items with a few edited words (word n-gram screen + in-order word alignment)"})
-    fuzzy_ngram: int = field(default=5, metadata={"help": "fuzzy: words per screening n-gram"})
-    fuzzy_min_score: float = field(default=0.8, metadata={
-        "help": "fuzzy: share of an item's words found in order in the document to call it a match"})
-    fuzzy_min_coverage: float = field(default=0.2, metadata={
-        "help": "fuzzy: share of an item's screening n-grams a document must hold to be aligned"})
-    fuzzy_max_items_per_ngram: int = field(default=5, metadata={
-        "help": "fuzzy: n-grams in more test items are the test set's template phrasing and ignored"})
-
-    def __post_init__(self) -> None:
-        if self.policy not in ("drop", "redact", "tag"):
-            raise ConfigError(f"decontam.policy = {self.policy!r}; available: drop, redact, tag")
-        if self.ngram < 1 or self.min_words < 1 or self.max_docs_per_ngram < 1:
-            raise ConfigError("decontam.ngram, min_words and max_docs_per_ngram must be >= 1")
-        if self.fuzzy_ngram < 2 or self.fuzzy_max_items_per_ngram < 1:
-            raise ConfigError("decontam.fuzzy_ngram must be >= 2 and fuzzy_max_items_per_ngram >= 1")
-        for key in ("fuzzy_min_score", "fuzzy_min_coverage"):
-            if not 0 < getattr(self, key) <= 1:
-                raise ConfigError(f"decontam.{key} = {getattr(self, key)}: must be in (0, 1]")
-        for b in self.benchmarks:
-            if not isinstance(b, dict) or "name" not in b:
-                raise ConfigError(f"decontam.benchmarks: each entry needs a name, got {b!r}")
-            if b["name"] != "default" and not {"path", "fields"} <= set(b):
-                raise ConfigError(f"decontam.benchmarks {b['name']!r}: needs path and fields "
-                                  "(the fields that make an item's text)")
-
-    def specs(self) -> list[BenchmarkSpec]:
-        out: list[BenchmarkSpec] = []
-        for b in self.benchmarks:
-            if b["name"] == "default":
-                out += default_benchmarks()
-            else:
-                extra = set(b) - {"name", "path", "fields", "format", "split"}
-                if extra:
-                    raise ConfigError(f"decontam.benchmarks {b['name']!r}: unknown key(s) {', '.join(sorted(extra))}")
-                out.append(BenchmarkSpec(b["name"], b["path"], tuple(b["fields"]),
-                                         b.get("format", "auto"), b.get("split", "test")))
-        return out
-
-
-@dataclass
-class Index:
-    """Sorted n-gram hashes with the (benchmark, item) each came from."""
-
-    hashes: np.ndarray        # uint64, sorted
-    bench: np.ndarray         # int32, benchmark index per hash
-    item: np.ndarray          # int32, item index per hash
-    names: list[str]
-    items: list[int]          # items per benchmark
-    lengths: list[int]        # gram lengths present (n, and shorter whole items)
-    notes: list[str]
-    fuzzy: FuzzyIndex | None = None  # over every item, numbered in benchmark order
-    fuzzy_owner: list[tuple[int, int]] = field(default_factory=list)  # (benchmark, item) per fuzzy item
-
-    @classmethod
-    def build(cls, cfg: Config) -> "Index":
-        hs, bs, its, lengths, names, counts, notes = [], [], [], {cfg.ngram}, [], [], []
-        cache: dict[str, int] = {}
-        item_words, owner = [], []
-        for bi, spec in enumerate(cfg.specs()):
-            bench = load_benchmark(spec)
-            names.append(bench.name)
-            counts.append(len(bench.items))
-            notes += [f"{bench.name}: {n}" for n in bench.notes]
-            for ii, text in enumerate(bench.items):
-                words = lm_eval_words(text)
-                item_words.append(words)
-                owner.append((bi, ii))
-                if len(words) < min(cfg.ngram, cfg.min_words):
-                    continue
-                h = np.unique(ngram_hashes(words, cfg.ngram, cache))
-                lengths.add(min(cfg.ngram, len(words)))
-                hs.append(h)
-                bs.append(np.full(len(h), bi, np.int32))
-                its.append(np.full(len(h), ii, np.int32))
-        if not hs:
-            raise ConfigError("decontam: the benchmarks have no item long enough to index")
-        h, b, i = np.concatenate(hs), np.concatenate(bs), np.concatenate(its)
-        order = np.argsort(h, kind="stable")
-        fuzzy = FuzzyIndex(item_words, cfg.fuzzy_ngram, cfg.fuzzy_max_items_per_ngram, cfg.min_words,
-                           cache) if cfg.fuzzy else None
-        return cls(h[order], b[order], i[order], names, counts, sorted(lengths), notes, fuzzy, owner)
-
-    def __post_init__(self) -> None:
-        # A 16 M-bit filter on the low hash bits: most document n-grams are rejected by one
-        # gather instead of a binary search (the index holds ~0.4 M n-grams: ~2 % pass).
-        self.filter = np.zeros(1 << 24, dtype=bool)
-        self.filter[(self.hashes & np.uint64((1 << 24) - 1)).astype(np.int64)] = True
-        self.length_set = set(self.lengths)
-        self.fuzzy_id = {o: k for k, o in enumerate(self.fuzzy_owner)}
-
-    @property
-    def nbytes(self) -> int:
-        """Memory of the index arrays, both detectors."""
-        own = self.hashes.nbytes + self.bench.nbytes + self.item.nbytes + self.filter.nbytes
-        return own + (self.fuzzy.nbytes if self.fuzzy is not None else 0)
-
-    def fuzzy_lookup(self, wh: np.ndarray, grams: np.ndarray, cfg: Config, found: set[tuple[int, int]]) \
-            -> list[tuple[tuple[int, int], FuzzyMatch]]:
-        """(benchmark, item) and match of each item the fuzzy detector finds beyond `found`, from
-        the document's word hashes and its fuzzy_ngram-word gram hashes."""
-        if self.fuzzy is None or not len(grams):
-            return []
-        skip = {self.fuzzy_id[o] for o in found}
-        return [(self.fuzzy_owner[m.item], m) for m in
-                self.fuzzy.find(wh, grams, cfg.fuzzy_min_score, cfg.fuzzy_min_coverage, skip)]
-
-    def lookup(self, whs: list[np.ndarray], keep: int = 0) \
-            -> list[tuple[list[tuple[int, int, int, int]], np.ndarray]]:
-        """Matches in each document given by its word hashes: (start word, gram length, index
-        position of first hit, hash); and the hashes of its `keep`-word grams (the fuzzy
-        screen's), which the same sweep computes.
-
-        The documents are concatenated so that each numpy step runs once for the whole batch, not
-        once a document; grams that would cross a document boundary are masked out. One sweep
-        over the gram positions gives every gram length at once (the hash of a k-gram extends
-        that of its (k-1)-gram prefix, as `ngram_hashes` builds it).
-        """
-        sizes = np.array([len(w) for w in whs], dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        total = int(starts[-1])
-        doc_of = np.repeat(np.arange(len(whs)), sizes)
-        room = starts[1:][doc_of] - np.arange(total)  # words from each position to its document's end
-        wh = np.concatenate(whs) if total else np.empty(0, np.uint64)
-        hits: list[list[tuple[int, int, int, int]]] = [[] for _ in whs]
-        kept = np.empty(0, dtype=np.uint64)
-        h = np.zeros(total, dtype=np.uint64)
-        mask = np.uint64((1 << 24) - 1)
-        for j in range(max(self.lengths[-1], keep)):
-            m = total - j
-            if m <= 0:
-                break
-            h = mix64(h[:m] ^ wh[j:j + m])
-            if j + 1 == keep:
-                kept = h
-            if j + 1 in self.length_set:
-                cand = np.flatnonzero(self.filter[(h & mask).astype(np.int64)] & (room[:m] > j))
-                if len(cand):
-                    hc = h[cand]
-                    pos = np.searchsorted(self.hashes, hc)
-                    pos[pos == len(self.hashes)] = 0
-                    for t in np.flatnonzero(self.hashes[pos] == hc):
-                        p = int(cand[t])
-                        d = int(doc_of[p])
-                        hits[d].append((p - int(starts[d]), j + 1, int(pos[t]), int(hc[t])))
-        grams = [kept[a:max(a, b - keep + 1)] if keep else kept[:0] for a, b in zip(starts[:-1], starts[1:])]
-        return list(zip(hits, grams))
-
-    def owners(self, pos: int, h: int) -> list[tuple[int, int]]:
-        """All (benchmark, item) pairs that contain the n-gram with hash h (starting at pos)."""
-        out = []
-        while pos < len(self.hashes) and self.hashes[pos] == h:
-            out.append((int(self.bench[pos]), int(self.item[pos])))
-            pos += 1
-        return out
-
-
-def _scan_part(task: tuple[Config, str, str]) -> str:
-    """Prepare: record every (document, n-gram, benchmark, item) match of one part, exact
-    n-grams and fuzzy item matches (method `fuzzy`, the matched words as `gram`)."""
-    cfg, part, state = task
-    index = _index_for(cfg, state)
-    cache: dict[str, int] = {}
-    rows: dict[str, list] = {"id": [], "hash": [], "bench": [], "item": [], "gram": [], "method": [], "score": []}
-
-    def add(doc_id: str, h: int, owner: tuple[int, int], gram: str, method: str, score: float) -> None:
-        for key, v in zip(rows, (doc_id, h, owner[0], owner[1], gram, method, score)):
-            rows[key].append(v)
-
-    docs = read_part(part)
-    words_of = [lm_eval_words(d.text) for d in docs]
-    whs = [word_hashes(w, cache) for w in words_of]
-    for doc, words, wh, (hits, grams) in zip(docs, words_of, whs, index.lookup(whs, cfg.fuzzy_ngram * cfg.fuzzy)):
-        found = set()
-        for start, n, pos, h in hits:
-            for o in index.owners(pos, h):
-                found.add(o)
-                add(doc.id, h, o, " ".join(words[start:start + n]), "exact", 1.0)
-        for o, m in index.fuzzy_lookup(wh, grams, cfg, found):
-            add(doc.id, 0, o, " ".join(words[m.start:m.end])[:300], "fuzzy", round(m.score, 4))
-    out = Path(state) / "matches" / f"{Path(part).stem}.parquet"
-    atomic.write_parquet(out, pa.table({"id": pa.array(rows["id"], pa.string()),
-                                        "hash": pa.array(rows["hash"], pa.uint64()),
-                                        "bench": pa.array(rows["bench"], pa.int32()),
-                                        "item": pa.array(rows["item"], pa.int32()),
-                                        "gram": pa.array(rows["gram"], pa.string()),
-                                        "method": pa.array(rows["method"], pa.string()),
-                                        "score": pa.array(rows["score"], pa.float32())}))
-    return str(out)
-
-
-_INDEX_CACHE: dict[str, Index] = {}
-
-
-def _index_for(cfg: Config, key: str) -> Index:
-    """One index per worker process (building it takes a few seconds)."""
-    k = f"{key}:{cfg!r}"
-    if k not in _INDEX_CACHE:
-        _INDEX_CACHE[k] = Index.build(cfg)
-    return _INDEX_CACHE[k]
+from pipeline.stages.decontam_index import index_for, lm_eval_words, scan_part, words_with_spans
+from pipeline.stages.decontam_settings import Config
+from pipeline.testsets import load_benchmark
+from pipeline.text import word_hashes
 
 
 def redact(text: str, spans: list[tuple[int, int]], margin: int, min_piece: int) -> tuple[list[str], int]:
@@ -315,9 +73,9 @@ class DecontamStage(Stage):
         assert state is not None
         import time
         t0 = time.perf_counter()
-        index = _index_for(cfg, str(state))
+        index = index_for(cfg, str(state))
         build_s = time.perf_counter() - t0
-        files = sorted(executor.map_unordered(_scan_part, [(cfg, str(p), str(state)) for p in parts]))
+        files = sorted(executor.map_unordered(scan_part, [(cfg, str(p), str(state)) for p in parts]))
         tables = [pq.read_table(f) for f in files]
         m = pa.concat_tables(tables) if tables else None
         common: dict[str, int] = {}
@@ -338,7 +96,7 @@ class DecontamStage(Stage):
 
     def load_state(self) -> None:
         self.common = set(json.loads((self.state_dir / "common.json").read_text())["hashes"])
-        self.index = _index_for(self.config, str(self.state_dir))
+        self.index = index_for(self.config, str(self.state_dir))
         self.cache: dict[str, int] = {}
         self.matched: set[str] | None = None
 
@@ -422,10 +180,10 @@ class DecontamStage(Stage):
         doc.meta["decontam"] = dict(info, redacted=cuts)
         return doc
 
-    def summarize(self, stage_dir: Path) -> dict:
+    def summarize(self) -> dict:
         """Per benchmark: items, items contaminated, documents affected, n-grams, examples."""
         cfg: Config = self.config
-        state = stage_dir / "_state"
+        state = self.state_dir
         if not (state / "common.json").exists():
             return {}
         common = json.loads((state / "common.json").read_text())

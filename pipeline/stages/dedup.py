@@ -395,8 +395,8 @@ class DedupStage(Stage):
         kept, reason = hit
         return Drop(reason, kept)  # the id of the kept document
 
-    def summarize(self, stage_dir: Path) -> dict:
-        path = stage_dir / "_state" / "report.json"
+    def summarize(self) -> dict:
+        path = self.state_dir / "report.json"
         return {"dedup": json.loads(path.read_text())} if path.exists() else {}
 
     @classmethod

@@ -193,7 +193,7 @@ class SafetyStage(Stage):
             out.append(doc)
         return out
 
-    def summarize(self, stage_dir: Path) -> dict:
+    def summarize(self) -> dict:
         return {"lists": self.list_files()}
 
     @classmethod

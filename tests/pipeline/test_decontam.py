@@ -14,7 +14,9 @@ from pipeline.errors import ConfigError
 from pipeline.io import read_part
 from pipeline.runner import run
 from pipeline.stage_folder import part_files
-from pipeline.stages.decontam import Config, DecontamStage, lm_eval_words, redact
+from pipeline.stages.decontam import DecontamStage, redact
+from pipeline.stages.decontam_index import lm_eval_words
+from pipeline.stages.decontam_settings import Config
 from tests.conftest import write_config
 
 

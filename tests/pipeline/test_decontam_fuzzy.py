@@ -22,7 +22,7 @@ import pytest
 from pipeline.config import load_run_config
 from pipeline.extraction_eval import DATASETS
 from pipeline.runner import run
-from pipeline.stages.decontam import lm_eval_words
+from pipeline.stages.decontam_index import lm_eval_words
 from tests.conftest import write_config
 
 VARIANTS = ("verbatim", "edit1", "edit2", "edit4", "reorder")
@@ -138,7 +138,7 @@ def test_fuzzy_match_is_reported_with_its_score_and_redacted(tmp_path, shared_da
     """An item with four edited words (no 13-gram left whole): tag records the method and score;
     redact cuts the item out; drop names it with its score."""
     from pipeline.document import Document, Drop
-    from pipeline.stages.decontam import Config
+    from pipeline.stages.decontam_settings import Config
     from tests.pipeline.test_decontam import stage
 
     q = next(json.loads(l)["question"] for l in (shared_data / "benchmarks" / "gsm8k_test.jsonl").open()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ class ShortStage(Stage):
     def process(self, doc: Document) -> Document | Drop:
         return Drop("too_short") if len(doc.text) < 12 else doc
 
-    def summarize(self, stage_dir: Path) -> dict[str, Any]:
+    def summarize(self) -> dict[str, Any]:
         return {"short": {"threshold": 12}}
 
     @classmethod
