@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from common import default_corpus_dir, have, sized, timed
-from pipeline.procmem import run_with_peak_rss
+from pipeline.devtools.procmem import run_with_peak_rss
 from pipeline.stages.dedup import Config, shingler
 from pipeline.stages.minhash import permutations, signatures
 

@@ -5,7 +5,7 @@ resiliparse, all measured in this run.
     (trafilatura and resiliparse come with `pip install -e .[bench]`)
 
 For each dataset in ../shared/data/extraction (the `test` half by default: the extractor was
-tuned on `dev` only; see pipeline/extraction_eval.py) it prints mean precision, recall and F1
+tuned on `dev` only; see pipeline/devtools/extraction_eval.py) it prints mean precision, recall and F1
 (bag of lowercased words), pages with F1 < 0.5, pages/s and MB/s of raw HTML, in one process
 on one core, for corpusprep (parser auto and bs4), trafilatura (default and favor_precision) and
 resiliparse's main-content extractor; then the means over datasets, the ratios the HTML stage is
@@ -19,8 +19,8 @@ import warnings
 from typing import Callable
 
 from common import have, timed
+from pipeline.devtools.extraction_eval import DATASETS, EXTRACTION_DIR, Page, available, load_pages, score
 from pipeline.document import Document
-from pipeline.extraction_eval import DATASETS, EXTRACTION_DIR, Page, available, load_pages, score
 from pipeline.stages.html import Config, HtmlStage
 
 Extractor = Callable[[str], str]

@@ -37,7 +37,7 @@ def main() -> None:
     docs = two_kb_docs(sized(20_000, 500))
     n = len(docs)
     print(f"{n:,} documents of 2 KB")
-    stage = SafetyStage(Config(pii_mode="off"))
+    stage = SafetyStage(Config(pii="off"))
     stage.setup()
     rate("url filter", n, lambda: [stage.url_verdict(d.url) for d in docs])
     words = rate("word filter (tokens + matcher)", n, lambda: [stage.words.count(d.text) for d in docs])

@@ -25,7 +25,7 @@ import textwrap
 from pathlib import Path
 
 from common import REPO, default_corpus_dir
-from pipeline.procmem import run_with_peak_rss
+from pipeline.devtools.procmem import run_with_peak_rss
 
 
 def make_corpus(folder: Path, n: int, doc_bytes: int, seed: int = 0) -> float:

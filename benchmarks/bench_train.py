@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from common import QUICK, sized
-from pipeline.sample.synthetic import synthetic_shards
+from pipeline.devtools.synthetic import synthetic_shards
 from training.config import ModelConfig, MoEConfig, RunSpec, TrainConfig
 from training.train import pick_device, train
 

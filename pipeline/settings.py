@@ -75,12 +75,17 @@ def _check_table(value: Any, tp: Any, where: str) -> dict:
 
 
 def build(cls: type, values: dict[str, Any], where: str) -> Any:
-    """Make frozen dataclass `cls` from a mapping; unknown keys and wrong types are errors."""
+    """Make frozen dataclass `cls` from a mapping; unknown keys and wrong types are errors. A key a
+    class has renamed (its `RENAMED` class attribute, old -> new) is named with its new name, so an
+    old config fails with the fix in the message."""
     if not isinstance(values, dict):
         raise ConfigError(f"[{where}] must be a table, got {values!r}")
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
+    renamed = [f"{k} is now {cls.RENAMED[k]}" for k in unknown if k in getattr(cls, "RENAMED", {})]
+    if renamed:
+        raise ConfigError(f"[{where}] renamed key(s): {'; '.join(renamed)}")
     if unknown:
         raise ConfigError(f"[{where}] unknown key(s) {', '.join(unknown)}; "
                           f"available: {', '.join(known) or '(none)'}")

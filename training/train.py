@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from pipeline import atomic
+from pipeline.errors import ConfigError, RunError
 from pipeline.executor import configure_allocator
 from training.config import ModelConfig, RunSpec, TrainConfig
-from training.data import DataError, EpochSampler, TokenData
+from training.data import EpochSampler, TokenData
 from training.evaluation import evaluate, loss_by_source, memorized_share, moe_summary
 from training.model import GPT
 from training.run_identity import spec_defaults, spec_dict, spec_differences
@@ -207,8 +208,8 @@ def _processes(cfg: TrainConfig) -> tuple[str, int, int]:
     device = pick_device(cfg.device)
     rank, world = distributed(device)
     if cfg.batch_size % world:
-        raise DataError(f"train.batch_size = {cfg.batch_size} must be divisible by the {world} processes, so "
-                        "that every process takes an equal slice of each batch")
+        raise ConfigError(f"train.batch_size = {cfg.batch_size} must be divisible by the {world} processes, so "
+                          "that every process takes an equal slice of each batch")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     return device, rank, world
@@ -256,8 +257,8 @@ def _resume(ckpt: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, spec
     state = torch.load(ckpt, weights_only=True, map_location=device)
     diff = spec_differences(json.loads(state.get("spec", "{}")), spec_now, defaults)
     if diff:
-        raise DataError(f"{ckpt} was saved by a different run; resuming would mix two runs. Differing: "
-                        + "; ".join(diff) + f". Use another output folder or delete {ckpt.parent}")
+        raise RunError(f"{ckpt} was saved by a different run; resuming would mix two runs. Differing: "
+                       + "; ".join(diff) + f". Use another output folder or delete {ckpt.parent}")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])

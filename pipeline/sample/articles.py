@@ -27,7 +27,7 @@ PACKAGES = ("numpy", "scipy", "matplotlib", "pyarrow")
 
 
 @dataclass(frozen=True)
-class Block:
+class ArticlePart:
     kind: str  # "h" heading, "p" paragraph, "pre" code, "ul" list (text = items joined by \n)
     text: str
 
@@ -37,7 +37,7 @@ class Article:
     name: str  # qualified name, e.g. "json.JSONDecoder"
     module: str
     title: str
-    blocks: tuple[Block, ...]
+    blocks: tuple[ArticlePart, ...]
 
     @property
     def n_words(self) -> int:
@@ -65,21 +65,21 @@ def _generated(text: str) -> bool:
     return text.count(": ") > 12 and text.count(": ") > len(text.split()) / 8
 
 
-def docstring_blocks(doc: str) -> list[Block]:
+def docstring_blocks(doc: str) -> list[ArticlePart]:
     """Split a docstring into headings, prose paragraphs and lists, as a docs site renders it.
 
     Code examples, doctests, reST tables and directives are left out: the default corpus is the
     prose of the documentation (its code would be judged by code filters, not prose rules).
     Parameter entries ("x : array_like Input array.") become list items.
     """
-    blocks: list[Block] = []
+    blocks: list[ArticlePart] = []
     doc = _DIRECTIVE.sub("", doc)
     for chunk in re.split(r"\n\s*\n", doc.strip()):
         lines = chunk.splitlines()
         if not lines:
             continue
         if len(lines) >= 2 and _UNDERLINE.match(lines[1]):
-            blocks.append(Block("h", rst_to_text(lines[0].strip())))
+            blocks.append(ArticlePart("h", rst_to_text(lines[0].strip())))
             lines = lines[2:]
             if not lines:
                 continue
@@ -93,7 +93,7 @@ def docstring_blocks(doc: str) -> list[Block]:
                     items.append(rst_to_text(_BULLET.sub("", l).strip()))
                 else:
                     items[-1] += " " + rst_to_text(l.strip())
-            blocks.append(Block("ul", "\n".join(items)))
+            blocks.append(ArticlePart("ul", "\n".join(items)))
         elif _PARAM.match(lines[0]):
             items: list[str] = []
             for l in lines:
@@ -101,9 +101,9 @@ def docstring_blocks(doc: str) -> list[Block]:
                     items.append(rst_to_text(l.strip()))
                 else:
                     items[-1] += " " + rst_to_text(l.strip())
-            blocks.append(Block("ul", "\n".join(items)))
+            blocks.append(ArticlePart("ul", "\n".join(items)))
         else:
-            blocks.append(Block("p", rst_to_text(" ".join(l.strip() for l in lines))))
+            blocks.append(ArticlePart("p", rst_to_text(" ".join(l.strip() for l in lines))))
     return [b for b in blocks if b.text.strip()]
 
 
@@ -148,7 +148,7 @@ def _article(qualname: str, module: str, obj: object) -> Article | None:
                 continue
             mdoc = getattr(meth, "__doc__", None) if callable(meth) else None
             if isinstance(mdoc, str) and mdoc.strip():
-                blocks.append(Block("h", f"{mname}"))
+                blocks.append(ArticlePart("h", f"{mname}"))
                 blocks += docstring_blocks(inspect.cleandoc(mdoc))
     # A docs page shows a repeated paragraph or parameter entry (shared by several methods) once.
     seen: set[str] = set()
@@ -156,7 +156,7 @@ def _article(qualname: str, module: str, obj: object) -> Article | None:
     for b in blocks:
         lines = [l for l in b.text.split("\n") if b.kind == "h" or not (l in seen or seen.add(l))]
         if lines and not _generated(b.text):
-            unique.append(Block(b.kind, "\n".join(lines)))
+            unique.append(ArticlePart(b.kind, "\n".join(lines)))
     return Article(qualname, module, qualname.rsplit(".", 1)[-1], tuple(unique))
 
 
@@ -183,7 +183,7 @@ def collect_articles(min_words: int = 100) -> list[Article]:
         first, second = pool.map(one, (1, 2), (Path(tmp) / "a.json", Path(tmp) / "b.json"))
     agreed = {json.dumps(a, sort_keys=True) for a in first} & {json.dumps(a, sort_keys=True) for a in second}
     arts = [a for a in first if json.dumps(a, sort_keys=True) in agreed]
-    return [Article(a["name"], a["module"], a["title"], tuple(Block(*b) for b in a["blocks"]))
+    return [Article(a["name"], a["module"], a["title"], tuple(ArticlePart(*b) for b in a["blocks"]))
             for a in arts]
 
 

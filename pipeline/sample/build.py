@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pipeline import atomic
-from pipeline.sample.articles import Article, Block, collect_articles, versions
+from pipeline.sample.articles import Article, ArticlePart, collect_articles, versions
 from pipeline.sample.pages import SITES, article_url, render_blocks, render_page
 from pipeline.text import normalize, sha256_file, word_ngrams
 
@@ -60,7 +60,7 @@ def distinct_articles(arts: list[Article], max_jaccard: float = 0.5) -> list[Art
     return [a for i, a in enumerate(arts) if i not in drop]
 
 
-def main_text(title: str, blocks: tuple[Block, ...] | list[Block]) -> str:
+def main_text(title: str, blocks: tuple[ArticlePart, ...] | list[ArticlePart]) -> str:
     """The text a good extractor gets from an article page: title, then blocks."""
     parts = [title] + [b.text for b in blocks]
     return "\n\n".join(parts)
@@ -75,8 +75,8 @@ def jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
 
 
-def _edit_words(blocks: tuple[Block, ...], frac: float, rng: random.Random,
-                vocab: list[str]) -> tuple[Block, ...]:
+def _edit_words(blocks: tuple[ArticlePart, ...], frac: float, rng: random.Random,
+                vocab: list[str]) -> tuple[ArticlePart, ...]:
     out = []
     for b in blocks:
         if b.kind != "p":
@@ -86,16 +86,16 @@ def _edit_words(blocks: tuple[Block, ...], frac: float, rng: random.Random,
         for i in range(len(words)):
             if rng.random() < frac:
                 words[i] = rng.choice(vocab)
-        out.append(Block("p", " ".join(words)))
+        out.append(ArticlePart("p", " ".join(words)))
     return tuple(out)
 
 
 def near_duplicate(art: Article, target: float, rng: random.Random,
-                   vocab: list[str]) -> tuple[tuple[Block, ...], float]:
+                   vocab: list[str]) -> tuple[tuple[ArticlePart, ...], float]:
     """Edit words until the shingle Jaccard with the original is close to `target`."""
     orig = main_text(art.title, art.blocks)
     lo, hi = 0.0, 1.0
-    best: tuple[tuple[Block, ...], float] = (art.blocks, 1.0)
+    best: tuple[tuple[ArticlePart, ...], float] = (art.blocks, 1.0)
     for _ in range(14):
         frac = (lo + hi) / 2
         blocks = _edit_words(art.blocks, frac, random.Random(rng.random()), vocab)
@@ -195,14 +195,14 @@ def _edit_leak(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def leak_blocks(item: str, variant: str, rng: random.Random) -> list[Block]:
+def leak_blocks(item: str, variant: str, rng: random.Random) -> list[ArticlePart]:
     if variant == "verbatim":
-        return [Block("pre" if "\n    " in item else "p", item)]
+        return [ArticlePart("pre" if "\n    " in item else "p", item)]
     if variant == "edited":
-        return [Block("p", _edit_leak(item.replace("\n", " "), rng))]
+        return [ArticlePart("p", _edit_leak(item.replace("\n", " "), rng))]
     lines = [l for l in item.split("\n") if l.strip()]
     half = max(1, len(lines) // 2)
-    return [Block("p", " ".join(lines[:half])), Block("ul", "\n".join(lines[half:]) or "-")]
+    return [ArticlePart("p", " ".join(lines[:half])), ArticlePart("ul", "\n".join(lines[half:]) or "-")]
 
 
 # --- assembly ---------------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def build_pages(seed: int = 0, max_articles: int | None = None) -> tuple[list[Pa
         pages.append(p)
         return p
 
-    def article_page(art: Article, blocks: tuple[Block, ...], site: dict, url: str,
+    def article_page(art: Article, blocks: tuple[ArticlePart, ...], site: dict, url: str,
                      label: dict, after: str | None = None) -> Page:
         prng = random.Random(rng.random())
         related = [a.name for a in prng.sample(clean_arts, 5)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import random
 
-from pipeline.sample.articles import Article, Block
+from pipeline.sample.articles import Article, ArticlePart
 
 SITES = [
     {"host": "docs.pyref.org", "name": "PyRef Docs", "style": "semantic"},
@@ -24,7 +24,7 @@ def _e(s: str) -> str:
     return html.escape(s, quote=True)
 
 
-def render_blocks(blocks: tuple[Block, ...] | list[Block]) -> str:
+def render_blocks(blocks: tuple[ArticlePart, ...] | list[ArticlePart]) -> str:
     out = []
     for b in blocks:
         if b.kind == "h":

@@ -5,7 +5,7 @@ bs4 route (`lxml.html.soupparser`) takes pages libxml2 rejects or mangles, and l
 bs4 raises on, so only a page that neither parser reads is dropped as unparseable.
 
 The extractor (jusText's block model, Readability's container choice, tuned and measured on real
-pages with human ground truth: see `pipeline/extraction_eval.py` and `benchmarks/bench_html.py`):
+pages with human ground truth: see `pipeline/devtools/extraction_eval.py` and `benchmarks/bench_html.py`):
 1. drop non-content elements (scripts, styles, form controls, svg, comments, hidden elements);
 2. cut the page into blocks with their measures (`html_blocks.segment`);
 3. class each block good, bad or undecided from its own measures (`html_blocks.classify`);

@@ -49,7 +49,7 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(slots=True)
-class Block:
+class TextBlock:
     kind: str          # p, h, li, row, pre
     text: str
     link_chars: int
@@ -120,7 +120,7 @@ BLOCK_KIND = {t: ("h" if t in HEADINGS else "li" if t in ("li", "dt", "dd") else
 
 
 def segment(root: etree._Element, use_hints: bool, max_depth: int
-            ) -> tuple[list[Block], dict[etree._Element, tuple[int, int]]]:
+            ) -> tuple[list[TextBlock], dict[etree._Element, tuple[int, int]]]:
     """Walk the tree once, cutting its text into blocks at block-level tags.
 
     The hot loop of the stage: one pass of `iterwalk` events over a `_Walk`, whose stack holds
@@ -152,7 +152,7 @@ class _Walk:
 
     def __init__(self, root: etree._Element, use_hints: bool, max_depth: int):
         self.root, self.use_hints, self.max_depth = root, use_hints, max_depth
-        self.blocks: list[Block] = []
+        self.blocks: list[TextBlock] = []
         self.spans: dict[etree._Element, tuple[int, int]] = {}
         self.owners: list[etree._Element] = [root]
         self.parts: list[str] = []
@@ -167,7 +167,7 @@ class _Walk:
         pre = frame[2]
         text = raw.strip("\n") if pre else WS.sub(" ", raw.replace("\n", " ")).strip()
         if text.strip():
-            self.blocks.append(Block("pre" if pre else self.kind, text, self.link_chars, frame[0],
+            self.blocks.append(TextBlock("pre" if pre else self.kind, text, self.link_chars, frame[0],
                                      self.owners[-1], frame[3]))
 
     def _boundary(self) -> None:
@@ -227,7 +227,7 @@ def _stopword_share(text: str) -> float:
     return sum(w in ALL_STOPWORDS for w in words) / len(words) if words else 0.0
 
 
-def classify(blocks: list[Block], cfg: Config) -> None:
+def classify(blocks: list[TextBlock], cfg: Config) -> None:
     """jusText-style context-free classes: good, bad, or undecided (short, neargood)."""
     for b in blocks:
         n = len(b.text)
@@ -256,7 +256,7 @@ def classify(blocks: list[Block], cfg: Config) -> None:
                 b.cls = "bad"
 
 
-def resolve_context(blocks: list[Block], in_container: bool) -> None:
+def resolve_context(blocks: list[TextBlock], in_container: bool) -> None:
     """Decide undecided blocks from their neighbours, as jusText does. Inside a chosen main
     container (`in_container`), medium-length prose is content without further evidence."""
     # A page of only medium-length prose has no "good" anchor: its best blocks are the content.
@@ -300,7 +300,7 @@ def _neighbours(classes: list[str], skip: tuple[str, ...]) -> tuple[list[str], l
     return before, after
 
 
-def join_blocks(blocks: list[Block]) -> str:
+def join_blocks(blocks: list[TextBlock]) -> str:
     """Paragraphs separated by blank lines; consecutive list items or table rows one a line."""
     out: list[str] = []
     prev_kind = ""

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import lxml.etree as etree
 
-from pipeline.stages.html_blocks import WORD, Block, hint_of, is_strong_boilerplate
+from pipeline.stages.html_blocks import WORD, TextBlock, hint_of, is_strong_boilerplate
 
 # Headings that end an article: what follows them in its container is comments or teasers.
 # Comment words only in the plural or after a count ("response" heads a section of API docs),
@@ -27,7 +27,7 @@ END_HEADING = re.compile(
     r"trending|popular (posts|stories)|read (more|next)|further reading|sponsored)\b", re.I)
 
 
-def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
+def void_dominant_hints(blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]],
                         share: float = 0.5, min_prose: int = 500) -> None:
     """A weak boilerplate class/id (share, subscribe, promo... not comment, related, nav) on an
     element that holds most of the page's prose, and several paragraphs of it, is a false alarm
@@ -68,7 +68,7 @@ def void_dominant_hints(blocks: list[Block], spans: dict[etree._Element, tuple[i
             b.hint = 0
 
 
-def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, int]],
+def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]],
                    marked: Sequence[etree._Element] = (), min_marked_prose: int = 500,
                    climb_ratio: float = 3.0, climb_block_ratio: float = 1.5) -> list[bool]:
     """Which blocks lie in the page's main container (all True when none stands out).
@@ -122,7 +122,7 @@ def main_container(blocks: list[Block], spans: dict[etree._Element, tuple[int, i
     return mask
 
 
-def _prefix_sums(blocks: list[Block]) -> tuple[list[int], list[int], list[int], list[int]]:
+def _prefix_sums(blocks: list[TextBlock]) -> tuple[list[int], list[int], list[int], list[int]]:
     """Prefix sums over the blocks of chars, link chars, prose chars and prose blocks (prose: a
     good or near-good block not hinted as boilerplate; its link chars do not count)."""
     n = len(blocks)
@@ -137,7 +137,7 @@ def _prefix_sums(blocks: list[Block]) -> tuple[list[int], list[int], list[int], 
     return chars, links, prose, prose_blocks
 
 
-def _paragraph_scores(blocks: list[Block]) -> tuple[dict[etree._Element, float], dict[etree._Element, float]]:
+def _paragraph_scores(blocks: list[TextBlock]) -> tuple[dict[etree._Element, float], dict[etree._Element, float]]:
     """Readability's scores: per element, the paragraphs it holds and half of those one level
     down; and the paragraphs it holds directly."""
     score: dict[etree._Element, float] = {}
@@ -175,7 +175,7 @@ def _climb(top: etree._Element, spans: dict[etree._Element, tuple[int, int]], ch
     return top
 
 
-def _cut_at_end_heading(blocks: list[Block], mask: list[bool], prose: list[int],
+def _cut_at_end_heading(blocks: list[TextBlock], mask: list[bool], prose: list[int],
                         spans: dict[etree._Element, tuple[int, int]], min_prose: int = 200) -> None:
     """Unmarked comment threads and teaser lists often share the article's own container,
     announced by a heading ("Comments", "Related stories", "You may also like"). After
@@ -193,7 +193,7 @@ def _cut_at_end_heading(blocks: list[Block], mask: list[bool], prose: list[int],
         seen += prose[i + 1] - prose[i]
 
 
-def restore_title(blocks: list[Block], titles: list[str], window: int = 60) -> None:
+def restore_title(blocks: list[TextBlock], titles: list[str], window: int = 60) -> None:
     """Keep the page's headline when it sits outside the main container (a common layout: the
     <h1> above the article's own element). The headline is the short block whose words are
     almost all in the <title> or og:title and cover at least half of it; headings are preferred,
@@ -226,7 +226,7 @@ def restore_title(blocks: list[Block], titles: list[str], window: int = 60) -> N
         blocks[best[2]].cls = "good"
 
 
-def explain_empty(blocks: list[Block], max_link_density: float) -> str:
+def explain_empty(blocks: list[TextBlock], max_link_density: float) -> str:
     """Why a page gave no main text, for the drop's detail: where its visible text went."""
     if not blocks:
         return "no visible text outside scripts, styles, form controls and hidden elements"

@@ -15,7 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
@@ -40,45 +40,51 @@ def _lists(help_text: str):
 
 @dataclass(frozen=True)
 class Config:
-    url_mode: str = field(default="drop", metadata={"help": f"URL filter: {MODES}"})
+    # A rule's switch is the rule's name and its thresholds read min_/max_, as in the quality stage
+    # (its classifier: classifier, classifier_model, min_classifier_score).
+    RENAMED: ClassVar[dict[str, str]] = {"url_mode": "url", "words_mode": "words", "classifier_mode": "classifier",
+                                         "classifier_threshold": "max_classifier_score",
+                                         "words_max_ratio": "max_words_ratio", "pii_mode": "pii"}
+
+    url: str = field(default="drop", metadata={"help": f"URL filter: {MODES}"})
     domain_lists: tuple[str, ...] = _lists("domain blocklists (a domain blocks its subdomains)")
     url_banned_words: tuple[str, ...] = _lists("a URL token in these lists rejects the URL")
     url_soft_banned_words: tuple[str, ...] = _lists("URL tokens counted against url_soft_threshold")
     url_substrings: tuple[str, ...] = _lists("substrings matched anywhere in the URL")
     url_soft_threshold: int = field(default=2, metadata={"help": "soft-banned URL tokens that reject a URL"})
-    words_mode: str = field(default="drop", metadata={"help": f"bad-word rule: {MODES}"})
+    words: str = field(default="drop", metadata={"help": f"bad-word rule: {MODES}"})
     words_rule: str = field(default="ratio", metadata={
-        "help": "ratio: drop when listed words / words > words_max_ratio; c4: drop on any hit"})
+        "help": "ratio: drop when listed words / words > max_words_ratio; c4: drop on any hit"})
     bad_words: tuple[str, ...] = _lists("bad-word lists (words and multi-word phrases)")
-    words_max_ratio: float = field(default=0.01, metadata={"help": "ratio rule threshold"})
+    max_words_ratio: float = field(default=0.01, metadata={"help": "ratio rule threshold"})
     c4_keep_fraction: float = field(default=0.0, metadata={
         "help": "c4 rule: keep this fraction of hit documents (chosen by a hash of the id)"})
-    classifier_mode: str = field(default="off", metadata={"help": f"fastText classifier: {MODES}"})
+    classifier: str = field(default="off", metadata={"help": f"fastText classifier: {MODES}"})
     classifier_model: str = field(default="", metadata={"help": "model from `corpusprep train-classifier` (pos = "
                                                                 "unsafe)", "path": True})
-    classifier_threshold: float = field(default=0.5, metadata={"help": "drop when P(unsafe) > threshold"})
-    pii_mode: str = field(default="mask", metadata={"help": "mask | tag | off"})
+    max_classifier_score: float = field(default=0.5, metadata={"help": "drop when P(unsafe) > this"})
+    pii: str = field(default="mask", metadata={"help": "mask | tag | off"})
     pii_email: bool = field(default=True, metadata={"help": "find e-mail addresses"})
     pii_phone: bool = field(default=True, metadata={"help": "find phone numbers"})
     pii_ip: bool = field(default=True, metadata={"help": "find IP addresses"})
     pii_public_ips_only: bool = field(default=True, metadata={"help": "leave private/reserved IPs alone"})
 
     def __post_init__(self) -> None:
-        for name in ("url_mode", "words_mode", "classifier_mode"):
+        for name in ("url", "words", "classifier"):
             if getattr(self, name) not in MODES:
                 raise ConfigError(f"safety.{name} = {getattr(self, name)!r}; available: {', '.join(MODES)}")
-        if self.pii_mode not in ("mask", "tag", "off"):
-            raise ConfigError(f"safety.pii_mode = {self.pii_mode!r}; available: mask, tag, off")
+        if self.pii not in ("mask", "tag", "off"):
+            raise ConfigError(f"safety.pii = {self.pii!r}; available: mask, tag, off")
         if self.words_rule not in ("ratio", "c4"):
             raise ConfigError(f"safety.words_rule = {self.words_rule!r}; available: ratio, c4")
-        for name in ("words_max_ratio", "c4_keep_fraction", "classifier_threshold"):
+        for name in ("max_words_ratio", "c4_keep_fraction", "max_classifier_score"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"safety.{name} = {v}: must be within [0, 1]")
         if self.url_soft_threshold < 1:
             raise ConfigError(f"safety.url_soft_threshold = {self.url_soft_threshold}: must be >= 1")
-        if self.classifier_mode != "off" and not self.classifier_model:
-            raise ConfigError("safety.classifier_mode is on but safety.classifier_model is empty")
+        if self.classifier != "off" and not self.classifier_model:
+            raise ConfigError("safety.classifier is on but safety.classifier_model is empty")
 
 
 def _keep_fraction(doc_id: str, fraction: float) -> bool:
@@ -99,11 +105,11 @@ class SafetyStage(Stage):
         """The list files this configuration uses ("default" resolved), for the card."""
         cfg: Config = self.config
         kinds = {}
-        if cfg.url_mode != "off":
+        if cfg.url != "off":
             kinds |= {"domains": cfg.domain_lists, "url_banned_words": cfg.url_banned_words,
                       "url_soft_banned_words": cfg.url_soft_banned_words,
                       "url_substrings": cfg.url_substrings}
-        if cfg.words_mode != "off":
+        if cfg.words != "off":
             kinds["bad_words"] = cfg.bad_words
         return {k: [str(f) for f in resolve_lists(k, v)] for k, v in kinds.items()}
 
@@ -115,16 +121,16 @@ class SafetyStage(Stage):
         def load(kind: str) -> list[str]:
             return [e for f in files[kind] for e in read_list(Path(f), f"safety.{kind}")]
 
-        if cfg.url_mode != "off":
+        if cfg.url != "off":
             self.domains = frozenset(normalize_host(d) for d in load("domains"))
             self.url_banned = frozenset(w.lower() for w in load("url_banned_words"))
             self.url_soft = frozenset(w.lower() for w in load("url_soft_banned_words"))
             subs = sorted({s.lower() for s in load("url_substrings")}, key=len, reverse=True)
             self.url_sub_rx = re.compile("|".join(map(re.escape, subs)))
-        if cfg.words_mode != "off":
+        if cfg.words != "off":
             self.words = WordMatcher.build(load("bad_words"))
         self.model = None
-        if cfg.classifier_mode != "off":
+        if cfg.classifier != "off":
             from pipeline.classifier import load_model
             self.model = load_model(cfg.classifier_model)
         self.pii = PiiConfig(cfg.pii_email, cfg.pii_phone, cfg.pii_ip, cfg.pii_public_ips_only)
@@ -156,12 +162,12 @@ class SafetyStage(Stage):
         for i, doc in enumerate(docs):
             info: dict = {}
             verdict: str | None = None
-            if cfg.url_mode != "off":
+            if cfg.url != "off":
                 v = self.url_verdict(doc.url)
                 if v:
                     info["url_rule"] = v
-                    verdict = verdict or (v if cfg.url_mode == "drop" else None)
-            if cfg.words_mode != "off":
+                    verdict = verdict or (v if cfg.url == "drop" else None)
+            if cfg.words != "off":
                 hits, n_words = self.words.count(doc.text)
                 ratio = hits / n_words if n_words else 0.0
                 info["bad_words"] = hits
@@ -170,24 +176,24 @@ class SafetyStage(Stage):
                     flagged = hits > 0 and not _keep_fraction(doc.id, cfg.c4_keep_fraction)
                     reason = "bad_words"
                 else:
-                    flagged = ratio > cfg.words_max_ratio
+                    flagged = ratio > cfg.max_words_ratio
                     reason = "bad_word_ratio"
-                if flagged and cfg.words_mode == "drop":
+                if flagged and cfg.words == "drop":
                     verdict = verdict or reason
             if scores is not None:
                 info["classifier_score"] = round(scores[i], 5)
-                if scores[i] > cfg.classifier_threshold and cfg.classifier_mode == "drop":
+                if scores[i] > cfg.max_classifier_score and cfg.classifier == "drop":
                     verdict = verdict or "classifier"
             if verdict:
                 out.append(Drop(verdict))
                 continue
-            if cfg.pii_mode != "off":
+            if cfg.pii != "off":
                 masked, counts = mask_pii(doc.text, self.pii)
                 for k, n in counts.items():
                     self.count(f"pii.{k}", n)
                 if counts:
                     info["pii"] = dict(counts)
-                    if cfg.pii_mode == "mask":
+                    if cfg.pii == "mask":
                         doc.text = masked
             doc.meta["safety"] = info
             out.append(doc)

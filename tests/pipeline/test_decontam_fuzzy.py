@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_run_config
-from pipeline.extraction_eval import DATASETS
+from pipeline.devtools.extraction_eval import DATASETS
 from pipeline.runner import run
 from pipeline.stages.decontam_index import lm_eval_words
 from tests.conftest import write_config

@@ -237,7 +237,7 @@ def test_peak_memory_stays_under_memory_mb(tmp_path):
     the configured cap, and the shuffle was really split into buckets."""
     import sys
 
-    from pipeline.procmem import run_with_peak_rss
+    from pipeline.devtools.procmem import run_with_peak_rss
 
     rng = random.Random(5)
     words = [f"w{i}" for i in range(3000)]

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.devtools.extraction_eval import bag_prf
 from pipeline.document import Document, Drop
 from pipeline.encoding import decode_html
 from pipeline.errors import ConfigError
-from pipeline.extraction_eval import bag_prf
 from pipeline.stages.html import Config, HtmlStage, extract
 from tests.pipeline.html_labelled import CASES
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.devtools.extraction_eval import EXTRACTION_DIR, load_pages, score
 from pipeline.document import Document, Drop
-from pipeline.extraction_eval import EXTRACTION_DIR, load_pages, score
 from pipeline.stages.html import HtmlStage
 
 # Measured on the test half (benchmarks/bench_html.py): F1 0.911 / 0.934 / 0.950 with 10 / 8 / 4

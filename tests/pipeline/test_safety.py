@@ -16,13 +16,13 @@ from pipeline.wordlists import WordMatcher, normalize_host, url_host
 from tests.conftest import run_cli, write_config
 
 
-def stage(tmp_path: Path, words=("porn", "hardcore sex", "Scunthorpe-free"), domains=("blocked.example",),
+def stage(tmp_path: Path, listed=("porn", "hardcore sex", "Scunthorpe-free"), domains=("blocked.example",),
           **kw) -> SafetyStage:
     def lst(name, entries):
         p = tmp_path / name
         p.write_text("# comment\n" + "\n".join(entries) + "\n", encoding="utf-8")
         return (str(p),)
-    cfg = Config(bad_words=lst("w.txt", words), domain_lists=lst("d.txt", domains),
+    cfg = Config(bad_words=lst("w.txt", listed), domain_lists=lst("d.txt", domains),
                  url_banned_words=lst("ub.txt", ["xxx"]), url_soft_banned_words=lst("us.txt", ["hot", "teen", "girls"]),
                  url_substrings=lst("sub.txt", ["pornhub"]), **kw)
     s = SafetyStage(cfg)
@@ -98,7 +98,7 @@ def test_word_rules_ratio_c4_and_keep_fraction(tmp_path):
 
 
 def test_tag_mode_keeps_everything_with_scores(tmp_path):
-    s = stage(tmp_path, url_mode="tag", words_mode="tag")
+    s = stage(tmp_path, url="tag", words="tag")
     spam = Document("s", "porn porn porn videos", url="https://blocked.example/")
     (out,) = s.process_batch([spam])
     assert isinstance(out, Document)
@@ -119,7 +119,7 @@ def test_fasttext_classifier_trained_locally(tmp_path):
     (tmp_path / "neg.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in clean))
     run_cli("train-classifier", "--pos", str(tmp_path / "pos.txt"), "--neg", str(tmp_path / "neg.jsonl"),
             "--out", str(tmp_path / "m.bin"), "--epoch", "5")
-    s = stage(tmp_path, classifier_mode="drop", classifier_model=str(tmp_path / "m.bin"))
+    s = stage(tmp_path, classifier="drop", classifier_model=str(tmp_path / "m.bin"))
     out = s.process_batch([Document("a", "casino jackpot free spins, win money now"),
                            Document("b", "returns a copy of the array sorted along the axis")])
     assert isinstance(out[0], Drop) and out[0].reason == "classifier"
@@ -137,14 +137,14 @@ def test_bad_configuration_fails_at_startup(tmp_path):
         (dict(bad_words=(str(tmp_path / "missing.txt"),)), "missing.txt not found"),
         (dict(bad_words=(str(empty),)), "has no entries"),
         (dict(domain_lists=(str(latin),)), "is not UTF-8"),
-        (dict(classifier_mode="drop", classifier_model=str(tmp_path / "none.bin")), "none.bin not found"),
-        (dict(classifier_mode="drop", classifier_model=str(corrupt)), "cannot be loaded"),
+        (dict(classifier="drop", classifier_model=str(tmp_path / "none.bin")), "none.bin not found"),
+        (dict(classifier="drop", classifier_model=str(corrupt)), "cannot be loaded"),
     ]
     for kw, msg in cases:
         with pytest.raises(ConfigError, match=msg):
             SafetyStage(Config(**kw)).setup()
-    with pytest.raises(ConfigError, match="words_max_ratio = 1.5: must be within"):
-        Config(words_max_ratio=1.5)
+    with pytest.raises(ConfigError, match="max_words_ratio = 1.5: must be within"):
+        Config(max_words_ratio=1.5)
     # through the CLI: the error comes before any data is read (no read output exists)
     inp = tmp_path / "in.jsonl"
     inp.write_text('{"id": "a", "text": "x"}\n')
@@ -176,5 +176,13 @@ def test_a_classifier_made_from_a_run_is_small_and_measured_on_documents_it_did_
     held = re.search(r"held-out accuracy ([\d.]+) on ([\d,]+) documents \(([\d,]+) positive: recall ([\d.]+)", printed)
     assert held and float(held[1]) >= 0.95 and int(held[3]) >= 5 and float(held[4]) >= 0.8, printed
     assert model.stat().st_size < 20_000_000
-    s = stage(tmp_path, classifier_mode="drop", classifier_model=str(model), url_mode="off", words_mode="off")
+    s = stage(tmp_path, classifier="drop", classifier_model=str(model), url="off", words="off")
     assert s.config.classifier_model == str(model)  # loads as a stage's model
+
+
+def test_a_renamed_key_fails_with_its_new_name(tmp_path):
+    from pipeline.settings import build
+
+    with pytest.raises(ConfigError, match=r"classifier_mode is now classifier; classifier_threshold is now "
+                                          r"max_classifier_score"):
+        build(Config, {"classifier_mode": "drop", "classifier_threshold": 0.9}, "stages.safety")

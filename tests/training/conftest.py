@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.sample.synthetic import synthetic_shards
+from pipeline.devtools.synthetic import synthetic_shards
 
 
 @pytest.fixture(autouse=True)

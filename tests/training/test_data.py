@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 
-from pipeline.sample.synthetic import synthetic_shards
+from pipeline.devtools.synthetic import synthetic_shards
 from pipeline.shard_format import shard_tokens
 from tests.conftest import REPO
 from training.data import TokenData

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.sample.synthetic import synthetic_shards
+from pipeline.devtools.synthetic import synthetic_shards
 from tests.conftest import run_cli
 
 TRUE = dict(E=1.8, A=400.0, B=900.0, alpha=0.34, beta=0.3)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.errors import RunError
 from training.config import ModelConfig, RunSpec, TrainConfig
 from training.data import DataError, EpochSampler, TokenData
 from training.model import GPT
@@ -98,9 +99,9 @@ def test_resume_under_a_different_model_or_lr_is_refused(small_shards, tmp_path)
     s = spec(small_shards, budget="8K", tokens=8 * 32 * 20, eval_every=1000)
     train(s, tmp_path / "a", stop_after=5)
     bigger = RunSpec(dataclasses.replace(TINY, d_model=96, n_head=4), s.train, "t")
-    with pytest.raises(DataError, match=r"model.d_model: 64 -> 96"):
+    with pytest.raises(RunError, match=r"model.d_model: 64 -> 96"):
         train(bigger, tmp_path / "a")
-    with pytest.raises(DataError, match=r"train.lr: 0.003 -> 0.001"):
+    with pytest.raises(RunError, match=r"train.lr: 0.003 -> 0.001"):
         train(RunSpec(TINY, dataclasses.replace(s.train, lr=1e-3), "t"), tmp_path / "a")
     # fields that only change how it runs may differ
     r = train(RunSpec(TINY, dataclasses.replace(s.train, threads=2), "t"), tmp_path / "a")
