@@ -78,7 +78,6 @@ def study(n_rounds: int = 5) -> None:
     from pipeline.config import load_run_config
     from pipeline.plan import stage_dirs
     from pipeline.runner import run, shard_inputs
-    from pipeline.shards import read_drops, read_texts
 
     default_corpus_dir()
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,9 +92,14 @@ def study(n_rounds: int = 5) -> None:
         # path, so the two token counts printed below check each other
         distinct = {}
         for d in variants.values():
-            distinct.update(((i, t), t) for i, t in zip(*read_texts(d)))
+            distinct.update(((i, t), t) for i, t in _rows(sorted(Path(d).glob("part-*.parquet"))))
         pool_stages = {x for m in cfg.shards.mixes.values() for x in m["dropped"]}
-        distinct.update(((i, t), t) for i, t in read_drops(drops, pool_stages)[1].items())
+        pool: dict[str, str] = {}
+        for stage in pool_stages & set(drops):
+            for i, t in _rows([drops[stage]]):
+                if t:
+                    pool.setdefault(i, t)
+        distinct.update(((i, t), t) for i, t in pool.items())
         texts = list(distinct.values())
         shards_cfg = dataclasses.replace(cfg.shards, tokenizer=str(tok_path))
         secs: dict[str, list[float]] = {"encode_batch": [], "shards": []}
@@ -115,6 +119,16 @@ def study(n_rounds: int = 5) -> None:
     print(f"  shards {n / statistics.median(secs['shards']) / 1e6:.2f} M tokens/s, raw encode_batch "
           f"{n_raw / statistics.median(secs['encode_batch']) / 1e6:.2f} M tokens/s; paired per round: median "
           f"{statistics.median(paired):.0%}, range {paired[0]:.0%}-{paired[-1]:.0%}")
+
+
+def _rows(files: list[Path]) -> list[tuple[str, str]]:
+    """(id, text) of Parquet files that have them (a stage's parts, its drops)."""
+    rows = []
+    for f in files:
+        if Path(f).is_file():
+            t = pq.read_table(f, columns=["id", "text"])
+            rows += zip(t["id"].to_pylist(), t["text"].to_pylist())
+    return rows
 
 
 def _stage(stage: Path, docs: list[str]) -> Path:

@@ -13,117 +13,55 @@ A document is encoded from each variant's own text (safety masks PII and quality
 the same id has a different text in a later variant); equal texts of one id are encoded once.
 Mixes (the quality dose-response): a base variant's clean prefix plus documents the pipeline
 dropped (`drops.parquet` of named stages), cut to exact token shares of each budget.
+
+Memory is set by settings, not by the corpus: texts are read a batch at a time, their tokens and
+13-gram postings go to a working store on disk (`shard_store`, removed at the end), and the
+groups and statistics are computed a hash range of postings at a time (`shards.buffer_mb`).
+What stays in memory is a few numbers a document and the ids of the budgets being written.
 """
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
-from pipeline import atomic, stage_folder
+from pipeline import atomic, shard_store
 from pipeline.errors import ConfigError
+from pipeline.shard_drops import DroppedTexts, Fates
 from pipeline.shard_format import EOS, ManifestBuilder, TokenizerEntry, budget_name, parse_tokens, write_shards
+from pipeline.shard_texts import Side, Texts, first_texts, shuffle_keys, variant_batches, variant_ids
 from pipeline.shards_settings import ShardsConfig
-from pipeline.splits import Postings, distinct, groups, ngram_sets, overlap_of, repeated_share_of
+from pipeline.splits import distinct, labels, link, overlap_hits, repeated_counts
 from pipeline.text import sha256_file
-from pipeline.tokenizer import encode, load_tokenizer, train_tokenizer
+from pipeline.tokenizer import load_tokenizer, train_tokenizer
+
+WORK = ".work"  # the working store, inside the shards folder while it is built
 
 
-# --- documents of a variant ---------------------------------------------------------------------
-def read_texts(stage_dir: Path) -> tuple[list[str], list[str]]:
-    """ids and texts of a stage's kept documents, in run order."""
-    ids: list[str] = []
-    texts: list[str] = []
-    parts = stage_folder.part_files(Path(stage_dir))
-    if not parts:
-        raise ConfigError(f"{stage_dir}: no part-*.parquet files (is it a stage output folder?)")
-    for p in parts:
-        t = pq.read_table(p, columns=["id", "text"])
-        ids += t["id"].to_pylist()
-        texts += t["text"].to_pylist()
-    return ids, texts
+@dataclass
+class Budget:
+    """Documents of one budget in order: document numbers, their text numbers, tokens taken."""
 
+    docs: np.ndarray
+    texts: np.ndarray
+    take: np.ndarray
 
-def shuffled(ids: list[str], seed: int) -> list[str]:
-    """One seeded order of document ids, the same whichever variant they come from."""
-    order = sorted(ids, key=lambda i: hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest())
-    return order
+    def __add__(self, other: "Budget") -> "Budget":
+        return Budget(*(np.concatenate([a, b]) for a, b in zip(self.astuple(), other.astuple())))
 
+    def astuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.docs, self.texts, self.take
 
-def read_drops(drops: dict[str, Path], stages: set[str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
-    """From stages' drops.parquet: the stage that dropped each id, and the dropped texts of `stages`."""
-    fate: dict[str, str] = {}
-    texts: dict[str, str] = {}
-    for stage, path in drops.items():
-        if not Path(path).is_file():
-            continue
-        want = stages is not None and stage in stages
-        t = pq.read_table(path, columns=["id", "text"] if want else ["id"])
-        for i in t["id"].to_pylist():
-            fate.setdefault(i, stage)
-        if want:
-            for i, x in zip(t["id"].to_pylist(), t["text"].to_pylist()):
-                if x:
-                    texts.setdefault(i, x)
-    return fate, texts
-
-
-def _cut(order: list[str], tokens: dict[str, np.ndarray], n: int) -> list[tuple[str, np.ndarray]]:
-    """Documents in order until exactly n tokens, the last one cut short."""
-    out, got = [], 0
-    for i in order:
-        if got >= n:
-            break
-        t = tokens[i][:n - got]
-        out.append((i, t))
-        got += len(t)
-    if got < n:
-        raise ConfigError(f"shards: {got:,} tokens available where {n:,} are needed")
-    return out
-
-
-def _postings_and_groups(texts: _Texts, max_df: int) -> tuple[Postings, np.ndarray]:
-    """The texts' 13-gram postings, and the group label of each document (see pipeline.splits)."""
-    postings = Postings(ngram_sets(texts.texts))
-    if len(texts.of_id) == len(texts.texts):  # one text a document
-        return postings, groups(postings, max_df)
-    # the split groups documents: an n-gram's count is of documents, not of one document's texts
-    return postings, groups(postings.merged(texts.owners(), len(texts.of_id)), max_df)
-
-
-def _validation(union: list[str], label: np.ndarray, clean: dict[str, np.ndarray],
-                cfg: ShardsConfig) -> tuple[list[str], set[str], dict[str, Any]]:
-    """Whole groups of documents (`union`, labelled by `label`) in a seeded order until the target;
-    returns validation ids (cleanest variant), every id held out of training, and what the split
-    did."""
-    members: dict[int, list[str]] = {}
-    for i, g in zip(union, label):
-        members.setdefault(int(g), []).append(i)
-    target = parse_tokens(cfg.validation_tokens)
-    largest = max(1, target // 5)  # a group of several documents larger than this stays in training
-    val, held, got, skipped = [], set(), 0, 0
-    for g in sorted(members, key=lambda g: hashlib.blake2b(f"{cfg.seed}:{union[g]}".encode(), digest_size=8).digest()):
-        if got >= target:
-            break
-        ids = [i for i in members[g] if i in clean]
-        size = sum(len(clean[i]) for i in ids)
-        if not ids or (size > largest and len(members[g]) > 1):
-            skipped += bool(ids)
-            continue
-        val += shuffled(ids, cfg.seed)
-        held.update(members[g])
-        got += size
-    sizes = sorted((len(m) for m in members.values()), reverse=True)
-    info = {"groups": len(members), "largest_group_docs": sizes[0] if sizes else 0,
-            "groups_too_large_for_validation": skipped, "group_max_df": cfg.group_max_df,
-            "docs_held_out": len(held), "docs_held_out_beyond_validation": len(held) - len(val)}
-    return val, held, info
+    def subset(self, sel: Any) -> "Budget":
+        return Budget(self.docs[sel], self.texts[sel], self.take[sel])
 
 
 def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config_hash: str = "",
@@ -131,240 +69,246 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     """Encode every distinct document once, split validation by groups, write budgets, mixes and
     the manifest. `drops` (stage name -> drops.parquet) gives mixes their dropped text and each
     budget its composition by the stage that would have dropped each document."""
-    import time
-
     if not variants:
         raise ConfigError("shards: no variants given")
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    data = {name: read_texts(path) for name, path in variants.items()}
+    shard_store.remove(out / WORK)
+    drops = drops or {}
+    pool_stages = {s for m in cfg.mixes.values() for s in m["dropped"]}
+    if pool_stages - set(drops):
+        raise ConfigError(f"shards.mixes name stage(s) {', '.join(sorted(pool_stages - set(drops)))} with no "
+                          f"drops.parquet here; available: {', '.join(sorted(drops)) or 'none'}")
     cleanest = list(variants)[-1]
-    fate, pool = _fates_and_pool(cfg, drops or {})
-    tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else _train_on(data[cleanest][1], cfg)
+    tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else \
+        train_tokenizer(iter(first_texts(variants[cleanest], cfg.train_chars)), cfg.vocab_size)
     atomic.write_text(out / "tokenizer.json", tok.to_str())
-    texts = _Texts.of(data, pool)
+    w = _Writer(out, cfg, tok.get_vocab_size(), Fates.read(drops))
     t_enc = time.perf_counter()
-    arrays, postings, label = _encode_and_group(tok, texts, cfg, progress)
+    texts, sides, pool = _read_all(w, tok, variants, drops, pool_stages, progress)
     enc_s = time.perf_counter() - t_enc
-    tokens = {name: {i: arrays[k] for i, k in slots.items()} for name, slots in texts.slot.items()}
-    w = _Writer(out, cfg, tok.get_vocab_size(), fate, postings, len(arrays))
-    clean = tokens[cleanest]
-    val_ids, held, split = _validation(list(texts.of_id), label, clean, cfg)
-    w.start_manifest(tok, cleanest, config_hash, val_ids, clean, split, texts.slot[cleanest])
-    budgets = [parse_tokens(b) for b in cfg.budgets]
-    orders = {name: [i for i in shuffled(ids, cfg.seed) if i not in held] for name, (ids, _) in data.items()}
-    for name, order in orders.items():
-        per, extra = _variant_budgets(name, order, tokens[name], budgets)
-        w.emit(name, per, {"source": str(variants[name]), **extra}, texts.slot[name])
-    dropped_slot = texts.dropped_or_variant()
-    dropped = {i: arrays[k] for i, k in dropped_slot.items()}
-    for name, m in cfg.mixes.items():
-        per, extra = _mix_budgets(name, m, orders[m["base"]], fate, tokens[m["base"]], dropped, held, cfg)
-        w.emit(name, per, extra, {**dropped_slot, **texts.slot[m["base"]]}, nested=False)
-    w.write_fates()
+    try:
+        w.start(texts, tok, cleanest, config_hash, sides[cleanest])
+        orders = {name: w.order(side) for name, side in sides.items()}
+        for name, side in sides.items():
+            w.add_variant(name, orders[name], {"source": str(variants[name])})
+        mixtext = texts.per_doc(*([pool] if pool else []), *sides.values())  # dropped text first
+        for name, m in cfg.mixes.items():
+            w.add_mix(name, m, orders[m["base"]], mixtext)
+        w.finish(texts)
+    finally:
+        texts.store.file.close()
+        shard_store.remove(out / WORK)
     w.manifest.seconds({"total": round(time.perf_counter() - t0, 3), "encode": round(enc_s, 3),
-                        "tokens_encoded": sum(len(a) for a in arrays)})
+                        "tokens_encoded": int(texts.length.sum())})
     return w.manifest.write(out).raw
 
 
-def _fates_and_pool(cfg: ShardsConfig, drops: dict[str, Path]) -> tuple[dict[str, str], dict[str, str]]:
-    """Which stage dropped each id, and the dropped texts the mixes draw from."""
-    pool_stages = {s for m in cfg.mixes.values() for s in m["dropped"]}
-    missing = pool_stages - set(drops)
-    if missing:
-        raise ConfigError(f"shards.mixes name stage(s) {', '.join(sorted(missing))} with no drops.parquet "
-                          f"here; available: {', '.join(sorted(drops)) or 'none'}")
-    return read_drops(drops, pool_stages)
-
-
-def _train_on(texts: list[str], cfg: ShardsConfig):
-    """A tokenizer trained on the cleanest variant: its texts in run order, up to train_chars."""
-    sample, total = [], 0
-    for t in texts:
-        if total >= cfg.train_chars:
-            break
-        sample.append(t)
-        total += len(t)
-    return train_tokenizer(iter(sample), cfg.vocab_size)
-
-
-@dataclass
-class _Texts:
-    """Every distinct text of the run's documents once, and which text each variant has of each
-    document. Why by (variant, id) and not by id: stages change texts (safety masks PII, quality
-    drops lines, decontamination redacts), so a document's text in the cleanest variant is not
-    its text in the raw one; variants still share most texts, and those are encoded once."""
-
-    texts: list[str] = field(default_factory=list)
-    slot: dict[str, dict[str, int]] = field(default_factory=dict)  # variant -> id -> text index
-    dropped: dict[str, int] = field(default_factory=dict)  # id -> its text as the stage that dropped it saw it
-    of_id: dict[str, list[int]] = field(default_factory=dict)  # id -> its texts; ids in order of first appearance
-
-    @classmethod
-    def of(cls, data: dict[str, tuple[list[str], list[str]]], pool: dict[str, str]) -> "_Texts":
-        t = cls()
-        t.slot = {name: {i: t.add(i, x) for i, x in zip(ids, texts)} for name, (ids, texts) in data.items()}
-        t.dropped = {i: t.add(i, x) for i, x in pool.items()}
-        return t
-
-    def add(self, i: str, text: str) -> int:
-        """The index of document i's `text`, added if this document had no such text yet."""
-        mine = self.of_id.setdefault(i, [])
-        for k in mine:
-            if self.texts[k] == text:
-                return k
-        mine.append(len(self.texts))
-        self.texts.append(text)
-        return mine[-1]
-
-    def owners(self) -> np.ndarray:
-        """Per text, its document's index in `of_id`'s order."""
-        owner = np.empty(len(self.texts), np.int64)
-        for d, mine in enumerate(self.of_id.values()):
-            owner[mine] = d
-        return owner
-
-    def dropped_or_variant(self) -> dict[str, int]:
-        """The text a mix takes of each document: as the stage that dropped it saw it, or, where
-        the run kept no dropped text (`keep_dropped_text = false`), the first variant's."""
-        out = dict(self.dropped)
-        for slots in self.slot.values():
-            for i, k in slots.items():
-                out.setdefault(i, k)
-        return out
-
-
-def _encode_and_group(tok, texts: _Texts, cfg: ShardsConfig, progress: bool
-                      ) -> tuple[list[np.ndarray], Postings, np.ndarray]:
-    """Tokens of every distinct text, its 13-gram postings and the documents' groups, computed in
-    a thread while the tokenizer encodes: both run outside the GIL for most of their time (Rust,
-    compiled kernels, numpy sorts)."""
-    from tqdm import tqdm
-
-    arrays: list[np.ndarray] = []
-    every = texts.texts
-    with ThreadPoolExecutor(1) as pool:
-        grouping = pool.submit(_postings_and_groups, texts, cfg.group_max_df)
-        for k in tqdm(range(0, len(every), cfg.batch_docs), desc="encode", disable=not progress, leave=False):
-            arrays += encode(tok, every[k:k + cfg.batch_docs], cfg.batch_docs)
-        postings, label = grouping.result()
-    return arrays, postings, label
-
-
-def _variant_budgets(name: str, order: list[str], tokens: dict[str, np.ndarray], budgets: list[int]
-                     ) -> tuple[dict[int, list[tuple[str, np.ndarray]]], dict[str, Any]]:
-    """A variant's nested budgets: the shortest prefixes of its seeded order that reach each."""
-    avail = sum(len(tokens[i]) for i in order)
-    if budgets[-1] > avail:
-        raise ConfigError(f"shards: variant {name!r} has {avail:,} tokens outside the validation groups, "
-                          f"fewer than the largest budget {budgets[-1]:,}; lower the budgets or add data")
-    cum = np.cumsum([len(tokens[i]) for i in order])
-    per = {b: [(i, tokens[i]) for i in order[:int(np.searchsorted(cum, b)) + 1]] for b in budgets}
-    return per, {"docs": len(order), "tokens": int(cum[-1]) if len(cum) else 0}
-
-
-def _mix_budgets(name: str, m: dict[str, Any], base_order: list[str], fate: dict[str, str],
-                 tokens: dict[str, np.ndarray], dropped_tokens: dict[str, np.ndarray], held: set[str],
-                 cfg: ShardsConfig) -> tuple[dict[int, list[tuple[str, np.ndarray]]], dict[str, Any]]:
-    """A mix's budgets: the base's clean prefix (`tokens`, the base's) and dropped documents
-    (`dropped_tokens`) at the mix's exact token share."""
-    in_base = set(base_order)
-    dropped = [i for i in shuffled([i for i, s in fate.items() if s in m["dropped"] and i in dropped_tokens],
-                                   cfg.seed) if i not in held and i not in in_base]
-    per = {}
-    for b in (parse_tokens(x) for x in m.get("budgets", cfg.budgets)):
-        n_drop = int(round(m["share"] * b))
-        try:
-            docs = _cut(base_order, tokens, b - n_drop) + _cut(dropped, dropped_tokens, n_drop)
-        except ConfigError as e:
-            raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or "
-                              f"the budget") from None
-        order = {i: k for k, i in enumerate(shuffled([i for i, _ in docs], cfg.seed))}
-        per[b] = sorted(docs, key=lambda d: order[d[0]])
-    return per, {"source": f"mix of {m['base']} and drops of {', '.join(m['dropped'])}",
-                 "mix": {"base": m["base"], "dropped": list(m["dropped"]), "share": float(m["share"]),
-                         "dropped_docs_available": len(dropped)}}
+def _read_all(w: "_Writer", tok, variants: dict[str, Path], drops: dict[str, Path], pool_stages: set[str],
+              progress: bool) -> tuple[Texts, dict[str, Side], Side | None]:
+    """Every variant's documents, then the dropped texts the mixes draw from, into the store."""
+    cfg = w.cfg
+    texts = Texts(w.out / WORK, tok, w.dtype, cfg.batch_docs, cfg.buffer_mb << 15)
+    ids = {name: variant_ids(path) for name, path in variants.items()}
+    dropped = DroppedTexts(drops, pool_stages, cfg.batch_docs) if pool_stages else None
+    total = sum(map(len, ids.values())) + (len(dropped.ids) if dropped else 0)
+    with tqdm(total=total, desc="encode", disable=not progress, leave=False) as bar:
+        sides = {name: texts.add_side(ids[name], variant_batches(path, cfg.batch_docs), bar)
+                 for name, path in variants.items()}
+        pool = texts.add_side(dropped.ids, dropped.batches(), bar) if dropped else None
+    texts.close()
+    return texts, sides, pool
 
 
 class _Writer:
-    """Writes the shard sets of one folder and collects its manifest."""
+    """Writes the shard sets of one folder and collects its manifest; the statistics that need
+    every posting (repetition, validation overlap) are gathered in one pass at the end."""
 
-    def __init__(self, out: Path, cfg: ShardsConfig, vocab: int, fate: dict[str, str], postings: Postings,
-                 n_texts: int):
-        self.out, self.cfg, self.fate, self.postings, self.n_texts = out, cfg, fate, postings, n_texts
+    def __init__(self, out: Path, cfg: ShardsConfig, vocab: int, fates: Fates):
+        self.out, self.cfg, self.fates = out, cfg, fates
         self.dtype = np.uint16 if vocab <= 65535 else np.uint32
-        self.per_ids: list[set[str]] = []
-        self.val_grams = np.empty(0, np.uint64)  # the validation's distinct 13-grams
+        self.sets: list[tuple[str, dict[int, Budget], dict[str, Any], dict[int, list[dict[str, Any]]]]] = []
         self.manifest: ManifestBuilder
 
-    def start_manifest(self, tok, cleanest: str, config_hash: str, val_ids: list[str],
-                       clean: dict[str, np.ndarray], split: dict[str, Any], slot: dict[str, int]) -> None:
-        """The manifest's head and the validation split's shards (`slot`: the cleanest variant's
-        text of each id)."""
-        cfg, out = self.cfg, self.out
-        self.val_grams = distinct(self.postings.of(self.members(slot[i] for i in val_ids)))
-        tokenizer = TokenizerEntry("tokenizer.json", sha256_file(out / "tokenizer.json"), tok.get_vocab_size(),
-                                   tok.token_to_id(EOS), not cfg.tokenizer, cleanest)
-        self.manifest = ManifestBuilder(tokenizer, np.dtype(self.dtype).name, cfg.tokens_per_shard, config_hash,
-                                        cfg.seed, {
-            "variant": cleanest, "target": parse_tokens(cfg.validation_tokens),
-            "tokens": sum(len(clean[i]) for i in val_ids), "docs": len(val_ids), "split": split,
-            "doc_ids_sha256": hashlib.sha256("\n".join(sorted(val_ids)).encode()).hexdigest(),
-            "shards": _rel(write_shards(out / "validation", [(i, clean[i]) for i in val_ids],
-                                        cfg.tokens_per_shard, self.dtype), out)})
+    def start(self, texts: Texts, tok, cleanest: str, config_hash: str, clean: Side) -> None:
+        """Number the documents, draw the validation split and write its shards."""
+        self.texts, self.doc_ids = texts, texts.ids()
+        self.keys = shuffle_keys(self.doc_ids, self.cfg.seed)
+        self.fate = self.fates.of(self.doc_ids)
+        label = self._groups()
+        clean_text = texts.per_doc(clean)
+        val, self.held, split = _validation(label, clean_text, texts.length, self.keys, self.cfg)
+        self.val = Budget(val, clean_text[val], texts.length[clean_text[val]])
+        tokenizer = TokenizerEntry("tokenizer.json", sha256_file(self.out / "tokenizer.json"), tok.get_vocab_size(),
+                                   tok.token_to_id(EOS), not self.cfg.tokenizer, cleanest)
+        self.manifest = ManifestBuilder(tokenizer, np.dtype(self.dtype).name, self.cfg.tokens_per_shard, config_hash,
+                                        self.cfg.seed, {
+            "variant": cleanest, "target": parse_tokens(self.cfg.validation_tokens),
+            "tokens": int(self.val.take.sum()), "docs": len(val), "split": split,
+            "doc_ids_sha256": self._ids_sha256(self.val),
+            "shards": self._write(self.out / "validation", self.val)})
 
-    def members(self, slots) -> np.ndarray:
-        """A flag per distinct text of the run: is it among `slots`."""
-        flags = np.zeros(self.n_texts, bool)
-        flags[list(slots)] = True
+    def _groups(self) -> np.ndarray:
+        """Each document's validation group (`pipeline.splits.groups`), a hash range at a time."""
+        owner, n = self.texts.owners(), self.texts.n_docs
+        parent = np.arange(n, dtype=np.int64)
+        for h, t in self.texts.postings.ranges():
+            link(parent, h, t, owner, self.cfg.group_max_df)
+        return labels(parent)
+
+    def order(self, side: Side) -> Budget:
+        """A variant's documents outside the validation groups, in the seeded shuffle."""
+        keep = ~self.held[side.doc]
+        docs, texts = side.doc[keep], side.text[keep]
+        o = np.argsort(self.keys[docs], kind="stable")
+        return Budget(docs[o], texts[o], self.texts.length[texts[o]])
+
+    def add_variant(self, name: str, order: Budget, facts: dict[str, Any]) -> None:
+        """A variant's nested budgets: the shortest prefixes of its order that reach each, stored
+        once as prefixes of one shard sequence (a budget names the first shards of the largest
+        budget's sequence and takes of the last only up to its own token count)."""
+        budgets = [parse_tokens(b) for b in self.cfg.budgets]
+        cum = np.cumsum(order.take)
+        avail = int(cum[-1]) if len(cum) else 0
+        if budgets[-1] > avail:
+            raise ConfigError(f"shards: variant {name!r} has {avail:,} tokens outside the validation groups, "
+                              f"fewer than the largest budget {budgets[-1]:,}; lower the budgets or add data")
+        per = {b: order.subset(slice(0, int(np.searchsorted(cum, b)) + 1)) for b in budgets}
+        sequence = self._write(self.out / name, per[budgets[-1]])
+        ends = np.cumsum([s["tokens"] for s in sequence])
+        shards = {b: sequence[:int(np.searchsorted(ends, int(x.take.sum()))) + 1] for b, x in per.items()}
+        self.sets.append((name, per, {**facts, "docs": len(order.docs), "tokens": avail}, shards))
+
+    def add_mix(self, name: str, m: dict[str, Any], base: Budget, mixtext: np.ndarray) -> None:
+        """A mix's budgets: the base's clean prefix and dropped documents (their text as the stage
+        that dropped them saw it, or a variant's) at the mix's exact token share, each budget
+        drawn apart in a sequence of its own."""
+        cand = np.isin(self.fate, self.fates.numbers(m["dropped"])) & (mixtext >= 0) & ~self.held
+        cand[base.docs] = False
+        docs = np.flatnonzero(cand)
+        docs = docs[np.argsort(self.keys[docs], kind="stable")]
+        dropped = Budget(docs, mixtext[docs], self.texts.length[mixtext[docs]])
+        per, shards = {}, {}
+        for b in (parse_tokens(x) for x in m.get("budgets", self.cfg.budgets)):
+            n_drop = int(round(m["share"] * b))
+            try:
+                both = _cut(base, b - n_drop) + _cut(dropped, n_drop)
+            except ConfigError as e:
+                raise ConfigError(f"shards.mixes.{name} at {budget_name(b)}: {e}; lower the share or "
+                                  f"the budget") from None
+            per[b] = both.subset(np.argsort(self.keys[both.docs], kind="stable"))
+            shards[b] = self._write(self.out / name / budget_name(b), per[b])
+        self.sets.append((name, per, {
+            "source": f"mix of {m['base']} and drops of {', '.join(m['dropped'])}",
+            "mix": {"base": m["base"], "dropped": list(m["dropped"]), "share": float(m["share"]),
+                    "dropped_docs_available": len(docs)}}, shards))
+
+    def finish(self, texts: Texts) -> None:
+        """The statistics over every posting, then each set's manifest entry, then the fates."""
+        members = [(k, b, self._flags(x.texts)) for k, (_, per, _, _) in enumerate(self.sets) for b, x in per.items()]
+        val, largest = self._flags(self.val.texts), {k: max(per) for k, (_, per, _, _) in enumerate(self.sets)}
+        rep = {(k, b): [0, 0] for k, b, _ in members}
+        hits, n_val = {k: 0 for k in largest}, 0
+        for h, t in texts.postings.ranges():
+            v = distinct(h[val[t]])
+            n_val += len(v)
+            for k, b, flags in members:
+                mine = h[flags[t]]
+                rep[(k, b)] = [x + y for x, y in zip(rep[(k, b)], repeated_counts(mine))]
+                if b == largest[k]:
+                    hits[k] += overlap_hits(v, mine)
+        for k, (name, per, facts, shards) in enumerate(self.sets):
+            vb = {budget_name(b): {"target": b, **self._describe(x, *rep[(k, b)]), "shards": shards[b]}
+                  for b, x in per.items()}
+            self.manifest.variant(name, vb, facts, round(hits[k] / n_val, 5) if n_val else 0.0)
+        self._write_fates()
+
+    def _flags(self, texts: np.ndarray) -> np.ndarray:
+        flags = np.zeros(self.texts.n_texts, bool)
+        flags[texts] = True
         return flags
 
-    def describe(self, docs: list[tuple[str, np.ndarray]], grams: np.ndarray) -> dict[str, Any]:
-        """A budget's manifest entry (`grams`: its documents' sorted 13-gram hashes)."""
-        comp: dict[str, int] = {}
-        for i, t in docs:
-            comp[self.fate.get(i, "kept")] = comp.get(self.fate.get(i, "kept"), 0) + len(t)
-        return {"tokens": int(sum(len(t) for _, t in docs)), "docs": len(docs),
-                "doc_ids_sha256": hashlib.sha256("\n".join(sorted(i for i, _ in docs)).encode()).hexdigest(),
+    def _describe(self, x: Budget, repeated: int, grams: int) -> dict[str, Any]:
+        """A budget's manifest entry but its target and shards."""
+        kind = self.fate[x.docs]
+        comp = {self.fates.names[f] if f >= 0 else "kept": int(x.take[kind == f].sum()) for f in np.unique(kind)}
+        return {"tokens": int(x.take.sum()), "docs": len(x.docs), "doc_ids_sha256": self._ids_sha256(x),
                 "composition": dict(sorted(comp.items())),
-                "repeated_13gram_share": round(repeated_share_of(grams), 4)}
+                "repeated_13gram_share": round(repeated / grams, 4) if grams else 0.0}
 
-    def emit(self, name: str, per_budget: dict[int, list[tuple[str, np.ndarray]]], extra: dict[str, Any],
-             slot: dict[str, int], nested: bool = True) -> None:
-        """Write a variant's budgets (`slot`: which text of each id they hold). Nested budgets are
-        prefixes of one shard sequence, stored once: a budget names the first shards of the largest
-        budget's sequence and takes of the last only up to its own token count (`tokens`). A mix's
-        budgets are drawn apart (not prefixes of each other), so each is a sequence of its own."""
-        out, cfg = self.out, self.cfg
-        vb = {}
-        self.per_ids.append({i for docs in per_budget.values() for i, _ in docs})
-        largest = max(per_budget)
-        sequence = write_shards(out / name, per_budget[largest], cfg.tokens_per_shard, self.dtype) if nested else []
-        for b, docs in per_budget.items():
-            grams = self.postings.of(self.members(slot[i] for i, _ in docs))
-            if b == largest:
-                train = grams  # the validation overlap is measured against the largest budget
-            info = self.describe(docs, grams)
-            if nested:
-                ends = np.cumsum([x["tokens"] for x in sequence])
-                shards = sequence[:int(np.searchsorted(ends, info["tokens"])) + 1]
-            else:
-                shards = write_shards(out / name / budget_name(b), docs, cfg.tokens_per_shard, self.dtype)
-            vb[budget_name(b)] = {"target": b, **info, "shards": _rel(shards, out)}
-        self.manifest.variant(name, vb, extra, round(overlap_of(self.val_grams, train), 5))
+    def _ids_sha256(self, x: Budget) -> str:
+        ids = self.doc_ids.take(pa.array(x.docs))
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(ids)], pa.int32()),
+                                                         ids.take(pc.sort_indices(ids))), "\n")[0].as_py()
+        return hashlib.sha256(joined.encode()).hexdigest()
 
-    def write_fates(self) -> None:
+    def _write(self, folder: Path, x: Budget) -> list[dict[str, Any]]:
+        ids = self.doc_ids.take(pa.array(x.docs)).to_pylist()
+        rows = ((i, self.texts.store.tokens(int(t))[:int(n)]) for i, t, n in zip(ids, x.texts, x.take))
+        shards = write_shards(folder, rows, self.cfg.tokens_per_shard, self.dtype)
+        return [dict(s, path=str(Path(s["path"]).relative_to(self.out))) for s in shards]
+
+    def _write_fates(self) -> None:
         """Which stage dropped each document of the budgets (the rest were kept by all)."""
-        if not self.fate:
+        if not len(self.fates.ids):
             return
-        fate = self.fate
-        in_budgets = sorted({i for x in self.per_ids for i in x})
-        fate_path = self.out / "fates.parquet"
-        with atomic.atomic_path(fate_path) as tmp:
-            pq.write_table(pa.table({"id": [i for i in in_budgets if i in fate],
-                                     "stage": [fate[i] for i in in_budgets if i in fate]}), tmp)
-        self.manifest.fates("fates.parquet", sha256_file(fate_path))
+        used = np.zeros(self.texts.n_docs, bool)
+        for _, per, _, _ in self.sets:
+            for x in per.values():
+                used[x.docs] = True
+        docs = np.flatnonzero(used & (self.fate >= 0))
+        ids = self.doc_ids.take(pa.array(docs))
+        o = pc.sort_indices(ids).to_numpy()
+        path = self.out / "fates.parquet"
+        with atomic.atomic_path(path) as tmp:
+            pq.write_table(pa.table({"id": ids.take(pa.array(o)),
+                                     "stage": pa.array([self.fates.names[f] for f in self.fate[docs[o]]],
+                                                       pa.string())}), tmp)
+        self.manifest.fates("fates.parquet", sha256_file(path))
 
 
-def _rel(shards: list[dict[str, Any]], root: Path) -> list[dict[str, Any]]:
-    return [dict(s, path=str(Path(s["path"]).relative_to(root))) for s in shards]
+def _cut(order: Budget, n: int) -> Budget:
+    """Documents in order until exactly n tokens, the last one cut short."""
+    cum = np.cumsum(order.take)
+    if (int(cum[-1]) if len(cum) else 0) < n:
+        raise ConfigError(f"shards: {int(cum[-1]) if len(cum) else 0:,} tokens available where {n:,} are needed")
+    k = int(np.searchsorted(cum, n)) + 1 if n > 0 else 0
+    out = order.subset(slice(0, k))
+    out.take = out.take.copy()
+    if k:
+        out.take[-1] -= int(cum[k - 1]) - n
+    return out
+
+
+def _validation(label: np.ndarray, clean_text: np.ndarray, length: np.ndarray, keys: np.ndarray,
+                cfg: ShardsConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Whole groups of documents in a seeded order (of their first document's shuffle key) until
+    the target; returns the validation's document numbers (in the cleanest variant), a flag per
+    document held out of training, and what the split did."""
+    n = len(label)
+    groups, inverse = np.unique(label, return_inverse=True)
+    members = np.bincount(inverse, minlength=len(groups))
+    in_clean = clean_text >= 0
+    size = np.bincount(inverse, weights=np.where(in_clean, length[np.maximum(clean_text, 0)], 0),
+                       minlength=len(groups)).astype(np.int64)
+    has_clean = np.bincount(inverse, weights=in_clean, minlength=len(groups)) > 0
+    target = parse_tokens(cfg.validation_tokens)
+    largest = max(1, target // 5)  # a group of several documents larger than this stays in training
+    drawn, got, skipped = [], 0, 0
+    for g in np.argsort(keys[groups], kind="stable"):
+        if got >= target:
+            break
+        if not has_clean[g] or (size[g] > largest and members[g] > 1):
+            skipped += bool(has_clean[g])
+            continue
+        drawn.append(g)
+        got += int(size[g])
+    rank = np.full(len(groups), -1, np.int64)
+    rank[drawn] = np.arange(len(drawn))
+    held = rank[inverse] >= 0
+    val = np.flatnonzero(held & in_clean)  # group by group in the drawn order, each in the seeded shuffle
+    val = val[np.lexsort((keys[val], rank[inverse[val]]))]
+    info = {"groups": len(groups), "largest_group_docs": int(members.max()) if n else 0,
+            "groups_too_large_for_validation": skipped, "group_max_df": cfg.group_max_df,
+            "docs_held_out": int(held.sum()), "docs_held_out_beyond_validation": int(held.sum()) - len(val)}
+    return val, held, info

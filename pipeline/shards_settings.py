@@ -20,6 +20,9 @@ class ShardsConfig:
                                                          "training", "path": True})
     seed: int = field(default=0, metadata={"help": "seed of the document shuffle"})
     batch_docs: int = field(default=1024, metadata={"help": "documents per encode_batch call"})
+    buffer_mb: int = field(default=128, metadata={
+        "help": "MB for the 13-gram postings held before they are sorted to disk, and for each hash range read "
+                "back: sets the step's memory, whatever the corpus's size"})
     train_chars: int = field(default=50_000_000, metadata={"help": "at most this much text trains the tokenizer"})
     group_max_df: int = field(default=100, metadata={
         "help": "documents sharing a word 13-gram found in 2..this many documents are one group, kept on one "
@@ -34,6 +37,8 @@ class ShardsConfig:
             raise ConfigError(f"shards.budgets = {list(self.budgets)}: need increasing positive token counts")
         if self.tokens_per_shard < 1 or self.vocab_size < 260 or parse_tokens(self.validation_tokens) < 1:
             raise ConfigError("shards: tokens_per_shard >= 1, vocab_size >= 260, validation_tokens >= 1")
+        if self.buffer_mb < 1:
+            raise ConfigError("shards.buffer_mb must be >= 1")
         if self.group_max_df < 2:
             raise ConfigError("shards.group_max_df must be >= 2")
         for name, m in self.mixes.items():

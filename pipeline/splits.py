@@ -120,38 +120,9 @@ class Postings:
         order = np.argsort(h)  # not stable: which document of a run comes first changes no group
         self.hashes, self.docs = h[order], d[order]
 
-    def merged(self, owner: np.ndarray, n: int) -> "Postings":
-        """The same n-grams over `n` groups of documents (`owner`: each document's group), each
-        n-gram posted once per group: what `groups` needs when a document has several texts.
-        One pass over the sorted postings, so no second sort."""
-        out = Postings([])
-        out.n_docs = n
-        out.hashes, out.docs = _merge_runs(self.hashes, self.docs, owner, n)
-        return out
-
     def of(self, member: np.ndarray) -> np.ndarray:
         """The sorted hashes of the postings of the documents flagged in `member` (bool per doc)."""
         return self.hashes[member[self.docs]]
-
-
-@numba.njit(cache=True, nogil=True)
-def _merge_runs(hashes: np.ndarray, docs: np.ndarray, owner: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Postings (sorted by hash) with each document replaced by its owner, the repeats of an
-    owner within a run of one hash dropped; still sorted by hash."""
-    last_run = np.full(n, -1, np.int64)  # per owner: the last run it was posted in
-    out_h = np.empty(len(hashes), np.uint64)
-    out_d = np.empty(len(hashes), np.int64)
-    run, m = -1, 0
-    for i in range(len(hashes)):
-        if i == 0 or hashes[i] != hashes[i - 1]:
-            run += 1
-        g = owner[docs[i]]
-        if last_run[g] != run:
-            last_run[g] = run
-            out_h[m] = hashes[i]
-            out_d[m] = g
-            m += 1
-    return out_h[:m].copy(), out_d[:m].copy()
 
 
 def _runs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,26 +131,69 @@ def _runs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.r_[starts, len(h)])
 
 
-def groups(p: Postings, max_df: int = 100) -> np.ndarray:
+def groups(p: Postings, max_df: int = 100, owner: np.ndarray | None = None, n: int = 0) -> np.ndarray:
     """Group label of each document: connected components of 'shares an n-gram found in 2 to
-    max_df documents'. Labels are the smallest document index of each group."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    max_df documents'. Labels are the smallest document index of each group. With `owner` (the
+    document of each of p's texts, `n` documents), a document with several texts is grouped on
+    the union of their n-grams, and an n-gram's count is of documents, not of texts."""
+    if owner is None:
+        owner, n = np.arange(p.n_docs, dtype=np.int64), p.n_docs
+    parent = np.arange(n, dtype=np.int64)
+    link(parent, p.hashes, p.docs, owner, max_df)
+    return labels(parent)
 
-    n, h, d = p.n_docs, p.hashes, p.docs
-    if len(h) == 0:
-        return np.arange(n)
-    starts, df = _runs(h)
-    run = np.repeat(np.arange(len(starts)), df)
-    linking = (df[run] >= 2) & (df[run] <= max_df)
-    # link each posting of a linking n-gram to the first document of that n-gram's run
-    first = d[starts][run]
-    a, b = first[linking], d[linking]
-    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    smallest = np.full(comp.max() + 1, n, dtype=np.int64)
-    np.minimum.at(smallest, comp, np.arange(n))
-    return smallest[comp]
+
+@numba.njit(cache=True, nogil=True)
+def link(parent: np.ndarray, hashes: np.ndarray, texts: np.ndarray, owner: np.ndarray, max_df: int) -> None:
+    """Join, in the union-find forest `parent`, the documents (`owner` of each text) that share
+    an n-gram found in 2 to max_df documents, from postings sorted by hash: one pass, each run
+    of a hash counted by distinct documents. Postings can come a hash range at a time."""
+    seen = np.full(len(parent), -1, np.int64)  # per document: the last run it was counted in
+    held = np.empty(max_df + 1, np.int64)
+    i, run, n = 0, 0, len(hashes)
+    while i < n:
+        j, k = i, 0
+        while j < n and hashes[j] == hashes[i]:
+            g = owner[texts[j]]
+            if seen[g] != run:
+                seen[g] = run
+                if k <= max_df:
+                    held[k] = g
+                k += 1
+            j += 1
+        if 2 <= k <= max_df:
+            for m in range(1, k):
+                _join(parent, held[0], held[m])
+        run += 1
+        i = j
+
+
+@numba.njit(cache=True, nogil=True)
+def _root(parent: np.ndarray, x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@numba.njit(cache=True, nogil=True)
+def _join(parent: np.ndarray, a: int, b: int) -> None:
+    """Join the components of a and b, the smaller root above the larger, so every root is its
+    component's smallest index."""
+    ra, rb = _root(parent, a), _root(parent, b)
+    if ra < rb:
+        parent[rb] = ra
+    elif rb < ra:
+        parent[ra] = rb
+
+
+@numba.njit(cache=True, nogil=True)
+def labels(parent: np.ndarray) -> np.ndarray:
+    """Each index's root: its component's smallest index."""
+    out = np.empty(len(parent), np.int64)
+    for i in range(len(parent)):
+        out[i] = _root(parent, i)
+    return out
 
 
 def repeated_share(p: Postings, member: np.ndarray) -> float:
@@ -189,10 +203,17 @@ def repeated_share(p: Postings, member: np.ndarray) -> float:
 
 def repeated_share_of(h: np.ndarray) -> float:
     """`repeated_share` from the members' sorted hashes (`Postings.of`)."""
+    repeated, total = repeated_counts(h)
+    return repeated / total if total else 0.0
+
+
+def repeated_counts(h: np.ndarray) -> tuple[int, int]:
+    """(postings of n-grams found in more than one member, all postings) of the members' sorted
+    hashes: `repeated_share_of`'s two sums, which add up over hash ranges."""
     if not len(h):
-        return 0.0
+        return 0, 0
     _, df = _runs(h)
-    return float(df[df > 1].sum() / len(h))
+    return int(df[df > 1].sum()), len(h)
 
 
 def overlap(p: Postings, val: np.ndarray, train: np.ndarray, lo: int = 1, hi: int = 10) -> float:
@@ -209,12 +230,16 @@ def distinct(h: np.ndarray) -> np.ndarray:
 def overlap_of(v: np.ndarray, t: np.ndarray, lo: int = 1, hi: int = 10) -> float:
     """`overlap` from the validation's distinct n-grams `v` and the training documents' sorted
     hashes `t`: the shards step computes each once for several variants and budgets."""
-    if len(v) == 0:
-        return 0.0
+    return overlap_hits(v, t, lo, hi) / len(v) if len(v) else 0.0
+
+
+def overlap_hits(v: np.ndarray, t: np.ndarray, lo: int = 1, hi: int = 10) -> int:
+    """How many of `v` occur in lo..hi training documents: `overlap_of`'s count, which adds up
+    over hash ranges."""
     starts, df = _runs(t)
     uniq = t[starts]
-    counts = np.zeros(len(v), np.int64)
-    if len(uniq):
-        pos = np.minimum(np.searchsorted(uniq, v), len(uniq) - 1)
-        counts = np.where(uniq[pos] == v, df[pos], 0)
-    return float(np.mean((counts >= lo) & (counts <= hi)))
+    if not len(v) or not len(uniq):
+        return 0
+    pos = np.minimum(np.searchsorted(uniq, v), len(uniq) - 1)
+    counts = np.where(uniq[pos] == v, df[pos], 0)
+    return int(np.count_nonzero((counts >= lo) & (counts <= hi)))
