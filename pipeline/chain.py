@@ -19,7 +19,7 @@ from tqdm import tqdm
 from pipeline import atomic, stage_folder
 from pipeline.config import StageSpec
 from pipeline.errors import RunError
-from pipeline.executor import Executor, configure_allocator
+from pipeline.executor import Executor, configure_allocator, freeze_setup
 from pipeline.groundtruth import ids_of, planted_pairs_found, recall_against_labels
 from pipeline.io import read_part
 from pipeline.stage import Stage
@@ -107,6 +107,7 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     if all(s is not None for s in finished):
         return finished  # type: ignore[return-value]
     configure_allocator()
+    freeze_setup()  # `corpusprep stage` too: the collections after each task skip the set-up heap
     if len(specs) > 1 and any(s.cls.needs_prepare for s in specs):
         raise RunError("a stage with a whole-stream pass cannot share a segment")
     parts = stage_folder.part_files(in_dir)

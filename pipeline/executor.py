@@ -55,8 +55,13 @@ def release_memory() -> None:
 
     Why: a long-lived worker otherwise keeps the high-water mark of its largest task, and forked
     workers inherit the parent's; then a memory cap (dedup.memory_mb) would hold for one task
-    but not for the process."""
+    but not for the process.
+
+    What survives the full collection is set-up (modules a task imported, caches), not the task's
+    data: it is frozen, so the next task's collection walks only what that task made (dedup, one
+    worker, 154 tasks: 7.1 s of collections before, 0.05 s after)."""
     gc.collect()
+    gc.freeze()
     try:
         import pyarrow as pa
 

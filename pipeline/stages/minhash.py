@@ -100,28 +100,52 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return keys
 
 
+@numba.njit(cache=True, nogil=True)
+def _pair_jaccard_kernel(offsets: np.ndarray, values: np.ndarray, left: np.ndarray, right: np.ndarray,
+                         out: np.ndarray) -> None:
+    for e in range(len(left)):
+        i, i_end = offsets[left[e]], offsets[left[e] + 1]
+        j, j_end = offsets[right[e]], offsets[right[e] + 1]
+        union = (i_end - i) + (j_end - j)
+        inter = 0
+        while i < i_end and j < j_end:
+            if values[i] < values[j]:
+                i += 1
+            elif values[i] > values[j]:
+                j += 1
+            else:
+                inter += 1
+                i += 1
+                j += 1
+        union -= inter
+        out[e] = inter / union if union > 0 else 1.0
+
+
 def pair_jaccard(offsets: np.ndarray, values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """True Jaccard of many pairs of sorted distinct shingle sets at once.
 
     The sets are rows of a list array (`offsets`, `values`); pair e compares rows left[e] and
-    right[e]. Both sides' shingles are tagged with their pair number and sorted together: a value
-    seen twice within one pair is in the intersection. No Python loop per pair.
-    """
-    def tagged(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lens = offsets[rows + 1] - offsets[rows]
-        pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens - offsets[rows], lens)
-        pair = np.repeat(np.arange(len(rows), dtype=np.uint64), lens)
-        return (pair << np.uint64(32)) | values[pos].astype(np.uint64), lens
+    right[e] by one merge of the two sorted rows (compiled): no temporary beyond the result, so
+    verification's memory is the sets it has loaded. Two empty sets are equal (1.0)."""
+    out = np.empty(len(left), dtype=np.float64)
+    _pair_jaccard_kernel(np.asarray(offsets, np.int64), values, np.asarray(left, np.int64),
+                         np.asarray(right, np.int64), out)
+    return out
 
-    ka, la = tagged(left)
-    kb, lb = tagged(right)
-    keys = np.concatenate([ka, kb])
-    del ka, kb
+
+def distinct_sorted(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's distinct shingle hashes, sorted (values, offsets as `Shingler.batch`'s).
+
+    Why one sort of (document << 32 | hash) for the whole batch: np.unique per document cost
+    ~27 us each, 3 s of signing 100,000 documents; this is ~6x faster and gives the same sets."""
+    doc = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
+    keys = (doc << np.uint64(32)) | values.astype(np.uint64)
     keys.sort()
-    same = keys[1:][keys[1:] == keys[:-1]]
-    inter = np.bincount((same >> np.uint64(32)).astype(np.int64), minlength=len(left))
-    union = la + lb - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    keys = keys[first]
+    starts = np.searchsorted(keys >> np.uint64(32), np.arange(len(offsets), dtype=np.uint64))
+    return (keys & _MASK32).astype(np.uint32), starts.astype(np.int64)
 
 
 def similar_pairs(texts: list[str], reference: list[str] | None = None,

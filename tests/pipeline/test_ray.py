@@ -166,3 +166,58 @@ def test_resume_across_worker_counts_and_executors_redoes_nothing(tmp_path, loca
     changed = sorted(str(p.relative_to(out)) for p in done if p.stat().st_mtime_ns != done[p])
     assert not changed  # finished parts untouched
     assert data_files(out) == data_files(ref) and _funnel(out) == _funnel(ref)
+
+
+def _raylet_of(pid: int) -> int | None:
+    """The raylet (one per Ray node) that a worker process descends from, by /proc parents."""
+    while pid > 1:
+        try:
+            if b"raylet" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]:
+                return pid
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+    return None
+
+
+def test_two_node_cluster_runs_tasks_on_both_nodes_survives_a_node_killed_and_matches_the_local_pool(
+        tmp_path, local_reference):
+    """A 2-node Ray cluster on one machine (`ray.cluster_utils.Cluster`: a head and a worker node,
+    one CPU each, each with its own raylet): the run joins it by address, its tasks run on both
+    nodes (seen as the raylets their worker processes descend from), the worker node is killed
+    mid-run, Ray retries its tasks on the head, and the output is the local pool's, byte for byte."""
+    from ray.cluster_utils import Cluster
+
+    inp, ref = local_reference
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    worker = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    raylets: dict[int, set[int]] = {}  # raylet -> task worker pids seen under it
+    killed: list[int] = []
+
+    def watch() -> None:
+        deadline = time.time() + 300
+        while not killed and time.time() < deadline:
+            for pid in _ray_task_pids():
+                r = _raylet_of(pid)
+                if r is not None:
+                    raylets.setdefault(r, set()).add(pid)
+            if len(raylets) >= 2 and len(list((tmp_path / "c").glob("01_html/_done/*.json"))) >= 2:
+                cluster.remove_node(worker, allow_graceful=False)  # its raylet and workers SIGKILLed
+                killed.append(1)
+            time.sleep(0.02)
+
+    try:
+        cfg = _config(tmp_path, inp, "c", "ray")
+        t = threading.Thread(target=watch, daemon=True)
+        t.start()
+        run(load_run_config(cfg, [f"run.address={cluster.address}"]), progress=False)
+        t.join()
+    finally:
+        cluster.shutdown()
+    print(f"\n[ray cluster] task workers seen per node: {[len(v) for v in raylets.values()]}; "
+          f"worker node killed: {bool(killed)}")
+    assert len(raylets) == 2, f"tasks ran under {len(raylets)} raylet(s): {raylets}"
+    assert killed, "the worker node was not killed mid-run"
+    assert data_files(tmp_path / "c") == data_files(ref) and len(data_files(ref)) > 20
+    assert _funnel(tmp_path / "c") == _funnel(ref)
