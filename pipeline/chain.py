@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+import pyarrow.parquet as pq
 
 from pipeline import atomic, stage_folder
 from pipeline.config import StageSpec
@@ -22,6 +22,7 @@ from pipeline.errors import RunError
 from pipeline.executor import Executor, configure_allocator, freeze_setup
 from pipeline.groundtruth import ids_of, planted_pairs_found, recall_against_labels
 from pipeline.io import read_part
+from pipeline.progress import Progress
 from pipeline.stage import Stage
 
 log = logging.getLogger("corpusprep.run")
@@ -123,10 +124,12 @@ def run_segment(specs: list[StageSpec], in_dir: Path, out_dirs: list[Path], writ
     else:  # the first stages run in the read task: their parts are done already
         log.info("%s: ran in the read, on each of %d part(s) as it was read", names,
                  len(stage_folder.done_markers(out_dirs[-1])))
-    bar = tqdm(total=len(parts), initial=len(parts) - len(todo), desc=names,
-               unit="part", disable=not progress or not parts, leave=False)  # none: run in the read
-    for _ in executor.map_unordered(_segment_task, todo):
-        bar.update()
+    rows = {p.stem: pq.read_metadata(p).num_rows for p in parts}
+    pending = {Path(t[1]).stem for t in todo}
+    bar = Progress(names, sum(rows.values()), sum(n for k, n in rows.items() if k not in pending), "doc",
+                   progress and bool(parts))  # none: the stages ran in the read
+    for name in executor.map_unordered(_segment_task, todo):
+        bar.update(rows[name])
     bar.close()
     return _summed(specs, out_dirs, labels)
 

@@ -14,13 +14,13 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from pipeline import atomic, stage_folder
 from pipeline.chain import Chain
 from pipeline.document import Document, DroppedDoc
 from pipeline.errors import InputError
 from pipeline.executor import Executor, configure_allocator, release_memory
+from pipeline.progress import Progress
 from pipeline.read_summary import read_warnings
 from pipeline.readers import Count, InputConfig, Listing, Skip, Source, check_sources, list_sources, read_source
 from pipeline.stage import StageStats
@@ -53,10 +53,11 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
             if not stage_folder.source_done(out_dir, i)]
     out_dir.mkdir(parents=True, exist_ok=True)
     desc = "+".join(["read", *(c.name for c in chain.specs)] if chain else ["read"])
-    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc=desc,
-               unit="file", disable=not progress, leave=False)
-    for _ in (_read_limited(todo, out_dir, limit) if limit else executor.map_unordered(_read_task, todo)):
-        bar.update()
+    size = {s.label: sum(_size(p) for p in s.paths) for s in sources}
+    pending = {t[0].label for t in todo}
+    bar = Progress(desc, sum(size.values()), sum(n for k, n in size.items() if k not in pending), "B", progress)
+    for done in (_read_limited(todo, out_dir, limit) if limit else executor.map_unordered(_read_task, todo)):
+        bar.update(size[done["source"]])
     bar.close()
     check_unique_ids(out_dir)
     release_memory()  # workers forked later inherit this process's pages
@@ -67,6 +68,14 @@ def run_read(cfg: InputConfig, out_dir: Path, executor: Executor, part_docs: int
         [f"run.limit = {limit:,}: only the input's first {stats['docs_out']:,} documents were read"] if limit else [])
     stage_folder.write_stats(out_dir, stats)
     return stats
+
+
+def _size(path: str) -> int:
+    """Bytes of an input file, for the progress bar (0 where it cannot be seen)."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def _read_task(task: tuple[Source, InputConfig, str, int, int, Chain | None, int]) -> dict[str, Any]:
