@@ -9,32 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 from tqdm import tqdm
 
-
-def tree_rss_mb(root: int | None = None) -> float:
-    """Resident memory of a process and all its descendants (Linux /proc; 0 elsewhere)."""
-    root = root or os.getpid()
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").glob("[0-9]*"):
-        try:
-            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(d.name))
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-        todo += children.get(pid, [])
-    return total / 1024
+from pipeline.proc_tree import tree_rss_mb
 
 
 class Progress:
@@ -49,7 +27,7 @@ class Progress:
 
     def update(self, n: int) -> None:
         if self.verbose:
-            self.bar.set_postfix_str(f"RSS {tree_rss_mb():,.0f} MB", refresh=False)
+            self.bar.set_postfix_str(f"RSS {tree_rss_mb(os.getpid()):,.0f} MB", refresh=False)
         self.bar.update(n)
 
     def close(self) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from pipeline.proc_tree import tree_memory_kb
 
 
 @dataclass(frozen=True)
@@ -15,30 +16,6 @@ class PeakRSS:
     one_mb: float    # the largest peak of any single process
     total_mb: float  # the largest sum over the tree at one moment (shared pages counted per process)
     one_anon_mb: float = 0.0  # the largest peak of anonymous memory (RssAnon + RssShmem) of any process
-
-
-def tree_memory_kb(root: int) -> dict[int, tuple[int, int]]:
-    """(VmRSS, RssAnon + RssShmem) in kB of a process and each of its descendants."""
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    out, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-            kb = {k: int(status[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssShmem") if k in status}
-            if "VmRSS" in kb:
-                out[pid] = (kb["VmRSS"], kb.get("RssAnon", 0) + kb.get("RssShmem", 0))
-        except (OSError, ValueError):
-            pass
-        todo += children.get(pid, [])
-    return out
 
 
 def run_with_peak_rss(cmd: list[str], interval: float = 0.02, **popen) -> PeakRSS:
