@@ -17,7 +17,7 @@ EXECUTORS = ("local", "ray")
 STAGE_OUTPUTS = ("needed", "all")
 # where the work runs (and where its card goes) is not part of what it computes: these stay out
 # of the config hash
-WHERE_IT_RUNS = ("workers", "executor", "address", "stage_outputs", "cards_dir")
+WHERE_IT_RUNS = ("workers", "executor", "address", "stage_outputs", "cards_dir", "scratch")
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RunSettings:
     """How a run executes; none of these change its output."""
 
     name: str = field(metadata={"help": "run name: the data card goes to data_cards/<name>/"})
-    output: str = field(metadata={"help": "output folder of the run"})
+    output: str = field(metadata={"help": "output folder of the run: a path or an fsspec URL (s3://, gs://, hf://)"})
     workers: int = field(default=1, metadata={"help": "worker processes (local) or CPUs of a local Ray instance"})
     executor: str = field(default="local", metadata={
         "help": "local (a process pool) or ray (a local Ray instance, or the cluster at run.address)"})
@@ -36,7 +36,11 @@ class RunSettings:
     keep_dropped_text: bool = field(default=True, metadata={
         "help": "store dropped documents' text in drops.parquet for inspection"})
     cards_dir: str = field(default="data_cards", metadata={
-        "help": "where data cards are written (relative to the config file, as every path in it)"})
+        "help": "where data cards are written (relative to the config file, as every path in it; or a URL)"})
+    scratch: str = field(default="", metadata={
+        "help": "with remote paths (a URL as input.path, run.output or run.cards_dir): the local folder that "
+                "holds their copies while the run works (empty: one under the system temp dir); on a "
+                "multi-node Ray cluster, a filesystem every node shares"})
     limit: int = field(default=0, metadata={
         "help": "read only the input's first N documents (0: all), for a quick trial of a config; sources "
                 "are then read in order, one at a time"})
@@ -113,8 +117,8 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
         return Path.cwd() if key in typed else path.resolve().parent
 
     run_vals = dict(doc.get("run", {}), cards_dir=doc.get("run", {}).get("cards_dir", "data_cards"))
-    for key in ("output", "cards_dir"):
-        if key in run_vals:
+    for key in ("output", "cards_dir", "scratch"):
+        if run_vals.get(key):
             run_vals[key] = resolve_path(base("run", key), run_vals[key])
     run = build(RunSettings, run_vals, "run")
     inp_vals = dict(doc.get("input", {}))

@@ -13,6 +13,7 @@ from typing import Any
 from pipeline import stage_folder
 from pipeline.config import RunConfig
 from pipeline.readers import READERS, Listing
+from pipeline.settings import is_url
 
 ALWAYS = ("corpusprep", "numpy", "pyarrow")  # what every run uses
 SHARDS = ("tokenizers",)
@@ -34,7 +35,7 @@ def run_report(cfg: RunConfig, listing: Listing, stats: list[dict[str, Any]], se
         "docs_dropped": sum(s["docs_dropped"] for s in stats),
         "seconds": round(seconds, 3),
         "versions": versions(cfg, listing),
-        "shards": shards and dict(shards, folder=str(Path(cfg.run.output) / stage_folder.SHARDS)),
+        "shards": shards and dict(shards, folder=_shards_folder(cfg)),
         "licences": licence_notes(cfg),
     }
 
@@ -71,3 +72,12 @@ def input_licence(path: Path) -> str:
             if licence:
                 return f"Input: {licence}"
     return ""
+
+
+def _shards_folder(cfg: RunConfig) -> str:
+    """Where the shards are for a reader of the card: the output URL's shards for a remote run,
+    not the scratch copy the run worked in."""
+    output = cfg.source.get("run", {}).get("output", "")
+    if is_url(output):
+        return f"{output.rstrip('/')}/{stage_folder.SHARDS}"
+    return str(Path(cfg.run.output) / stage_folder.SHARDS)

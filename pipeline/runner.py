@@ -23,6 +23,7 @@ from pipeline.executor import Executor, freeze_setup, make_executor
 from pipeline.plan import needed_outputs, read_chain, segments, stage_dirs
 from pipeline.read_step import check_input, run_read
 from pipeline.readers import Listing
+from pipeline.remote import RemoteRun, localize
 from pipeline.run_report import run_report
 from pipeline.startup import check_output
 
@@ -39,6 +40,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True, executor: E
     any worker count or executor: run.workers, run.executor and run.address say where it runs).
     The output folder, the input and the stages' lists and models are checked before anything is
     written or any executor (Ray) starts."""
+    cfg, remote = localize(cfg, resume)  # remote paths: scratch copies, pushed back after each step
     prior = check_output(Path(cfg.run.output), cfg.config_hash(), cfg.source, resume)
     listing = check_input(cfg.input, cfg.run.part_docs, tuple(s.name for s in cfg.stages))
     for spec in cfg.stages:  # fail on bad lists/models before any data is read
@@ -49,13 +51,14 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True, executor: E
     own = executor is None
     executor = executor or make_executor(cfg.run.executor, cfg.run.workers, cfg.run.address)
     try:
-        return _run(cfg, prior, listing, progress, executor)
+        return _run(cfg, prior, listing, progress, executor, remote or RemoteRun(None, None))
     finally:
         if own and hasattr(executor, "close"):
             executor.close()
 
 
-def _run(cfg: RunConfig, prior: dict[str, Any], listing: Listing, progress: bool, executor: Executor) -> RunResult:
+def _run(cfg: RunConfig, prior: dict[str, Any], listing: Listing, progress: bool, executor: Executor,
+         remote: RemoteRun) -> RunResult:
     out = Path(cfg.run.output)
     if prior:
         stage_folder.remove_temp_files(out)  # left by a killed process; never read, never reused
@@ -64,8 +67,8 @@ def _run(cfg: RunConfig, prior: dict[str, Any], listing: Listing, progress: bool
     if started != cfg.run.stage_outputs:
         raise RunError(f"{out} was started with run.stage_outputs = {started!r}; resume it "
                        f"with the same setting (it decides which files a finished part has)")
-    clock = _RunClock(out / stage_folder.RECORD, {"config_hash": cfg.config_hash(), "config": cfg.source,
-                                                  "stage_outputs": cfg.run.stage_outputs}, prior.get("seconds", 0.0))
+    meta = {"config_hash": cfg.config_hash(), "config": cfg.source, "stage_outputs": cfg.run.stage_outputs}
+    clock = _RunClock(out / stage_folder.RECORD, meta, prior.get("seconds", 0.0), remote)
     dirs = stage_dirs(cfg)
     needed = needed_outputs(cfg)
     stats = [run_read(cfg.input, dirs[0], executor, cfg.run.part_docs, listing, progress, read_chain(cfg),
@@ -90,6 +93,7 @@ def _run(cfg: RunConfig, prior: dict[str, Any], listing: Listing, progress: bool
     atomic.write_json(out / stage_folder.REPORT, report)
     stage_folder.remove_temp_files(out)  # left by a worker killed mid-write and retried
     card = write_card(report, Path(cfg.run.cards_dir) / cfg.run.name)
+    remote.after_card()
     return RunResult(out, report, card)
 
 
@@ -98,15 +102,18 @@ class _RunClock:
     a resumed run says what the whole run took, not what its last attempt did (0.0 s for a re-run
     that found everything done). A killed attempt counts up to its last finished step."""
 
-    def __init__(self, record: Path, meta: dict[str, Any], before: float):
+    def __init__(self, record: Path, meta: dict[str, Any], before: float, remote: RemoteRun):
         self.path, self.meta, self.before, self.t0 = record, meta, float(before), time.perf_counter()
+        self.remote = remote
         self.lap()
 
     def attempt(self) -> float:
         return time.perf_counter() - self.t0
 
     def lap(self) -> None:
+        """After each step: the time so far, and a remote output brought up to date."""
         atomic.write_json(self.path, {**self.meta, "seconds": round(self.before + self.attempt(), 3)})
+        self.remote.after_step()
 
 
 def run_shards(cfg: RunConfig, dirs: list[Path], progress: bool) -> dict[str, Any]:

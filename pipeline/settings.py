@@ -139,9 +139,17 @@ def apply_overrides(doc: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return doc
 
 
+def is_url(path: str) -> bool:
+    """A path fsspec resolves to a filesystem other than the local one (pipeline/remote.py
+    reads and writes it)."""
+    scheme, sep, _ = str(path).partition("://")
+    return bool(sep) and scheme.isidentifier() and scheme not in ("file", "local")
+
+
 def resolve_path(base: Path, value: str) -> str:
-    """Paths in a config are relative to the config file's folder ("default" is a name)."""
-    if value == "default":
+    """Paths in a config are relative to the config file's folder ("default" is a name, a URL
+    such as s3://bucket/key is remote: pipeline/remote.py)."""
+    if value == "default" or is_url(value):
         return value
     p = Path(value).expanduser()
     return str(p if p.is_absolute() else (base / p).resolve())
