@@ -1,12 +1,12 @@
 """What the pipeline dropped, as the shards step uses it: the stage that dropped each document (a
 budget's composition, fates.parquet) and the dropped texts the mixes draw from.
 
-Read from the stages' drops.parquet a batch at a time; what is kept in memory is ids (a pyarrow
-array) and a stage number each, never the dropped texts.
+Read from the stages' drops.parquet a batch at a time; what is kept in memory is a stage number
+per document of the shards, and for the mixes the ids of the texts they draw from, never the
+dropped texts.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -16,31 +16,32 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
-@dataclass
 class Fates:
-    """Which stage dropped each document (the first that did, in the drops' order)."""
+    """Which stage dropped each document (the first that did, in the drops' order).
 
-    ids: pa.Array
-    stage: np.ndarray  # a number into `names` per id
-    names: list[str]
+    Why not a table of every dropped id: on a crawl most documents are dropped (1.27 M of 1.6 M
+    in bench_scale), and their ids held through the shards step grew its peak with the corpus;
+    a stage's ids are matched against the shards' documents a batch at a time instead, and what
+    stays is one small number per document."""
 
-    @classmethod
-    def read(cls, drops: dict[str, Path]) -> "Fates":
-        ids, stage = [], []
-        names = list(drops)
-        for k, path in enumerate(drops.values()):
-            if Path(path).is_file():
-                ids.append(pq.read_table(path, columns=["id"])["id"].combine_chunks().cast(pa.string()))
-                stage.append(np.full(len(ids[-1]), k, np.int64))
-        every = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
-        first = pc.index_in(every, value_set=every).to_numpy() == np.arange(len(every))
-        return cls(every.filter(pa.array(first)), np.concatenate(stage)[first] if stage else np.zeros(0, np.int64),
-                   names)
+    BATCH = 1 << 20  # dropped ids matched at once
+
+    def __init__(self, drops: dict[str, Path]):
+        self.paths = [Path(p) for p in drops.values()]
+        self.names = list(drops)
+        self.any = any(p.is_file() and pq.read_metadata(p).num_rows for p in self.paths)
 
     def of(self, ids: pa.Array) -> np.ndarray:
         """The stage number of each id (-1: no stage dropped it)."""
-        pos = pc.index_in(ids, value_set=self.ids).fill_null(-1).to_numpy()
-        return np.where(pos >= 0, self.stage[np.maximum(pos, 0)], -1) if len(self.stage) else np.full(len(ids), -1)
+        fate = np.full(len(ids), -1, np.int16)
+        for k, path in enumerate(self.paths):
+            if not path.is_file():
+                continue
+            for b in pq.ParquetFile(path).iter_batches(batch_size=self.BATCH, columns=["id"]):
+                pos = pc.index_in(b.column("id").cast(pa.string()), value_set=ids).drop_null().to_numpy()
+                pos = pos[fate[pos] < 0]
+                fate[pos] = k
+        return fate
 
     def numbers(self, names: list[str]) -> np.ndarray:
         return np.array([self.names.index(n) for n in names if n in self.names], np.int64)

@@ -83,7 +83,7 @@ def build_shards(variants: dict[str, Path], out: Path, cfg: ShardsConfig, config
     tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else \
         train_tokenizer(iter(first_texts(variants[cleanest], cfg.train_chars)), cfg.vocab_size)
     atomic.write_text(out / "tokenizer.json", tok.to_str())
-    w = _Writer(out, cfg, tok.get_vocab_size(), Fates.read(drops))
+    w = _Writer(out, cfg, tok.get_vocab_size(), Fates(drops))
     t_enc = time.perf_counter()
     texts, sides, pool = _read_all(w, tok, variants, drops, pool_stages, progress)
     enc_s = time.perf_counter() - t_enc
@@ -250,7 +250,7 @@ class _Writer:
 
     def _write_fates(self) -> None:
         """Which stage dropped each document of the budgets (the rest were kept by all)."""
-        if not len(self.fates.ids):
+        if not self.fates.any:
             return
         used = np.zeros(self.texts.n_docs, bool)
         for _, per, _, _ in self.sets:
