@@ -64,11 +64,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from training.fit_constrained import parse_base
     from training.report import by_variant, fit_rows, plot_fit, table_from_csv, table_from_results
     from training.sweep import load_results
 
     if bool(args.table) == bool(args.results):
         raise ConfigError("corpusprep fit needs RESULTS_DIR or --table CSV")
+    base = parse_base(args.base) if args.base else None  # a bad --base fails before any fit
     rows = table_from_csv(args.table) if args.table else table_from_results(load_results(args.results))
     out = Path(args.out or (Path(args.table).parent if args.table else Path(args.results)))
     for v, rs in by_variant(rows).items():
@@ -86,7 +88,31 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]{flag}")
         plot_fit(rs, f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
         print(f"  plot: {out / f'fit_{v}.png'}")
+        if any(r["D"] > r["unique"] * 1.05 for r in rs):
+            _print_constrained(rs, base, args.bootstrap)
     return 0
+
+
+def _print_constrained(rows: list[dict], base: dict[str, float] | None, bootstrap: int) -> None:
+    """Muennighoff et al.'s data-constrained law on the rows that have U (training.fit_constrained)."""
+    import numpy as np
+
+    from training.fit_constrained import fit_data_constrained
+
+    arr = lambda k: np.array([r.get(k, np.nan) for r in rows], float)  # noqa: E731
+    un = arr("UN")
+    f = fit_data_constrained(arr("N"), arr("D"), arr("unique"), arr("loss"), base=base,
+                             UN=None if np.isnan(un).any() else un, bootstrap=max(20, bootstrap // 2))
+    how = "R_D* and R_N* with the base law given (--base)" if base else "all seven parameters"
+    print(f"  data-constrained law (Muennighoff et al. 2023), {how}, on {f.n_points} points "
+          f"({f.bootstrap} bootstrap resamples):")
+    for k, val in f.params.items():
+        if k not in f.free:
+            print(f"  {k:6s} {val:12.5g}   (given)")
+            continue
+        lo, hi = f.ci[k]
+        flag = "   (not identified: on its search bound)" if k in f.at_bound else ""
+        print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]{flag}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -153,7 +179,10 @@ def add_training_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = sub.add_parser("fit", help="fit L(N, D) with bootstrap CIs to run results or a CSV table")
     p.add_argument("results", nargs="?", help="a folder with result.json files (e.g. a sweep)")
-    p.add_argument("--table", help="a CSV with columns N, D, loss (and optionally variant)")
+    p.add_argument("--table", help="a CSV with columns N, D, loss (and optionally variant; U, the unique tokens, "
+                   "for the data-constrained law when some D > U; UN)")
+    p.add_argument("--base", help="the data-constrained law's base law, held fixed while R_D* and R_N* are "
+                   "fitted: E=..,A=..,B=..,alpha=..,beta=.. (default: all seven parameters fitted)")
     p.add_argument("--out", help="where to write the plot (default: beside the input)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples")
     p = sub.add_parser("report", help="rebuild a sweep's report and plots from its results (no training)")

@@ -38,16 +38,17 @@ def table_from_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table_from_csv(path: str | Path) -> list[dict[str, Any]]:
-    """The points of a CSV with columns N, D, loss (and optionally variant, unique); a value that
-    is not a number is a FitError naming its line and column (an empty or nan loss is a point
-    that did not train)."""
+    """The points of a CSV with columns N, D, loss (and optionally variant; U, or unique, for the
+    unique tokens behind D, so D / U epochs; UN for the parameter count U_N of the
+    data-constrained law); a value that is not a number is a FitError naming its line and column
+    (an empty or nan loss is a point that did not train)."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise FitError(f"{path}: cannot be read as a CSV ({e})") from None
     if not rows or not {"N", "D", "loss"} <= set(rows[0]):
-        raise FitError(f"{path}: needs columns N, D, loss (and optionally variant)")
+        raise FitError(f"{path}: needs columns N, D, loss (and optionally variant; U for unique tokens, UN)")
 
     def number(r: dict[str, str], key: str, line: int, missing: float | None = None) -> float:
         value = (r.get(key) or "").strip()
@@ -58,9 +59,14 @@ def table_from_csv(path: str | Path) -> list[dict[str, Any]]:
         except ValueError:
             raise FitError(f"{path} line {line}: {key} = {value!r} is not a number") from None
 
-    return [{"N": number(r, "N", i), "D": number(r, "D", i), "loss": number(r, "loss", i, math.nan),
-             "variant": r.get("variant", ""), "unique": number(r, "unique", i, number(r, "D", i)), "epochs": 1.0}
-            for i, r in enumerate(rows, 2)]
+    out = []
+    for i, r in enumerate(rows, 2):
+        D = number(r, "D", i)
+        unique = number(r, "U" if "U" in r else "unique", i, D)
+        out.append({"N": number(r, "N", i), "D": D, "loss": number(r, "loss", i, math.nan),
+                    "variant": r.get("variant", ""), "unique": unique, "epochs": D / unique,
+                    "UN": number(r, "UN", i, math.nan)})
+    return out
 
 
 def by_variant(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
