@@ -35,7 +35,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.config import load_run_config
     from pipeline.runner import run
     from pipeline.sample.build import build_sample
-    from training.sweep import build_sweep_report, load_sweep, run_sweep
+    from training.sweep import build_sweep_report, knnlm_skipped, load_sweep, run_sweep
 
     t0 = time.perf_counter()
     sample = Path(args.sample)
@@ -44,6 +44,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         build_sample(sample, seed=args.seed)
     cfg = load_run_config(args.config, [f"run.workers={args.workers}"])
     sweep = None if args.no_sweep else load_sweep(args.sweep)
+    missing = sweep and knnlm_skipped(sweep)
+    if missing:  # said before minutes of work, not after them
+        print(f"sweep.knnlm: {missing}; the demo runs everything else and its report says kNN-LM was not run")
     stamp = Path(cfg.run.output) / stage_folder.RECORD
     if stamp.exists() and json.loads(stamp.read_text())["config_hash"] != cfg.config_hash():
         # the demo owns its output folder: a changed config starts it afresh (sweep points are

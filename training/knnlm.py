@@ -86,6 +86,16 @@ def encode(model: GPT, tokens: Any, max_tokens: int, batch: int, device: str = "
                lp.reshape(-1).cpu().numpy())
 
 
+def faiss_problem() -> str | None:
+    """Why kNN-LM cannot run here (faiss missing), or None: checked before any training, so a
+    sweep or the demo never stops after minutes of it for want of an optional engine."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError as e:
+        return f"faiss cannot be imported ({e}): pip install 'corpusprep[knn]' (faiss-cpu)"
+    return None
+
+
 def _faiss():
     try:
         import faiss

@@ -125,7 +125,8 @@ def _boot_D(samples: dict[str, list[float]], p_ref: dict[str, float], nmax: floa
 
 
 def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 100,
-                 lr_search: dict[str, Any] | None = None, knnlm: list[dict[str, Any]] | None = None) -> Path:
+                 lr_search: dict[str, Any] | None = None, knnlm: list[dict[str, Any]] | None = None,
+                 knnlm_skipped: str | None = None) -> Path:
     """report.md, fits.json and plots under `out`. MoE runs are kept out of the dense fits and
     findings and compared with dense runs in their own section, as are kNN-LM results."""
     out = Path(out)
@@ -148,7 +149,7 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
     L += _plots_section(variants, fits, facts, out)
     if moe_rows:
         L += moe_section(rows, moe_rows, out)
-    L += knnlm_section(knnlm or [], out)
+    L += knnlm_section(knnlm or [], out, knnlm_skipped)
     L += overfitting_table(rows)
     atomic.write_json(out / "fits.json", {"fits": fits, "findings": facts})
     path = out / "report.md"

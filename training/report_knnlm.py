@@ -28,11 +28,12 @@ def _per_seed_worth(res: dict[str, Any]) -> list[dict[str, Any]]:
              "equivalent": an.effective_tokens(curve, s["loss"]) if curve else math.nan} for s in res["datastores"]]
 
 
-def knnlm_section(results: list[dict[str, Any]], out: Path) -> list[str]:
+def knnlm_section(results: list[dict[str, Any]], out: Path, skipped: str | None = None) -> list[str]:
     """Perplexity with and without retrieval per datastore size, and what a datastore token is
-    worth against a token of training, seeds paired (every model queried on the same positions)."""
+    worth against a token of training, seeds paired (every model queried on the same positions);
+    or why the sweep skipped it."""
     if not results:
-        return []
+        return ["## Retrieval (kNN-LM)", "", f"Not run: {skipped}.", ""] if skipped else []
     first = results[0]
     L = ["## Retrieval (kNN-LM)", "",
          f"Models of N = {first['N']:,} trained on `{first['variant']}` {first['trained_on']} "

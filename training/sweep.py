@@ -256,6 +256,12 @@ def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = Tru
     if not manifest.exists():
         raise ConfigError(f"{manifest} not found: run the pipeline with a [shards] section first")
     out.mkdir(parents=True, exist_ok=True)
+    skipped = knnlm_skipped(cfg)
+    if skipped:
+        say(f"sweep.knnlm: {skipped}; the kNN-LM section is skipped (the rest of the sweep runs)")
+        atomic.write_json(out / KNN_SKIPPED, {"why": skipped})
+    else:
+        (out / KNN_SKIPPED).unlink(missing_ok=True)
     atomic.write_json(out / "sweep.json",
                       dataclasses.asdict(cfg) | {"shards_manifest_sha256": shards_fingerprint(manifest)})
     n = workers or cfg.workers
@@ -264,9 +270,19 @@ def run_sweep(cfg: SweepConfig, workers: int | None = None, progress: bool = Tru
     lrs, losses = chosen_lrs(cfg, out)
     atomic.write_json(out / "lr_search.json", {"chosen": lrs, "losses": losses, "search": cfg.lr_search})
     _run_phase("sweep", points(cfg, lrs), out, n, progress, say)
-    if cfg.knnlm:
+    if cfg.knnlm and not skipped:
         run_knnlm_phase(cfg, out, say)
     return out
+
+
+KNN_SKIPPED = "knnlm_skipped.json"  # why the last run of the sweep skipped kNN-LM
+
+
+def knnlm_skipped(cfg: SweepConfig) -> str | None:
+    """Why this sweep's kNN-LM phase cannot run here (None: it has none, or it can)."""
+    from training.knnlm import faiss_problem
+
+    return faiss_problem() if cfg.knnlm else None
 
 
 def knnlm_runs(cfg: SweepConfig, out: Path) -> list[tuple[Path, dict[str, Path]]]:
@@ -308,8 +324,10 @@ def build_sweep_report(folder: str | Path) -> Path:
     folder = Path(folder)
     lr = folder / "lr_search.json"
     knn = [json.loads(p.read_text()) for p in sorted(folder.rglob("knnlm.json"))]
+    skipped = folder / KNN_SKIPPED
     return build_report(table_from_results(load_results(folder)), folder / "report",
-                        lr_search=json.loads(lr.read_text()) if lr.exists() else None, knnlm=knn)
+                        lr_search=json.loads(lr.read_text()) if lr.exists() else None, knnlm=knn,
+                        knnlm_skipped=json.loads(skipped.read_text())["why"] if skipped.exists() else None)
 
 
 def load_results(folder: str | Path) -> list[dict[str, Any]]:

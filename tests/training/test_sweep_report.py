@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,41 @@ extra = [{{variant = "v", budget = "2K", epochs = 16, sizes = ["a"], seeds = [5]
     # (1 x 16^2 x 32K), b at 2K, then a at 8K and a at 2K in config order
     assert started == ["v/8K/b/s0", "v/2K/a_e16/s5", "v/2K/b/s0", "v/8K/a/s0", "v/8K/a/s1", "v/8K/a/s2",
                        "v/2K/a/s0", "v/2K/a/s1", "v/2K/a/s2"]
+
+
+def test_without_faiss_the_sweep_says_so_before_training_and_skips_only_knnlm(tmp_path):
+    """`pip install corpusprep` without the knn extra: faiss hidden by a module that fails to
+    import, placed first on the path of the sweep's process."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "faiss.py").write_text("raise ImportError('hidden by the test')\n")
+    shards = synthetic_shards(tmp_path, 300, 60, ("2K", "4K"))
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(f"""
+name = "t"
+shards = "{shards}"
+output = "{tmp_path / 'sw'}"
+workers = 1
+variants = ["v"]
+budgets = ["2K", "4K"]
+sizes = [{{name = "a", n_layer = 1, d_model = 16, n_head = 2, lr = 3e-3}},
+         {{name = "b", n_layer = 1, d_model = 32, n_head = 2}}]
+seeds = [0]
+knnlm = {{variant = "v", budget = "2K", size = "a", datastores = ["2K"], k = 8, query_tokens = 480}}
+[model]
+context = 16
+[train]
+batch_size = 4
+eval_every = 1000
+eval_tokens = 256
+""")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])}
+    res = run_cli("sweep", str(cfg), "--no-progress", env=env)
+    lines = res.stdout.splitlines()
+    said = next(i for i, l in enumerate(lines) if "faiss cannot be imported" in l)
+    first_run = next(i for i, l in enumerate(lines) if "runs to train" in l)
+    assert said < first_run and "kNN-LM section is skipped" in lines[said]
+    sw = tmp_path / "sw"
+    assert len(list(sw.rglob("result.json"))) == 4 and not list(sw.rglob("knnlm.json"))
+    rep = (sw / "report" / "report.md").read_text()
+    assert "## Retrieval (kNN-LM)" in rep and "Not run: faiss cannot be imported" in rep
