@@ -111,7 +111,7 @@ def _print_constrained(rows: list[dict], base: dict[str, float] | None, bootstra
             print(f"  {k:6s} {val:12.5g}   (given)")
             continue
         lo, hi = f.ci[k]
-        flag = "   (not identified: on its search bound)" if k in f.at_bound else ""
+        flag = "   (not identified by these points)" if k in f.unidentified else ""
         print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]{flag}")
 
 

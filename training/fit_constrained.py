@@ -16,8 +16,8 @@ R_D* = 15.4 and R_N* = 5.3 were obtained.
 
 Fit: Huber loss (delta 1e-3) on the residuals of log loss, L-BFGS from a grid of starts, on
 log R* (and the base law's log-sum-exp parameters when they are free); percentile bootstrap
-intervals over rows. A parameter whose estimate sits on its search bound is flagged, not
-printed as a result.
+intervals over rows. An R* that these points cannot identify (its estimate on its search
+bound, or R_N* where no model has more parameters than U_N) is flagged, not printed as a result.
 """
 from __future__ import annotations
 
@@ -104,14 +104,14 @@ class ConstrainedFit:
     params: dict[str, float]
     ci: dict[str, tuple[float, float]]
     free: tuple[str, ...]  # the parameters fitted (the others were given)
-    at_bound: tuple[str, ...]  # estimates on a search bound: not identified by these points
+    unidentified: tuple[str, ...]  # on a search bound, or no point repeats what it governs
     n_points: int
     bootstrap: int
     samples: dict[str, list[float]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"params": self.params, "ci95": {k: list(v) for k, v in self.ci.items()}, "free": list(self.free),
-                "at_bound": list(self.at_bound), "n_points": self.n_points, "bootstrap": self.bootstrap}
+                "unidentified": list(self.unidentified), "n_points": self.n_points, "bootstrap": self.bootstrap}
 
 
 @threadpool_limits.wrap(limits=1)
@@ -151,8 +151,11 @@ def fit_data_constrained(N, D, U, L, *, base: dict[str, float] | None = None, UN
     ci = {k: (float(np.percentile([s[k] for s in samples], 2.5)), float(np.percentile([s[k] for s in samples], 97.5)))
           if samples else (math.nan, math.nan) for k in free}
     lo, hi = LOG_R_BOUNDS
-    at_bound = tuple(k for k, t in zip(R_STARS, theta[-2:]) if min(t - lo, hi - t) < 1e-3)
-    return ConstrainedFit(params, ci, free, at_bound, len(N), len(samples),
+    unidentified = [k for k, t in zip(R_STARS, theta[-2:]) if min(t - lo, hi - t) < 1e-3]
+    un = np.minimum(N, one_epoch_n_opt(U, params)) if UN is None else UN
+    if not np.any(N > un * 1.05) and "R_N*" not in unidentified:  # no excess parameters: R_N* changes nothing
+        unidentified.append("R_N*")
+    return ConstrainedFit(params, ci, free, tuple(unidentified), len(N), len(samples),
                           {k: [s[k] for s in samples] for k in free})
 
 

@@ -21,6 +21,7 @@ from training import analysis as an
 from training import plots
 from training.findings import cannot_resolve, findings
 from training.fit import FitError, effective_data, fit_all, fit_chinchilla
+from training.fit_constrained import fit_data_constrained
 from training.report_knnlm import knnlm_section
 from training.report_moe import moe_section
 
@@ -85,6 +86,12 @@ def fit_rows(rows: list[dict[str, Any]], bootstrap: int = 200) -> dict[str, Any]
         De = effective_data(arr(rows, "D"), arr(rows, "unique"))
         fits["approach3_effective_data"] = fit_chinchilla(arr(rows, "N"), De, arr(rows, "loss"),
                                                           bootstrap=bootstrap).to_dict()
+        try:  # R_D* and R_N* with the single-epoch law as the base, as the paper obtained its own
+            fits["data_constrained"] = fit_data_constrained(
+                arr(rows, "N"), arr(rows, "D"), arr(rows, "unique"), arr(rows, "loss"),
+                base=fits["approach3"]["params"], bootstrap=min(bootstrap, 100)).to_dict()
+        except FitError as e:
+            fits["data_constrained"] = {"error": str(e)}
     return fits
 
 
@@ -252,9 +259,24 @@ def _other_approaches(f: dict[str, Any]) -> list[str]:
         extra.append(f"Kaplan {k}: exponent {d['exponent']:.3f}")
     if f.get("approach3_effective_data"):
         e = f["approach3_effective_data"]["params"]
-        extra.append(f"with repeated-epoch points and Muennighoff effective data: alpha {e['alpha']:.3g}, "
-                     f"beta {e['beta']:.3g}, E {e['E']:.3g}")
+        extra.append(f"with repeated-epoch points and Muennighoff effective data (the paper's R_D* = 15.4): "
+                     f"alpha {e['alpha']:.3g}, beta {e['beta']:.3g}, E {e['E']:.3g}")
+    if f.get("data_constrained"):
+        extra.append(_constrained_line(f["data_constrained"]))
     return extra
+
+
+def _constrained_line(dc: dict[str, Any]) -> str:
+    """The data-constrained law's R* fitted on this sweep's repeated-epoch points."""
+    if "error" in dc:
+        return f"data-constrained law (Muennighoff et al.): not fitted ({dc['error']})"
+    parts = []
+    for k in ("R_D*", "R_N*"):
+        lo, hi = dc["ci95"][k]
+        parts.append(f"{k} not identified by these points" if k in dc["unidentified"]
+                     else f"{k} {dc['params'][k]:.3g} (95 % CI {lo:.3g} .. {hi:.3g})")
+    return (f"data-constrained law (Muennighoff et al.) on {dc['n_points']} points with the single-epoch law "
+            f"above as its base: " + ", ".join(parts) + " (the paper: 15.4 and 5.3)")
 
 
 def _plots_section(variants: dict[str, list[dict[str, Any]]], fits: dict[str, dict[str, Any]],

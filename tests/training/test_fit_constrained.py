@@ -43,7 +43,7 @@ def test_r_stars_are_recovered_within_10_percent(seed):
             assert abs(fit.params[k] / PAPER[k] - 1) < 0.10, (k, fit.params[k])
             lo, hi = fit.ci[k]
             assert lo <= fit.params[k] <= hi and hi > lo
-        assert not fit.at_bound
+        assert not fit.unidentified
     assert given.free == ("R_D*", "R_N*") and len(free.free) == 7
     for k in ("alpha", "beta"):
         assert abs(free.params[k] / PAPER[k] - 1) < 0.10, (k, free.params[k])
@@ -88,3 +88,30 @@ def test_the_cli_fits_the_u_column_and_honours_base(tmp_path):
     assert abs(float(got["R_D*"]) / PAPER["R_D*"] - 1) < 0.10 and abs(float(got["R_N*"]) / PAPER["R_N*"] - 1) < 0.10
     bad = run_cli("fit", "--table", str(table), "--base", "E=1", check=False)
     assert bad.returncode == 2 and "missing A, B, alpha, beta" in bad.stderr and "data-constrained" not in bad.stdout
+
+
+def test_the_sweep_report_fits_r_d_from_its_repeated_epoch_points(tmp_path):
+    """Sweep results drawn from the law where no model exceeds U_N (so the single-epoch fit is
+    the base law itself): the report recovers R_D* and says R_N* is not identified."""
+    import json
+
+    rng = np.random.default_rng(0)
+    sweep = tmp_path / "sweep"
+    for N in np.geomspace(1e5, 3e6, 5):
+        for U in np.geomspace(1e8, 1e10, 5):
+            for epochs in (1, 4, 16, 64) if U == 1e8 or U == 1e9 else (1,):
+                D = U * epochs
+                loss = float(predict(PAPER, N, D, U) * np.exp(rng.normal(0, 0.002)))
+                d = sweep / f"{int(N)}_{int(U)}_{epochs}"
+                d.mkdir(parents=True)
+                (d / "result.json").write_text(json.dumps({
+                    "name": d.name, "variant": "v", "budget": f"{int(U)}", "N": N, "D": D, "val_loss": loss,
+                    "unique_tokens": U, "epochs": float(epochs), "train_eval_loss": loss, "train_val_gap": 0.0,
+                    "memorized_share": 0.0}))
+    assert (np.geomspace(1e5, 3e6, 5) < one_epoch_n_opt(1e8, BASE)).all()
+    run_cli("report", str(sweep))
+    rep = (sweep / "report" / "report.md").read_text()
+    line = next(l for l in rep.splitlines() if "data-constrained law (Muennighoff et al.) on" in l)
+    r_d = float(re.search(r"R_D\* ([\d.]+) \(95 % CI", line)[1])
+    assert abs(r_d / PAPER["R_D*"] - 1) < 0.10, line
+    assert "R_N* not identified by these points" in line
