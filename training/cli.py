@@ -120,6 +120,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     path = build_sweep_report(args.sweep)
     print(f"report: {path}")
+    if args.against:
+        from training.replicate import compare_sweeps
+
+        build_sweep_report(args.against)
+        print(compare_sweeps(args.sweep, args.against)[1])
     return 0
 
 
@@ -187,4 +192,6 @@ def add_training_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples")
     p = sub.add_parser("report", help="rebuild a sweep's report and plots from its results (no training)")
     p.add_argument("sweep", help="sweep output folder")
+    p.add_argument("--against", metavar="OTHER_SWEEP", help="a replicate of the sweep (another seed_base or "
+                   "machine): print, finding by finding, whether both reach the same conclusion")
     return {"train": cmd_train, "knnlm": cmd_knnlm, "sweep": cmd_sweep, "fit": cmd_fit, "report": cmd_report}

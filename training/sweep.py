@@ -40,6 +40,9 @@ class SweepConfig:
         metadata={"help": "model sizes: each a name, ModelConfig fields and an optional lr or lr_from"})
     seeds: tuple[int, ...] = field(default=(0,),
         metadata={"help": "seeds of every grid point (a size may carry its own)"})
+    seed_base: int = field(default=0, metadata={
+        "help": "added to every seed (grid, extra, lr search, kNN-LM; run folders name the seed used): "
+                "the same sweep at another seed base is an independent replicate of its findings"})
     extra: tuple[dict[str, Any], ...] = field(default=(),
         metadata={"help": "extra runs: each variant, budget, sizes = [names], epochs = 1, seeds"})
     lr_search: dict[str, Any] = field(default_factory=dict,
@@ -108,7 +111,7 @@ def lr_points(cfg: SweepConfig) -> list[tuple[str, RunSpec]]:
     out = []
     for size in (x["name"] for x in cfg.sizes if "lr" not in x and "lr_from" not in x):
         for lr in s["grid"]:
-            for seed in s.get("seeds", [0]):
+            for seed in (cfg.seed_base + int(x) for x in s.get("seeds", [0])):
                 name = f"lr_search/{size}/lr{lr:g}/s{seed}"
                 out.append((name, _spec(cfg, s["variant"], s["budget"], size, 1.0, int(seed), float(lr), name)))
     return out
@@ -140,7 +143,7 @@ def points(cfg: SweepConfig, lrs: dict[str, float] | None = None) -> list[tuple[
     out = []
 
     def add(variant: str, budget: str, size: str, epochs: float, seeds: tuple[int, ...] = cfg.seeds) -> None:
-        for seed in seeds:
+        for seed in (cfg.seed_base + int(x) for x in seeds):
             name = f"{variant}/{budget}/{size}" + (f"_e{epochs:g}" if epochs != 1 else "") + f"/s{seed}"
             out.append((name, _spec(cfg, variant, budget, size, epochs, seed, lrs.get(size), name)))
 
@@ -291,7 +294,7 @@ def knnlm_runs(cfg: SweepConfig, out: Path) -> list[tuple[Path, dict[str, Path]]
     point = lambda budget, seed: out / k["variant"] / budget / k["size"] / f"s{seed}"  # noqa: E731
     return [(point(k["budget"], seed), {b: point(b, seed) for b in k.get("datastores", [k["budget"]])
                                        if b != k["budget"] and (point(b, seed) / "result.json").exists()})
-            for seed in k.get("seeds", cfg.seeds)]
+            for seed in (cfg.seed_base + int(x) for x in k.get("seeds", cfg.seeds))]
 
 
 def run_knnlm_phase(cfg: SweepConfig, out: Path, say: Callable[[str], None]) -> None:

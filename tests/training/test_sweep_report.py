@@ -212,3 +212,34 @@ eval_tokens = 256
     assert len(list(sw.rglob("result.json"))) == 4 and not list(sw.rglob("knnlm.json"))
     rep = (sw / "report" / "report.md").read_text()
     assert "## Retrieval (kNN-LM)" in rep and "Not run: faiss cannot be imported" in rep
+
+
+def test_seed_base_shifts_every_seed_and_names_the_runs_by_it(tmp_path):
+    from training.sweep import SweepConfig, lr_points, points
+
+    base = dict(name="t", shards=str(tmp_path), output=str(tmp_path / "o"), variants=("v",), budgets=("2K",),
+                sizes=({"name": "a", "n_layer": 1, "d_model": 16, "n_head": 2},), seeds=(0, 1),
+                lr_search={"variant": "v", "budget": "2K", "grid": [1e-3, 3e-3], "seeds": [0]})
+    one, other = SweepConfig(**base), SweepConfig(**base, seed_base=100)
+    assert [n for n, _ in points(one)] == ["v/2K/a/s0", "v/2K/a/s1"]
+    assert [(n, s.train.seed) for n, s in points(other)] == [("v/2K/a/s100", 100), ("v/2K/a/s101", 101)]
+    assert [s.train.seed for _, s in lr_points(other)] == [100, 100]
+
+
+def test_replicates_are_compared_finding_by_finding(tmp_path):
+    from training.replicate import compare
+
+    fake_results(tmp_path / "a")
+    fake_results(tmp_path / "b")
+    out = run_cli("report", str(tmp_path / "a"), "--against", str(tmp_path / "b")).stdout
+    assert "| agree |" in out and " NO |" not in out
+    n = int(out.rsplit("findings agree", 1)[0].split()[-3])
+    assert n > 0 and f"{n} of {n} findings agree." in out
+    facts = json.loads((tmp_path / "a" / "report" / "fits.json").read_text())["findings"]
+    flipped = json.loads(json.dumps(facts))
+    key = next(k for k, v in flipped.items() if isinstance(v, dict) and "lo" in v)
+    flipped[key].update(lo=-abs(flipped[key]["hi"]) - 1, hi=-abs(flipped[key]["hi"]) - 0.5)  # below 0 now
+    rows = {r["finding"]: r for r in compare(facts, flipped)}
+    assert rows[key]["agree"] is False and rows[key]["b"] == "below 0" and rows[key]["a"] != "below 0"
+    del flipped[key]
+    assert {r["finding"]: r for r in compare(facts, flipped)}[key]["agree"] is False  # missing is not agreement
