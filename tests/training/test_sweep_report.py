@@ -18,8 +18,8 @@ def law(N, D, p=TRUE):
     return p["E"] + p["A"] / N ** p["alpha"] + p["B"] / D ** p["beta"]
 
 
-def fake_results(folder: Path, variants=("raw", "deduped")) -> None:
-    rng = np.random.default_rng(0)
+def fake_results(folder: Path, variants=("raw", "deduped"), seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
     for k, v in enumerate(variants):
         for N in np.geomspace(1e5, 3e7, 5):
             for D in np.geomspace(1e7, 1e9, 5):
@@ -230,7 +230,7 @@ def test_replicates_are_compared_finding_by_finding(tmp_path):
     from training.replicate import compare
 
     fake_results(tmp_path / "a")
-    fake_results(tmp_path / "b")
+    fake_results(tmp_path / "b", seed=1)  # the same law, other noise: a replicate
     out = run_cli("report", str(tmp_path / "a"), "--against", str(tmp_path / "b")).stdout
     assert "| agree |" in out and " NO |" not in out
     n = int(out.rsplit("findings agree", 1)[0].split()[-3])
