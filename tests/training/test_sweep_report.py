@@ -103,7 +103,9 @@ memorization_windows = 2
     assert all(r["lr"] == 0.001 for r in again) and len(again) == 6
 
 
-def test_sweep_with_moe_and_knnlm_reports_both_sections(tmp_path):
+def tiny_sweep(tmp_path: Path, grid: str, train: str = "") -> Path:
+    """A sweep config over synthetic shards (one variant, budgets 2K and 4K, 1-block models on 16
+    tokens of context); `grid` gives its sizes, seeds and extra or kNN-LM sections."""
     shards = synthetic_shards(tmp_path, 300, 60, ("2K", "4K"))
     cfg = tmp_path / "sweep.toml"
     cfg.write_text(f"""
@@ -113,21 +115,27 @@ output = "{tmp_path / 'sw'}"
 workers = 1
 variants = ["v"]
 budgets = ["2K", "4K"]
-sizes = [{{name = "a", n_layer = 1, d_model = 16, n_head = 2, lr = 3e-3}},
-         {{name = "b", n_layer = 1, d_model = 32, n_head = 2}},
-         {{name = "c", n_layer = 1, d_model = 16, n_head = 2, moe = {{experts = 5}}, grid = false, lr_from = "a"}}]
-seeds = [0, 1]
-extra = [{{variant = "v", budget = "4K", sizes = ["c"]}}]
-knnlm = {{variant = "v", budget = "2K", size = "a", datastores = ["2K", "4K"], k = 8, query_tokens = 480}}
+{grid}
 [model]
 context = 16
 [train]
 batch_size = 4
-lr = 1e-3
 eval_every = 1000
 eval_tokens = 256
-memorization_windows = 2
+{train}
 """)
+    return cfg
+
+
+def test_sweep_with_moe_and_knnlm_reports_both_sections(tmp_path):
+    cfg = tiny_sweep(tmp_path, """
+sizes = [{name = "a", n_layer = 1, d_model = 16, n_head = 2, lr = 3e-3},
+         {name = "b", n_layer = 1, d_model = 32, n_head = 2},
+         {name = "c", n_layer = 1, d_model = 16, n_head = 2, moe = {experts = 5}, grid = false, lr_from = "a"}]
+seeds = [0, 1]
+extra = [{variant = "v", budget = "4K", sizes = ["c"]}]
+knnlm = {variant = "v", budget = "2K", size = "a", datastores = ["2K", "4K"], k = 8, query_tokens = 480}
+""", "lr = 1e-3\nmemorization_windows = 2")
     run_cli("sweep", str(cfg), "--no-progress")
     sw = tmp_path / "sw"
     moe = [json.loads(p.read_text()) for p in sw.rglob("result.json") if "/c/" in str(p)]
@@ -182,25 +190,11 @@ def test_without_faiss_the_sweep_says_so_before_training_and_skips_only_knnlm(tm
     hide = tmp_path / "hide"
     hide.mkdir()
     (hide / "faiss.py").write_text("raise ImportError('hidden by the test')\n")
-    shards = synthetic_shards(tmp_path, 300, 60, ("2K", "4K"))
-    cfg = tmp_path / "sweep.toml"
-    cfg.write_text(f"""
-name = "t"
-shards = "{shards}"
-output = "{tmp_path / 'sw'}"
-workers = 1
-variants = ["v"]
-budgets = ["2K", "4K"]
-sizes = [{{name = "a", n_layer = 1, d_model = 16, n_head = 2, lr = 3e-3}},
-         {{name = "b", n_layer = 1, d_model = 32, n_head = 2}}]
+    cfg = tiny_sweep(tmp_path, """
+sizes = [{name = "a", n_layer = 1, d_model = 16, n_head = 2, lr = 3e-3},
+         {name = "b", n_layer = 1, d_model = 32, n_head = 2}]
 seeds = [0]
-knnlm = {{variant = "v", budget = "2K", size = "a", datastores = ["2K"], k = 8, query_tokens = 480}}
-[model]
-context = 16
-[train]
-batch_size = 4
-eval_every = 1000
-eval_tokens = 256
+knnlm = {variant = "v", budget = "2K", size = "a", datastores = ["2K"], k = 8, query_tokens = 480}
 """)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])}
     res = run_cli("sweep", str(cfg), "--no-progress", env=env)
