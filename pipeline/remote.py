@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -65,35 +66,29 @@ class Synced:
         return {name[len(self.root) + 1:]: int(info.get("size") or 0) for name, info in found.items()
                 if info.get("type", "file") == "file" and name.startswith(self.root + "/")}
 
-    def pull(self) -> int:
+    def pull(self) -> None:
         """Fetch every remote file that the local folder lacks or holds at another size."""
-        n = 0
         for rel, size in sorted(self.remote_files().items()):
             dest = self.local / rel
             if not (dest.is_file() and dest.stat().st_size == size):
                 _fetch(self.fs, f"{self.root}/{rel}", dest)
-                n += 1
             st = dest.stat()
             self.seen[rel] = (st.st_size, st.st_mtime_ns)
-        return n
 
-    def push(self) -> int:
+    def push(self) -> None:
         """Upload new and changed local files, delete remote files the local folder no longer
         has; temp files of unfinished writes (`.*.tmp`) never leave the machine."""
         local = {str(p.relative_to(self.local)): p for p in sorted(self.local.rglob("*"))
                  if p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp"))}
         remote = self.remote_files()
-        n = 0
         for rel, p in local.items():
             st = p.stat()
             if self.seen.get(rel) != (st.st_size, st.st_mtime_ns) or remote.get(rel) != st.st_size:
                 self.fs.put_file(str(p), f"{self.root}/{rel}")
                 self.seen[rel] = (st.st_size, st.st_mtime_ns)
-                n += 1
         for rel in sorted(set(remote) - set(local)):
             self.fs.rm_file(f"{self.root}/{rel}")
             self.seen.pop(rel, None)
-        return n
 
 
 def _fetch(fs: Any, remote: str, dest: Path) -> None:
@@ -130,14 +125,14 @@ def scratch_of(cfg: Any) -> Path:
     return Path(tempfile.gettempdir()) / f"corpusprep-{cfg.run.name}-{tag}"
 
 
-def localize(cfg: Any, resume: bool) -> tuple[Any, RemoteRun | None]:
+def localize(cfg: Any, resume: bool) -> tuple[Any, RemoteRun]:
     """`cfg` with its remote paths replaced by scratch copies (the input fetched, the output
-    fetched when resuming), and the RemoteRun that pushes the output and card back; (cfg, None)
-    when no path is remote. `cfg.source`, and so the config hash and the card, keep the URLs."""
+    fetched when resuming), and the RemoteRun that pushes the output and card back (one that
+    does nothing when no path is remote). `cfg.source`, and so the config hash and the card, keep the URLs."""
     urls = {k: v for k, v in (("output", cfg.run.output), ("cards_dir", cfg.run.cards_dir),
                               ("path", cfg.input.path), ("labels", cfg.input.labels)) if v and is_url(v)}
     if not urls:
-        return cfg, None
+        return cfg, RemoteRun(None, None)
     for url in urls.values():
         filesystem(url)  # a missing implementation fails here, before any transfer
     scratch = scratch_of(cfg)
@@ -165,14 +160,15 @@ def fetch_input(url: str, dest: Path) -> Path:
     from paths relative to the input's root, equal a local run's on the same layout); files
     already there at the remote size are kept. Returns the local file or folder to read."""
     fs, path = filesystem(url)
+    single = False
     if any(c in path for c in "*?["):
-        root = path.split("*")[0].rsplit("/", 1)[0]
+        root = re.split(r"[*?\[]", path, maxsplit=1)[0].rsplit("/", 1)[0]
         files = {p: info for p, info in fs.glob(path, detail=True).items() if info.get("type") == "file"}
     elif fs.isdir(path):
         root = path.rstrip("/")
         files = {p: info for p, info in fs.find(root, detail=True).items() if info.get("type", "file") == "file"}
     elif fs.isfile(path):
-        root, files = path.rsplit("/", 1)[0], {path: fs.info(path)}
+        root, files, single = path.rsplit("/", 1)[0], {path: fs.info(path)}, True
     else:
         raise InputError(f"input {url!r} does not exist; check input.path in the config")
     if not files:
@@ -181,6 +177,4 @@ def fetch_input(url: str, dest: Path) -> Path:
         local = dest / name[len(root) + 1:]
         if not (local.is_file() and local.stat().st_size == int(info.get("size") or 0)):
             _fetch(fs, name, local)
-    if fs.isfile(path) and not any(c in path for c in "*?["):
-        return dest / path[len(root) + 1:]
-    return dest
+    return dest / path[len(root) + 1:] if single else dest

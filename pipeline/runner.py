@@ -51,7 +51,7 @@ def run(cfg: RunConfig, resume: bool = False, progress: bool = True, executor: E
     own = executor is None
     executor = executor or make_executor(cfg.run.executor, cfg.run.workers, cfg.run.address)
     try:
-        return _run(cfg, prior, listing, progress, executor, remote or RemoteRun(None, None))
+        return _run(cfg, prior, listing, progress, executor, remote)
     finally:
         if own and hasattr(executor, "close"):
             executor.close()

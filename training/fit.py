@@ -70,18 +70,26 @@ def _objective(theta: np.ndarray, lN: np.ndarray, lD: np.ndarray, lL: np.ndarray
     return loss, grad
 
 
-def _fit_once(lN, lD, lL, starts, delta, keep: int = 8, maxiter: int = 2000) -> np.ndarray:
-    """L-BFGS from the `keep` starts of the grid with the lowest objective (screened first)."""
+def multistart(fun, starts: list[np.ndarray], args: tuple, *, keep: int, maxiter: int, jac: bool = False,
+               bounds: list | None = None) -> np.ndarray:
+    """L-BFGS(-B) from the `keep` starts with the lowest objective (screened first); the best end
+    point. `fun(x, *args)` returns the objective, or (objective, gradient) with `jac`. The fits of
+    this module and the data-constrained law's (training.fit_constrained) share it."""
     if len(starts) > keep:
-        vals = [_objective(x, lN, lD, lL, delta)[0] for x in starts]
+        vals = [fun(x, *args)[0] if jac else fun(x, *args) for x in starts]
         starts = [starts[i] for i in np.argsort(vals)[:keep]]
     best, best_val = starts[0], math.inf
     for x0 in starts:
-        res = minimize(_objective, x0, args=(lN, lD, lL, delta), jac=True, method="L-BFGS-B",
+        res = minimize(fun, x0, args=args, jac=jac, method="L-BFGS-B", bounds=bounds,
                        options={"maxiter": maxiter, "gtol": 1e-12, "ftol": 1e-15})
         if res.fun < best_val:
             best, best_val = res.x, res.fun
     return best
+
+
+def _fit_once(lN, lD, lL, starts, delta, keep: int = 8, maxiter: int = 2000) -> np.ndarray:
+    """Approach 3 from the grid's `keep` best starts."""
+    return multistart(_objective, starts, (lN, lD, lL, delta), keep=keep, maxiter=maxiter, jac=True)
 
 
 def _as_params(t: np.ndarray) -> dict[str, float]:

@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-from training.fit import PARAMS, FitError, fit_chinchilla
+from training.fit import PARAMS, FitError, fit_chinchilla, multistart
 
 R_STARS = ("R_D*", "R_N*")
 PAPER = {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.353, "beta": 0.353, "R_D*": 15.4, "R_N*": 5.31}
@@ -87,16 +86,7 @@ def _bounds(base: dict[str, float] | None) -> list[tuple[float | None, float | N
 
 
 def _fit_once(starts: list[np.ndarray], args: tuple, base, keep: int = 6, maxiter: int = 3000) -> np.ndarray:
-    if len(starts) > keep:
-        vals = [_objective(x, *args, base, 1e-3) for x in starts]
-        starts = [starts[i] for i in np.argsort(vals)[:keep]]
-    best, best_val = starts[0], math.inf
-    for x0 in starts:
-        res = minimize(_objective, x0, args=(*args, base, 1e-3), method="L-BFGS-B", bounds=_bounds(base),
-                       options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-12})
-        if res.fun < best_val:
-            best, best_val = res.x, res.fun
-    return best
+    return multistart(_objective, starts, (*args, base, 1e-3), keep=keep, maxiter=maxiter, bounds=_bounds(base))
 
 
 @dataclass
