@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import atomic, stage_folder
@@ -21,7 +22,7 @@ from pipeline.config import StageSpec
 from pipeline.errors import RunError
 from pipeline.executor import Executor, configure_allocator, freeze_setup
 from pipeline.groundtruth import ids_of, planted_pairs_found, recall_against_labels
-from pipeline.io import read_part
+from pipeline.io import read_part, read_part_table
 from pipeline.progress import Progress
 from pipeline.stage import Stage
 
@@ -52,14 +53,20 @@ class Chain:
     write_kept: tuple[bool, ...]  # the last is always True: the next step reads it
     keep_text: bool
 
-    def apply(self, docs: list, name: str, where: str) -> None:
+    @property
+    def by_table(self) -> bool:
+        """One stage that decides by id alone: the part goes through it as an Arrow table."""
+        return len(self.specs) == 1 and self.specs[0].cls.decides_by_id
+
+    def apply(self, docs: list | pa.Table, name: str, where: str) -> None:
         """Per stage: its kept documents (where the run reads them), its drops, then its marker;
-        the last stage's marker says the part is done."""
+        the last stage's marker says the part is done. `docs` is a table where `by_table`."""
         for spec, out, kept in zip(self.specs, self.outs, self.write_kept):
             try:
                 stage = make_stage(spec, Path(out) / stage_folder.STATE)
                 stage.begin_part(name)
-                res = stage.apply(docs, keep_dropped_text=self.keep_text)
+                res = (stage.apply_table(docs, keep_dropped_text=self.keep_text) if isinstance(docs, pa.Table)
+                       else stage.apply(docs, keep_dropped_text=self.keep_text))
             except Exception as e:  # the traceback alone does not say which part: the note does
                 e.add_note(f"corpusprep: while running stage {spec.name!r} on part {name} ({where})")
                 raise
@@ -76,7 +83,7 @@ def _segment_task(task: tuple[Chain, str]) -> str:
     chain, in_path = task
     name = Path(in_path).stem
     try:
-        docs = read_part(in_path)
+        docs = read_part_table(in_path) if chain.by_table else read_part(in_path)
     except Exception as e:
         e.add_note(f"corpusprep: while reading part {in_path}")
         raise

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.document import Document, DroppedDoc
@@ -36,6 +37,15 @@ def table_to_docs(table: pa.Table) -> list[Document]:
     cols = table.to_pydict()
     return [Document(i, t, u or "", json.loads(m) if m else {})
             for i, t, u, m in zip(cols["id"], cols["text"], cols["url"], cols["meta"])]
+
+
+def read_part_table(path: str | Path) -> pa.Table:
+    """A part as `docs_to_table` would write its documents again (a null url or meta as the
+    Document's defaults), one chunk per column."""
+    t = pq.ParquetFile(path).read().cast(DOC_SCHEMA).combine_chunks()
+    url = pc.fill_null(t["url"], "")
+    meta = pc.if_else(pc.fill_null(pc.not_equal(t["meta"], ""), False), t["meta"], "{}")
+    return t.set_column(2, "url", url).set_column(3, "meta", meta).combine_chunks()
 
 
 def read_part(path: str | Path) -> list[Document]:

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Iterator
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from pipeline.document import Document, Drop, DroppedDoc
+from pipeline.io import DROP_SCHEMA
 
 
 @dataclass
@@ -69,8 +73,11 @@ class StageStats:
 
 @dataclass
 class BatchResult:
-    kept: list[Document]
-    dropped: list[DroppedDoc]
+    """A batch's kept documents and drops: lists, or Arrow tables (DOC_SCHEMA, DROP_SCHEMA) from
+    `Stage.apply_table`."""
+
+    kept: list[Document] | pa.Table
+    dropped: list[DroppedDoc] | pa.Table
     stats: StageStats
 
 
@@ -92,6 +99,9 @@ class Stage:
     ground_truth_pairs: ClassVar[bool] = False  # labels carry duplicate pairs (of, jaccard)
     ground_truth_breakdown: ClassVar[str] = ""  # a label field to report recall by (e.g. variant)
     packages: ClassVar[tuple[str, ...]] = ()  # distributions it uses, whose versions the card records
+    # its verdict on a document needs only the id (dedup's removal list): it implements
+    # `decide_ids`, and a segment of this stage alone filters each part in Arrow (`apply_table`)
+    decides_by_id: ClassVar[bool] = False
 
     @dataclass(frozen=True)
     class Config:
@@ -111,6 +121,11 @@ class Stage:
 
     def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
         return [self.process(d) for d in docs]
+
+    def decide_ids(self, ids: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """For `decides_by_id`: each id's drop reason (null where the document is kept) and detail,
+        as `process` would return them."""
+        raise NotImplementedError
 
     def prepare(self, parts: list[Path], executor: Any) -> StageStats:
         """Whole-stream pass for stages with `needs_prepare`: writes its result under
@@ -180,6 +195,32 @@ class Stage:
         stats.counters.update(self._counters)
         stats.seconds = time.perf_counter() - t0
         return BatchResult(kept, dropped, stats)
+
+    def apply_table(self, table: pa.Table, keep_dropped_text: bool = True) -> BatchResult:
+        """`apply` for a stage that `decides_by_id`, on a part as an Arrow table (`read_part_table`):
+        the same kept rows, drops and stats (tested), with no Python object per document.
+
+        Why: dedup's filter made a Document of every row, looked its id up, and serialised the
+        kept ones again: 4.4 s of the stage's 26 s on 100,000 documents."""
+        t0 = time.perf_counter()
+        reason, detail = self.decide_ids(table["id"])
+        size = pc.binary_length(table["text"]).cast(pa.int64())
+        dropped_mask = pc.is_valid(reason)
+        kept = table.filter(pc.invert(dropped_mask))
+        gone = table.filter(dropped_mask)
+        code = pc.binary_join_element_wise(self.name, reason.filter(dropped_mask), ".")
+        stats = StageStats(docs_in=len(table), bytes_in=pc.sum(size).as_py() or 0, docs_out=len(kept),
+                           bytes_out=pc.sum(size.filter(pc.invert(dropped_mask))).as_py() or 0)
+        by_code = pa.table({"code": code, "bytes": size.filter(dropped_mask)}).group_by("code").aggregate(
+            [("bytes", "count"), ("bytes", "sum")])
+        for c, n, b in zip(*(by_code[k].to_pylist() for k in ("code", "bytes_count", "bytes_sum"))):
+            stats.drops[c], stats.dropped_bytes[c] = n, b
+        drops = pa.table({"id": gone["id"], "stage": pa.array([self.name] * len(gone), pa.string()),
+                          "reason": code, "detail": detail.filter(dropped_mask), "url": gone["url"],
+                          "text": gone["text"] if keep_dropped_text else pa.array([""] * len(gone), pa.string())},
+                         schema=DROP_SCHEMA)
+        stats.seconds = time.perf_counter() - t0
+        return BatchResult(kept.combine_chunks(), drops.combine_chunks(), stats)
 
 
 def config_fields(config_cls: type) -> list[dict[str, Any]]:

@@ -83,12 +83,14 @@ def part_done(folder: Path, name: str) -> bool:
     return (folder / DONE / f"{name}.json").exists()
 
 
-def write_part(folder: Path, name: str, docs: list[Document] | None, drops: list[DroppedDoc],
+def write_part(folder: Path, name: str, docs: list[Document] | pa.Table | None, drops: list[DroppedDoc] | pa.Table,
                stats: StageStats, extra: dict[str, Any] | None = None) -> None:
-    """Kept docs (unless None: not needed), then drops, then the marker."""
+    """Kept docs (unless None: not needed), then drops, then the marker; lists, or tables
+    already in the Parquet layout."""
     if docs is not None:
-        atomic.write_parquet(folder / f"{name}.parquet", docs_to_table(docs))
-    atomic.write_parquet(folder / DROPS / f"{name}.parquet", drops_to_table(drops))
+        atomic.write_parquet(folder / f"{name}.parquet", docs if isinstance(docs, pa.Table) else docs_to_table(docs))
+    atomic.write_parquet(folder / DROPS / f"{name}.parquet",
+                         drops if isinstance(drops, pa.Table) else drops_to_table(drops))
     atomic.write_json(folder / DONE / f"{name}.json", {"stats": stats.to_dict(), **(extra or {})})
 
 

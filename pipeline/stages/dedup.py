@@ -47,7 +47,7 @@ from pipeline.stages.minhash import (
     permutations,
     signatures,
 )
-from pipeline.text import hash64, mix64
+from pipeline.text import hash64_array, mix64
 
 PRESETS = {"fineweb": (14, 8), "t80": (10, 11)}  # (bands, rows): threshold ~0.72 and ~0.81
 BASELINE_MB = 192    # RSS of a worker before it holds data: forked from the CLI with every stage's libraries
@@ -135,8 +135,9 @@ def process_shingler(cfg: Config) -> Shingler:
     if sh is None:
         _PROCESS_SHINGLER.clear()
         sh = _PROCESS_SHINGLER[cfg] = shingler(cfg)
-    if len(sh.cache) * WORD_BYTES > cfg.data_bytes / 4:
+    if (len(sh.cache) + len(sh.table)) * WORD_BYTES > cfg.data_bytes / 4:
         sh.cache.clear()
+        sh.table.clear()
     return sh
 
 
@@ -169,10 +170,10 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
         if pf.metadata.num_rows == 0:  # every document dropped before: its (empty) records all the same
             batches = iter([pa.record_batch([pa.array([], pa.string())] * 2, names=["id", "text"])])
         for rb in batches:
-            normals = [sh.normal(t) for t in rb.column(1).to_pylist()]
+            normals = sh.normal_array(rb.column(1))
             order = np.arange(offset, offset + len(normals), dtype=np.int64)
             offset += len(normals)
-            exact = np.array([hash64(t) for t in normals], dtype=np.uint64)
+            exact = hash64_array(normals)
             if cfg.exact:
                 bands.append(pa.table({"band": pa.array(np.full(len(order), -1, np.int16)), "key": exact,
                                        "order": order}, schema=BAND_SCHEMA))
@@ -191,8 +192,9 @@ def _sign_part(task: tuple[Config, str, str, int, int]) -> None:
                                                                    pa.array(distinct))
                     columns["n_shingles"] = np.diff(starts)
             table = pa.table(columns)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, **atomic.PARQUET_OPTIONS)
+            if writer is None:  # shingle hashes do not compress: zstd only slowed verification's reads
+                codecs = {c: "none" if c == "shingles" else "zstd" for c in table.column_names}
+                writer = pq.ParquetWriter(tmp, table.schema, **{**atomic.PARQUET_OPTIONS, "compression": codecs})
             writer.write_table(table)
         writer.close()
     table = pa.concat_tables(bands) if bands else BAND_SCHEMA.empty_table()
@@ -350,6 +352,7 @@ class DedupStage(Stage):
     packages = ("datasketch", "numba")
     Config = Config
     needs_prepare = True
+    decides_by_id = True
     ground_truth_kinds = ("exact_dup", "near_dup")
     ground_truth_pairs = True
 
@@ -410,15 +413,15 @@ class DedupStage(Stage):
         return explain(self.config)
 
     def begin_part(self, name: str) -> None:
-        t = pq.ParquetFile(self.state_dir / "removals" / f"{name}.parquet").read()
-        self.removals = dict(zip(t["id"].to_pylist(), zip(t["kept_id"].to_pylist(), t["reason"].to_pylist())))
+        self.removals = pq.ParquetFile(self.state_dir / "removals" / f"{name}.parquet").read()
+
+    def decide_ids(self, ids: pa.Array) -> tuple[pa.Array, pa.Array]:
+        where = pc.index_in(ids, value_set=self.removals["id"])  # null: not removed
+        return self.removals["reason"].take(where), self.removals["kept_id"].take(where)
 
     def process(self, doc: Document) -> Document | Drop:
-        hit = self.removals.get(doc.id)
-        if hit is None:
-            return doc
-        kept, reason = hit
-        return Drop(reason, kept)  # the id of the kept document
+        reason, kept = (a[0].as_py() for a in self.decide_ids(pa.array([doc.id], pa.string())))
+        return doc if reason is None else Drop(reason, kept)  # the id of the kept document
 
     def summarize(self) -> dict:
         path = self.state_dir / "report.json"

@@ -156,21 +156,80 @@ def test_compiled_ngram_hashes_equal_a_numpy_reference():
         assert np.array_equal(gram_hashes(wh, 5), reference(w, 5, short=False))
 
 
-def test_shingles_split_in_arrow_equal_the_python_split_on_real_text(sample_corpus):
-    """Dedup signs normalised texts with Arrow splitting them and finding the distinct words; the
-    shingles are the ones str.split gives, on the default corpus's real pages (non-ASCII among
-    them) and on empty, one-word and shorter-than-n texts."""
+def real_texts(shared_data: Path, sample_corpus: dict) -> list[str]:
+    """Texts written by others: the default corpus's pages, the extraction sets' ground truth
+    (news in several languages) and raw HTML pages (markup, entities, scripts; 12 languages
+    in trafilatura's evaluation set), plus hand-made edge cases."""
     import gzip
 
+    texts = [json.loads(l)["text"] for l in gzip.open(sample_corpus["dir"] / "expected.jsonl.gz")]
+    for name in ("dragnet", "l3s-gn1", "utomo-chaos-2017"):
+        texts += [json.loads(l)["text"] for l in (shared_data / "extraction" / name / "ground_truth.jsonl").open()]
+    pages = sorted((shared_data / "extraction" / "trafilatura-eval-dev" / "eval").glob("*.html.gz"))[:40]
+    texts += [gzip.open(p).read().decode("utf-8", "replace") for p in pages]
+    return texts + ["", " ", "snake_case, CamelCase; (x+y)=z!", "a\u00a0b\u2003c\u3000d\x1cE\x1fF\u2028g",
+                    "ﬁne Ｆｕｌｌ ①② ٣ ߁", "naïve café — «quotes» ‘x’", "emoji 🙂🙂 and ∑ symbols",
+                    "\t\n lead and trail \r\n", "___", "Ⅻ ǅ ß ΣΑΣ İSTANBUL", "one", "a b c d"]
+
+
+def test_batch_normalisation_equals_normalize_on_real_text(shared_data, sample_corpus):
+    """Dedup normalises a batch at once in Arrow's buffer (`normalize_array`); every text comes out
+    as `normalize` gives it, under every combination of the five settings."""
+    import itertools
+
+    import pyarrow as pa
+
+    from pipeline.text import normalize, normalize_array
+
+    texts = real_texts(shared_data, sample_corpus)
+    assert sum(not t.isascii() for t in texts) > 300
+    arr = pa.array(texts, pa.string())
+    assert normalize_array(arr).to_pylist() == [normalize(t) for t in texts]
+    names = ("lowercase", "punctuation", "digits", "nfkc", "whitespace")
+    for flags in itertools.product((True, False), repeat=5):
+        kw = dict(zip(names, flags))
+        some = arr[-22:]  # the edge cases and 10 HTML pages
+        assert normalize_array(some, **kw).to_pylist() == [normalize(t, **kw) for t in some.to_pylist()], kw
+    assert normalize_array(arr.slice(5, 40)).to_pylist() == [normalize(t) for t in texts[5:45]]
+
+
+def test_shingles_from_the_word_table_equal_the_python_split_on_real_text(shared_data, sample_corpus):
+    """Dedup signs normalised texts by cutting them at spaces and finding each word's hash in a
+    compiled table (pipeline.word_table); the shingles are the ones str.split and the Python
+    word cache give, on real texts (non-ASCII among them) and on empty, one-word and
+    shorter-than-n texts; from a table that must grow many times, across calls (the words of
+    the first call cached), and on a slice of an array."""
+    import pyarrow as pa
+
     from pipeline.text import ngram_hashes_batch
+    from pipeline.word_table import WordTable, ngram_hashes_spaced
 
     sh = shingler(Config())
-    texts = [json.loads(l)["text"] for l in gzip.open(sample_corpus["dir"] / "expected.jsonl.gz")]
-    normals = [sh.normal(t) for t in texts + ["", "Ünïcode — “quoted” ２０２４ text", "one", "a b c d"]]
-    assert sum(not t.isascii() for t in normals) > 20
+    normals = [sh.normal(t) for t in real_texts(shared_data, sample_corpus)]
+    arr = pa.array(normals, pa.large_string())
+    ref, ref_off = ngram_hashes_batch([t.split() for t in normals], 5)
+    table = WordTable(capacity=4)
+    for _ in range(2):
+        v, o = ngram_hashes_spaced(arr, 5, table)
+        assert np.array_equal(o, ref_off) and np.array_equal(v, ref)
+    assert len(table) == len({w for t in normals for w in t.split()}) and len(table.keys) > 4
+    v, o = ngram_hashes_spaced(arr.slice(10, 30), 5, WordTable())
+    r, ro = ngram_hashes_batch([t.split() for t in normals[10:40]], 5)
+    assert np.array_equal(o, ro) and np.array_equal(v, r)
     values, offsets = sh.batch(normals)
-    v, o = ngram_hashes_batch([t.split() for t in normals], 5)
-    assert np.array_equal(offsets, o) and np.array_equal(values, (v & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    assert np.array_equal(values, (ref & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+
+
+def test_distinct_sorted_equals_numpy_unique_per_document():
+    from pipeline.stages.minhash import distinct_sorted
+
+    rng = np.random.default_rng(5)
+    lengths = rng.choice([0, 1, 2, 7, 300, 3000], size=400)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    values = rng.integers(0, 500, offsets[-1], dtype=np.uint32)  # many repeats within a document
+    distinct, starts = distinct_sorted(values, offsets)
+    for d in range(len(lengths)):
+        assert np.array_equal(distinct[starts[d]:starts[d + 1]], np.unique(values[offsets[d]:offsets[d + 1]]))
 
 
 def test_default_corpus_planted_duplicates(tmp_path, sample_corpus):
@@ -333,3 +392,37 @@ def test_a_part_that_quality_empties_runs_through_dedup(tmp_path, shared_data):
     assert read["docs_in"] == 32 and quality["docs_in"] == 32 and quality["drops"]
     assert dedup["docs_in"] == quality["docs_out"] == dedup["docs_out"] + dedup["docs_dropped"]
     assert len(list((tmp_path / "out" / "02_dedup").glob("part-*.parquet"))) == 2  # the empty part too
+
+
+def test_filtering_a_part_as_a_table_equals_the_document_path(tmp_path, shared_data):
+    """Dedup's filter runs on each part as an Arrow table (`Stage.apply_table`); on real articles
+    with planted exact and near copies, its kept rows, drops (with and without their texts) and
+    stats equal the Document path's (`Stage.apply`), part by part."""
+    from pipeline.io import docs_to_table, drops_to_table, read_part, read_part_table
+    from pipeline.stages.dedup import DedupStage
+
+    rng = random.Random(2)
+    rows = [json.loads(l) for l in (shared_data / "extraction" / "l3s-gn1" / "ground_truth.jsonl").open()][:150]
+    rows = [{"id": r["id"], "text": r["text"], "url": r["url"]} for r in rows]
+    for k, r in enumerate(rows[:60]):  # exact copies (upper-cased), then copies with words swapped
+        w = r["text"].split()
+        text = r["text"].upper() if k % 2 else " ".join(rng.choice(w) if rng.random() < 0.02 else x for x in w)
+        rows.append({"id": f"copy{k}", "text": text, "url": ""})
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    dedup(inp, tmp_path / "out", part_docs=50)
+    stage = DedupStage(Config(), tmp_path / "out" / "_state")
+    stage.setup()
+    parts = sorted((tmp_path / "out" / "_read").glob("part-*.parquet"))
+    dropped = 0
+    for part in parts:
+        stage.begin_part(part.stem)
+        for keep_text in (True, False):
+            by_doc = stage.apply(read_part(part), keep_dropped_text=keep_text)
+            by_table = stage.apply_table(read_part_table(part), keep_dropped_text=keep_text)
+            assert by_table.kept.equals(docs_to_table(by_doc.kept))
+            assert by_table.dropped.equals(drops_to_table(by_doc.dropped))
+            by_doc.stats.seconds = by_table.stats.seconds = 0
+            assert by_table.stats.to_dict() == by_doc.stats.to_dict()
+        dropped += len(by_doc.dropped)
+    assert len(parts) == 5 and dropped >= 55
