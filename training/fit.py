@@ -222,6 +222,30 @@ def approach2(N, D, L, rel_width: float = 0.35) -> dict[str, Any] | None:
             "N_opt": power_law(c, n), "D_opt": power_law(c, d)}
 
 
+def approach2_ci(N, D, L, bootstrap: int = 200, seed: int = 0) -> dict[str, Any] | None:
+    """Approach 2 with 95 % intervals: the seeds of each (N, D) cell resampled with replacement,
+    the profiles and power laws refitted each time. A resample whose profiles give no optimum
+    inside their sizes is counted, not used (`resamples` says how many were)."""
+    N, D, L = (np.asarray(x, float) for x in (N, D, L))
+    base = approach2(N, D, L)
+    if base is None:
+        return None
+    rng = np.random.default_rng(seed)
+    cells = [np.flatnonzero((N == n) & (D == d)) for n, d in sorted(set(zip(N.tolist(), D.tolist())))]
+    draws: dict[str, list[float]] = {"N_opt": [], "D_opt": []}
+    for _ in range(bootstrap):
+        idx = np.concatenate([rng.choice(c, len(c)) for c in cells])
+        b = approach2(N[idx], D[idx], L[idx])
+        if b is not None:
+            for k in draws:
+                draws[k].append(b[k]["exponent"])
+    for k, v in draws.items():
+        base[k]["ci95"] = [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else [math.nan, math.nan]
+    base["resamples"] = len(draws["N_opt"])
+    base["bootstrap"] = bootstrap
+    return base
+
+
 def fit_all(N, D, L, unique=None, bootstrap: int = 200, seed: int = 0) -> dict[str, Any]:
     """Everything for one table (one data variant)."""
     N, D, L = (np.asarray(x, float) for x in (N, D, L))
@@ -230,6 +254,6 @@ def fit_all(N, D, L, unique=None, bootstrap: int = 200, seed: int = 0) -> dict[s
         De = effective_data(D, unique)
         out["approach3_effective_data"] = fit_chinchilla(N, De, L, bootstrap=bootstrap, seed=seed).to_dict()
     out["approach1"] = approach1(N, D, L)
-    out["approach2"] = approach2(N, D, L)
+    out["approach2"] = approach2_ci(N, D, L, bootstrap=bootstrap, seed=seed)
     out["kaplan"] = kaplan(N, D, L)
     return out

@@ -252,9 +252,19 @@ def _fits_section(fits: dict[str, dict[str, Any]], variants: dict[str, list[dict
 
 def _other_approaches(f: dict[str, Any]) -> list[str]:
     extra = []
-    for k in ("approach1", "approach2"):
-        extra.append(f"{k}: N_opt ~ C^{f[k]['N_opt']['exponent']:.2f}, D_opt ~ C^{f[k]['D_opt']['exponent']:.2f}"
-                     if f.get(k) else f"{k}: the grid does not allow it")
+    a1, a2 = f.get("approach1"), f.get("approach2")
+    extra.append(f"approach1: N_opt ~ C^{a1['N_opt']['exponent']:.2f}, D_opt ~ C^{a1['D_opt']['exponent']:.2f}"
+                 if a1 else "approach1: the grid does not allow it")
+    if a2:
+        ci = {k: a2[k].get("ci95", [math.nan, math.nan]) for k in ("N_opt", "D_opt")}
+        levels = ", ".join(f"C = {c:.2g}: N_opt {n:,.0f}, {d / n:.0f} tokens/parameter" for c, n, d in a2["levels"])
+        extra.append(f"approach2 (IsoFLOP profiles at {len(a2['levels'])} compute budgets: {levels}): "
+                     f"N_opt ~ C^{a2['N_opt']['exponent']:.2f} (95 % CI {ci['N_opt'][0]:.2f} .. {ci['N_opt'][1]:.2f}), "
+                     f"D_opt ~ C^{a2['D_opt']['exponent']:.2f} (95 % CI {ci['D_opt'][0]:.2f} .. {ci['D_opt'][1]:.2f}; "
+                     f"{a2.get('resamples', 0)} of {a2.get('bootstrap', 0)} seed resamples gave profiles)")
+    else:
+        extra.append("approach2: fewer than two compute budgets have an IsoFLOP profile with its minimum inside its "
+                     "sizes")
     for k, d in f.get("kaplan", {}).items():
         extra.append(f"Kaplan {k}: exponent {d['exponent']:.3f}")
     if f.get("approach3_effective_data"):
