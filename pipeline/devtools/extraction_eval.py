@@ -6,8 +6,13 @@ never copied into the package).
 Each dataset is split once, by a hash of the page id, into a `dev` part (tuned on) and a `test`
 part (only measured on); the split does not depend on file order or on which pages exist.
 
-The metric is the common bag-of-words one: precision, recall and F1 over lowercased `\\w+`
-tokens of the extracted text against the ground truth, per page, averaged over pages.
+The metric on the full-text sets is the common bag-of-words one: precision, recall and F1 over
+lowercased `\\w+` tokens of the extracted text against the ground truth, per page, averaged over
+pages. On the snippet set (trafilatura's evaluation pages: snippets that must be in the main text
+and snippets that must not be), as trafilatura's own evaluation scores it: the share of `with`
+snippets found (recall) and of `without` snippets absent (precision, here), pooled over the pages,
+and their harmonic mean; a page's own F1 (for the count of pages below 0.5) is the same on its
+snippets alone. Snippets are looked for in the text with whitespace runs made one space.
 """
 from __future__ import annotations
 
@@ -24,7 +29,9 @@ from pipeline.encoding import decode_html
 from pipeline.resources import shared_data_dir
 
 EXTRACTION_DIR = (shared_data_dir() or Path("../shared/data")) / "extraction"
-DATASETS = ("dragnet", "l3s-gn1", "utomo-chaos-2017")
+DATASETS = ("dragnet", "l3s-gn1", "utomo-chaos-2017")  # full text as ground truth
+SNIPPET_DATASETS = ("trafilatura-eval-dev",)  # must-have / must-not-have snippets
+SNIPPETS_FILE = "evaldata-dev.json"
 SPLITS = ("dev", "test", "all")
 _TOKEN = re.compile(r"\w+")
 
@@ -34,8 +41,10 @@ class Page:
     dataset: str
     id: str
     html: str        # decoded as the read stage decodes crawled bytes
-    truth: str
+    truth: str       # the main text ("" on a snippet set)
     size: int        # bytes of raw HTML
+    with_: tuple[str, ...] = ()    # snippets the main text must hold (snippet sets)
+    without: tuple[str, ...] = ()  # snippets it must not hold
 
 
 def split_of(page_id: str) -> str:
@@ -49,6 +58,8 @@ def load_pages(dataset: str, split: str = "test", root: Path = EXTRACTION_DIR,
     if split not in SPLITS:
         raise ValueError(f"split = {split!r}; available: {', '.join(SPLITS)}")
     folder = root / dataset
+    if dataset in SNIPPET_DATASETS:
+        return _snippet_pages(dataset, split, folder, limit)
     gt = folder / "ground_truth.jsonl"
     if not gt.exists():
         raise FileNotFoundError(f"{gt} not found: the extraction data lives in ../shared/data/extraction")
@@ -59,6 +70,42 @@ def load_pages(dataset: str, split: str = "test", root: Path = EXTRACTION_DIR,
         raw = gzip.decompress((folder / "html" / f"{r['id']}.html.gz").read_bytes())
         pages.append(Page(dataset, r["id"], decode_html(raw)[0], r["text"], len(raw)))
     return pages
+
+
+def _snippet_pages(dataset: str, split: str, folder: Path, limit: int | None) -> list[Page]:
+    """A snippet set's pages: `eval/<file>.gz` with the snippets `evaldata-dev.json` gives them,
+    split by the file name (its id)."""
+    path = folder / SNIPPETS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: the extraction data lives in ../shared/data/extraction")
+    entries = sorted(json.loads(path.read_text(encoding="utf-8")).values(), key=lambda e: e["file"])
+    pages = []
+    for e in [e for e in entries if split == "all" or split_of(e["file"]) == split][:limit]:
+        raw = gzip.decompress((folder / "eval" / f"{e['file']}.gz").read_bytes())
+        pages.append(Page(dataset, e["file"], decode_html(raw)[0], "", len(raw),
+                          tuple(e.get("with") or ()), tuple(e.get("without") or ())))
+    return pages
+
+
+def snippet_counts(got: str, page: Page) -> tuple[int, int, int, int]:
+    """(with found, with snippets, without absent, without snippets) of one page."""
+    text = " ".join(got.split())
+    found = sum(" ".join(s.split()) in text for s in page.with_)
+    absent = sum(" ".join(s.split()) not in text for s in page.without)
+    return found, len(page.with_), absent, len(page.without)
+
+
+def _harmonic(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def snippet_prf(counts: list[tuple[int, int, int, int]]) -> tuple[float, float, float]:
+    """Precision (share of `without` snippets absent), recall (share of `with` found), their
+    harmonic mean; a side with no snippets counts as perfect."""
+    found, n_with, absent, n_without = (sum(c[i] for c in counts) for i in range(4))
+    r = found / n_with if n_with else 1.0
+    p = absent / n_without if n_without else 1.0
+    return p, r, _harmonic(p, r)
 
 
 def bag_prf(got: str, expected: str) -> tuple[float, float, float]:
@@ -81,7 +128,12 @@ class Score:
 
 
 def score(outputs: list[str], pages: list[Page]) -> Score:
-    """Mean per-page P, R, F1 of texts already extracted from `pages` (same order)."""
+    """P, R, F1 of texts already extracted from `pages` (same order): per-page means on full-text
+    pages, pooled snippet shares on snippet pages (see the module's docstring)."""
+    if pages and pages[0].dataset in SNIPPET_DATASETS:
+        counts = [snippet_counts(text, p) for text, p in zip(outputs, pages, strict=True)]
+        per = tuple((p.id, *snippet_prf([c])) for c, p in zip(counts, pages))
+        return Score(*snippet_prf(counts), sum(r[3] < 0.5 for r in per), per)
     rows = tuple((p.id, *bag_prf(text, p.truth)) for text, p in zip(outputs, pages, strict=True))
     n = max(len(rows), 1)
     return Score(sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n, sum(r[3] for r in rows) / n,
@@ -90,4 +142,5 @@ def score(outputs: list[str], pages: list[Page]) -> Score:
 
 def available() -> Iterator[str]:
     """The datasets present beside this checkout."""
-    return (d for d in DATASETS if (EXTRACTION_DIR / d / "ground_truth.jsonl").exists())
+    return (d for d in DATASETS + SNIPPET_DATASETS
+            if (EXTRACTION_DIR / d / ("ground_truth.jsonl" if d in DATASETS else SNIPPETS_FILE)).exists())

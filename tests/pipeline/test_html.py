@@ -212,3 +212,22 @@ def test_a_few_stray_nul_bytes_do_not_make_a_page_binary():
     page = f"<html><body>\x00<div>{f'<p>{PROSE}</p>' * 20}\x00</div></body></html>" + "\x00" * 25
     doc = HtmlStage().process(Document("nul", page))
     assert isinstance(doc, Document) and doc.text.count("The council met") == 20
+
+
+def test_snippet_scores_as_trafilaturas_evaluation():
+    """Must-have snippets found (recall) and must-not-have ones absent (precision here), pooled
+    over pages; whitespace runs count as one space; a side with no snippets is perfect."""
+    from pipeline.devtools.extraction_eval import Page, score
+
+    def page(i, with_, without):
+        return Page("trafilatura-eval-dev", f"p{i}", "", "", 0, with_, without)
+
+    pages = [page(0, ("the  lead", "second line"), ("menu item",)), page(1, ("body",), ()), page(2, (), ("ad",))]
+    texts = ["The lead? no: the lead\nparagraph. menu item", "the body", "no ads here"]
+    s = score(texts, pages)
+    # with: "the lead" found, "second line" missed, "body" found -> 2/3; without: "menu item" present,
+    # "ad" present (in "ads") -> 0/2
+    assert (s.recall, s.precision, s.f1) == (2 / 3, 0.0, 0.0)
+    assert [round(r[3], 3) for r in s.per_page] == [0.0, 1.0, 0.0] and s.below_half == 2
+    s = score(["the lead second line", "body", "an ad"], pages)
+    assert (s.recall, s.precision) == (1.0, 0.5) and s.f1 == 2 * 0.5 / 1.5 and s.below_half == 1

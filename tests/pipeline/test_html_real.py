@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.devtools.extraction_eval import EXTRACTION_DIR, load_pages, score
+from pipeline.devtools.extraction_eval import EXTRACTION_DIR, available, load_pages, score
 from pipeline.document import Document, Drop
 from pipeline.stages.html import HtmlStage
 
 # Measured on the test half (benchmarks/bench_html.py): F1 0.911 / 0.934 / 0.950 with 10 / 8 / 4
 # pages below F1 0.5 (trafilatura 2.3.1 in the same run: 0.806 / 0.889 / 0.940 with 29 / 13 / 5).
-FLOORS = {"dragnet": (0.90, 12), "l3s-gn1": (0.92, 11), "utomo-chaos-2017": (0.935, 5)}
+# trafilatura's snippet set (recent, multilingual; snippet F1, see extraction_eval): 0.880 with 39
+# pages below 0.5 on its test part (trafilatura 0.915 with 15, 2026-12-07): below trafilatura.
+FLOORS = {"dragnet": (0.90, 12), "l3s-gn1": (0.92, 11), "utomo-chaos-2017": (0.935, 5),
+          "trafilatura-eval-dev": (0.87, 42)}
 
 
 @pytest.mark.parametrize("dataset", sorted(FLOORS))
 def test_real_pages_f1_floor(dataset, shared_data, capsys):
-    if not (EXTRACTION_DIR / dataset / "ground_truth.jsonl").exists():
+    if dataset not in set(available()):
         pytest.skip(f"{EXTRACTION_DIR / dataset} is missing")
     pages = load_pages(dataset, "test")
     stage = HtmlStage()
