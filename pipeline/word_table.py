@@ -104,15 +104,19 @@ class WordTable:
     word's entry from its bytes."""
 
     def __init__(self, capacity: int = 1 << 16):
-        self.keys = np.zeros(capacity, np.uint64)
-        self.ids = np.zeros(capacity, np.int64)
-        self.hashes = np.zeros(0, np.uint64)
+        if capacity < 2 or capacity & (capacity - 1):
+            raise ValueError(f"capacity = {capacity}: the table's size must be a power of two")
+        self.capacity = capacity
+        self.clear()
 
     def __len__(self) -> int:
         return len(self.hashes)
 
     def clear(self) -> None:
-        self.__init__()
+        """Forget every word (a worker's cache outgrew its share of the memory budget)."""
+        self.keys = np.zeros(self.capacity, np.uint64)  # power of two; 0: empty slot
+        self.ids = np.zeros(self.capacity, np.int64)
+        self.hashes = np.zeros(0, np.uint64)
 
     def word_hashes(self, texts: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
         """hash64 of each word of each text, laid end to end, and each text's offsets into them."""
