@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-
 import pyarrow as pa
 
 from pipeline.text import mix64, ngram_hashes_batch, normalize, normalize_array
