@@ -70,7 +70,8 @@ def void_dominant_hints(blocks: list[TextBlock], spans: dict[etree._Element, tup
 
 def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]],
                    marked: Sequence[etree._Element] = (), min_marked_prose: int = 500,
-                   climb_ratio: float = 3.0, climb_block_ratio: float = 1.5) -> list[bool]:
+                   climb_ratio: float = 3.0, climb_block_ratio: float = 1.5,
+                   lead_min: int = 100) -> list[bool]:
     """Which blocks lie in the page's main container (all True when none stands out).
 
     Needs the context-free classes of `classify`. Readability's idea first: every paragraph
@@ -88,6 +89,11 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
     itemprop="articleBody") is taken instead of the best candidate when it holds at least
     `min_marked_prose` chars of prose (utomo dev pages: F1 0.951 -> 0.952, one page fewer
     below 0.5; dragnet and l3s unchanged).
+    A sibling before the container that holds `lead_min` chars of prose, with links under 30 %
+    of its text and no boilerplate hint of its own, is the article's lead or intro in a wrapper
+    of its own (a "chapo" or "teaser-text" above the body), taken whatever its paragraph score
+    (trafilatura-eval-dev's dev part: F1 0.882 -> 0.898, pages below 0.5 46 -> 38; dragnet and
+    l3s +0.001, utomo unchanged).
     """
     n = len(blocks)
     chars, links, prose, prose_blocks = _prefix_sums(blocks)
@@ -114,9 +120,13 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
     mask = [False] * n
     parent = top.getparent()
     siblings = [top] if parent is None else [c for c in parent if c in spans]
+    before = True  # siblings before `top`, in document order
     for el in siblings:
-        if el is top or final(el, direct) >= max(10.0, 0.2 * best):
-            lo, hi = spans[el]
+        before = before and el is not top
+        lo, hi = spans[el]
+        lead = (before and prose_in(el) >= lead_min and links[hi] - links[lo] < 0.3 * (chars[hi] - chars[lo])
+                and hint_of(el) >= 0)
+        if el is top or lead or final(el, direct) >= max(10.0, 0.2 * best):
             mask[lo:hi] = [True] * (hi - lo)
     _cut_at_end_heading(blocks, mask, prose, spans)
     return mask
