@@ -89,11 +89,9 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
     itemprop="articleBody") is taken instead of the best candidate when it holds at least
     `min_marked_prose` chars of prose (utomo dev pages: F1 0.951 -> 0.952, one page fewer
     below 0.5; dragnet and l3s unchanged).
-    A sibling before the container that holds `lead_min` chars of prose, with links under 30 %
-    of its text and no boilerplate hint of its own, is the article's lead or intro in a wrapper
-    of its own (a "chapo" or "teaser-text" above the body), taken whatever its paragraph score
-    (trafilatura-eval-dev's dev part: F1 0.882 -> 0.898, pages below 0.5 46 -> 38; dragnet and
-    l3s +0.001, utomo unchanged).
+    A sibling before the container with `lead_min` chars of prose, links under 30 % and no
+    boilerplate hint of its own is the lead or intro (a "chapo" above the body; trafilatura-eval
+    dev: F1 0.882 -> 0.898, pages below 0.5 46 -> 38; dragnet and l3s +0.001, utomo unchanged).
     """
     n = len(blocks)
     chars, links, prose, prose_blocks = _prefix_sums(blocks)
@@ -124,12 +122,17 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
     for el in siblings:
         before = before and el is not top
         lo, hi = spans[el]
-        lead = (before and prose_in(el) >= lead_min and links[hi] - links[lo] < 0.3 * (chars[hi] - chars[lo])
-                and hint_of(el) >= 0)
-        if el is top or lead or final(el, direct) >= max(10.0, 0.2 * best):
+        if el is top or before and _is_lead(el, lo, hi, prose_in(el), chars, links, lead_min) \
+                or final(el, direct) >= max(10.0, 0.2 * best):
             mask[lo:hi] = [True] * (hi - lo)
     _cut_at_end_heading(blocks, mask, prose, spans)
     return mask
+
+
+def _is_lead(el: etree._Element, lo: int, hi: int, prose: int, chars: list[int], links: list[int],
+             min_prose: int) -> bool:
+    """A lead or intro in a wrapper of its own: enough prose, few links, no boilerplate hint."""
+    return prose >= min_prose and links[hi] - links[lo] < 0.3 * (chars[hi] - chars[lo]) and hint_of(el) >= 0
 
 
 def _prefix_sums(blocks: list[TextBlock]) -> tuple[list[int], list[int], list[int], list[int]]:
