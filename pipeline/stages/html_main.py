@@ -125,8 +125,27 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
         if el is top or before and _is_lead(el, lo, hi, prose_in(el), chars, links, lead_min) \
                 or final(el, direct) >= max(10.0, 0.2 * best):
             mask[lo:hi] = [True] * (hi - lo)
+    _leads_above(top, spans, mask, lambda el, lo, hi: _is_lead(el, lo, hi, prose_in(el), chars, links, lead_min))
     _cut_at_end_heading(blocks, mask, prose, spans)
     return mask
+
+
+def _leads_above(top: etree._Element, spans: dict[etree._Element, tuple[int, int]], mask: list[bool], is_lead,
+                 levels: int = 3) -> None:
+    """Leads beside the container's ancestors too (up to `levels` up, never beside <body>): an
+    intro under the <article> while the body sits a few wrappers down (trafilatura-eval dev:
+    0.898 -> 0.907, pages below 0.5 38 -> 30; dragnet and l3s +0.001, utomo -0.001)."""
+    up = top.getparent()
+    for _ in range(levels):
+        if up is None or up.tag == "body" or up.getparent() is None:
+            return
+        for el in up.getparent():
+            if el is up:
+                break
+            if el in spans and is_lead(el, *spans[el]):
+                lo, hi = spans[el]
+                mask[lo:hi] = [True] * (hi - lo)
+        up = up.getparent()
 
 
 def _is_lead(el: etree._Element, lo: int, hi: int, prose: int, chars: list[int], links: list[int],
