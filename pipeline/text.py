@@ -126,6 +126,25 @@ def _normal_kernel(data: np.ndarray, offsets: np.ndarray, ascii_byte: np.ndarray
     return out[:o], out_off
 
 
+@functools.cache
+def _ascii_tables(lowercase: bool, punctuation: bool, digits: bool, whitespace: bool) -> tuple[np.ndarray, np.ndarray]:
+    """What `normalize` makes of each ASCII character under these settings: its byte, and whether
+    it is a gap (whitespace, or punctuation turned into a space)."""
+    normal = [normalize(chr(c), lowercase=lowercase, punctuation=punctuation, digits=digits, whitespace=False)
+              for c in range(128)]
+    return (np.array([ord(t) for t in normal], np.uint8),
+            np.array([whitespace and t.isspace() for t in normal], np.bool_))
+
+
+def string_buffers(texts: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """A large_string array's offsets (int64, len + 1, the array's slice offset applied) and
+    its UTF-8 bytes, as numpy views of Arrow's buffers (no copy)."""
+    _, off_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(off_buf, np.int64, len(texts) + 1, texts.offset * 8)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
 def normalize_array(texts: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punctuation: bool = True,
                     digits: bool = False, nfkc: bool = True, whitespace: bool = True) -> pa.LargeStringArray:
     """`normalize` of every text of a string array, the same strings, as one large_string array.
@@ -137,10 +156,7 @@ def normalize_array(texts: pa.Array | pa.ChunkedArray, *, lowercase: bool = True
     arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
     arr = arr.cast(pa.large_string())
     other = pc.invert(pc.string_is_ascii(arr)).to_numpy(zero_copy_only=False)
-    ascii_normal = [normalize(chr(c), lowercase=lowercase, punctuation=punctuation, digits=digits,
-                              whitespace=False) for c in range(128)]
-    ascii_byte = np.array([ord(t) for t in ascii_normal], np.uint8)
-    ascii_gap = np.array([whitespace and t.isspace() for t in ascii_normal], np.bool_)
+    ascii_byte, ascii_gap = _ascii_tables(lowercase, punctuation, digits, whitespace)
     classes = np.zeros(1, np.uint8)  # looked up for non-ASCII characters only
     if other.any():
         classes = _char_classes()
@@ -150,9 +166,7 @@ def normalize_array(texts: pa.Array | pa.ChunkedArray, *, lowercase: bool = True
                 t = unicodedata.normalize("NFKC", t) if nfkc else t
                 prepared.append(t.lower() if lowercase else t)
             arr = pc.replace_with_mask(arr, pa.array(other), pa.array(prepared, pa.large_string()))
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, np.int64, len(arr) + 1, arr.offset * 8)
-    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    offsets, data = string_buffers(arr)
     out, out_off = _normal_kernel(data, offsets, ascii_byte, ascii_gap, classes, punctuation, digits, whitespace)
     return pa.LargeStringArray.from_buffers(len(arr), pa.py_buffer(out_off), pa.py_buffer(out))
 
@@ -179,10 +193,9 @@ def hash64(data: str | bytes | memoryview) -> int:
 def hash64_array(texts: pa.LargeStringArray) -> np.ndarray:
     """hash64 of each string of a large_string array (uint64), read from its buffer: no Python
     string is made (dedup's exact hashes of `normalize_array`'s output)."""
-    _, off_buf, data_buf = texts.buffers()
-    offsets = np.frombuffer(off_buf, np.int64, len(texts) + 1, texts.offset * 8).tolist()
-    data = memoryview(data_buf if data_buf is not None else b"")
-    return np.fromiter((hash64(data[a:b]) for a, b in zip(offsets, offsets[1:])), np.uint64, len(texts))
+    offsets, data = string_buffers(texts)
+    ends, raw = offsets.tolist(), memoryview(data)
+    return np.fromiter((hash64(raw[a:b]) for a, b in zip(ends, ends[1:])), np.uint64, len(texts))
 
 
 def sha256_file(path) -> str:

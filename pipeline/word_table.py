@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import pyarrow as pa
 
-from pipeline.text import gram_kernel, hash64, mix64_one, utf8_array
+from pipeline.text import gram_kernel, hash64, mix64_one, string_buffers, utf8_array
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -120,9 +120,7 @@ class WordTable:
 
     def word_hashes(self, texts: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
         """hash64 of each word of each text, laid end to end, and each text's offsets into them."""
-        _, off_buf, data_buf = texts.buffers()
-        offsets = np.frombuffer(off_buf, np.int64, len(texts) + 1, texts.offset * 8)
-        data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        offsets, data = string_buffers(texts)
         bound = _spaces(data) + len(texts)  # words at most; the arrays' pages are touched as used
         token, new_start, new_len = (np.empty(bound, np.int64) for _ in range(3))
         woff = np.zeros(len(texts) + 1, np.int64)

@@ -64,7 +64,7 @@ class Shingler:
     def batch(self, normals: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """The 32-bit shingle hashes of many normalised texts laid end to end, and each text's
         offsets (text d's are values[offsets[d]:offsets[d + 1]]): what `signatures` takes."""
-        if self.norm["whitespace"]:  # words one space apart: split and looked up in Arrow
+        if self.norm["whitespace"]:  # words one space apart: cut and looked up in compiled code
             return self._low32(ngram_hashes_spaced(normals, self.ngram, self.table))
         texts = normals.to_pylist() if isinstance(normals, pa.Array) else normals
         return self._low32(ngram_hashes_batch([t.split() for t in texts], self.ngram, self.cache))
