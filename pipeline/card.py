@@ -28,6 +28,8 @@ def render_card(report: dict[str, Any]) -> str:
     L += _stage_sections(report)
     if report.get("shards"):
         L += _tokens(report["shards"])
+    if report.get("exports"):
+        L += _exports(report["exports"])
     L += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=2, sort_keys=True), "```",
           "", "## Versions", ""] + [f"- {k} {v}" for k, v in sorted(report["versions"].items())]
     return "\n".join(L) + "\n"
@@ -169,6 +171,16 @@ def _tokens(shards: dict[str, Any]) -> list[str]:
     return L
 
 
+def _exports(exports: list[dict[str, Any]]) -> list[str]:
+    """The trainer-format exports made from the shards (`corpusprep export`)."""
+    L = ["", "## Exports", "", "Made from these shards by `corpusprep export`; `corpusprep card verify PATH` re-checks "
+         "one against its export.json (sha256 of every file, tokens and documents as the trainer's reader sees "
+         "them).", "", "| format | variant | budget | tokens | documents | path |", "|---|---|---|---:|---:|---|"]
+    L += [f"| {e['format']} | {e['variant']} | {e['budget']} | {e['tokens']:,} | {e['docs']:,} | `{e['path']}` |"
+          for e in exports]
+    return L
+
+
 def funnel_png(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -238,10 +250,13 @@ def diff_reports(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 def verify(run: str | Path) -> list[str]:
     """Re-check every shard against its manifest (sha256 and token counts). `run` is a card
-    folder, a run folder, or a shard folder made by `corpusprep shards` alone (one holding a
-    manifest.json)."""
+    folder, a run folder, a shard folder made by `corpusprep shards` alone (one holding a
+    manifest.json), or an export folder (`corpusprep export`, one holding an export.json)."""
+    from pipeline.export_verify import EXPORT_MANIFEST, verify_export
     from pipeline.shard_format import verify_shards
 
+    if (Path(run) / EXPORT_MANIFEST).exists():
+        return verify_export(run)
     if (Path(run) / "manifest.json").exists():
         return verify_shards(run)
     report = load_report(run)

@@ -1,5 +1,5 @@
 """The pipeline's commands of `corpusprep` (run, stage, stages, sample, train-classifier, shards,
-card), registered by corpusprep/cli.py, which owns the command line. Each documents its options
+export, card), registered by corpusprep/cli.py, which owns the command line. Each documents its options
 in --help."""
 from __future__ import annotations
 
@@ -218,8 +218,39 @@ def cmd_card(args: argparse.Namespace) -> int:
         print("\n".join(diff_reports(load_report(args.runs[0]), load_report(args.runs[1]))))
         return 0
     problems = verify(args.runs[0])
-    print("\n".join(problems) if problems else "all shards match the manifest (sha256 and token counts)")
+    what = "the export matches its export.json" if (Path(args.runs[0]) / "export.json").exists() else \
+        "all shards match the manifest"
+    print("\n".join(problems) if problems else f"{what} (sha256 and token counts)")
     return 1 if problems else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.export import export
+    from pipeline.shard_format import parse_tokens
+
+    m = export(args.shards, args.format, args.out, args.variant, args.budget, args.validation,
+               parse_tokens(args.buffer_tokens))
+    what = "already there, verified" if m.get("reused") else f"in {m['seconds']:.2f} s"
+    print(f"{m['source']['variant']} {m['source']['budget']}: {m['tokens']:,} tokens, {m['docs']:,} documents as "
+          f"{args.format} ({m['dtype']}) in {args.out} ({what}); `corpusprep card verify {args.out}` re-checks it")
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    from pipeline.export import FORMATS
+
+    p = sub.add_parser("export", help="a budget of a shard folder in a trainer's format (Megatron, nanotron, npy)",
+                       description="Write exactly one budget's tokens (or the validation split's), in its "
+                                   "document order, as Megatron-LM/NeMo .bin+.idx, nanotron/DataTrove .ds, or a "
+                                   "flat npy memmap (OLMo, nanoGPT); the tokenizer and export.json go beside them.")
+    p.add_argument("shards", help="shard folder (a run's shards/, or `corpusprep shards --output`)")
+    p.add_argument("--format", required=True, choices=FORMATS, help="the trainer format")
+    p.add_argument("--variant", help="the variant to export (see the card's Tokens section)")
+    p.add_argument("--budget", help="its budget, e.g. 400K")
+    p.add_argument("--validation", action="store_true", help="export the shared validation split instead")
+    p.add_argument("--out", required=True, help="export folder (created; must not hold anything else)")
+    p.add_argument("--buffer-tokens", default="1M",
+                   help="tokens held before a write (memory: one shard, one document and this; default 1M)")
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
@@ -287,8 +318,10 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
                                    "folder made by `corpusprep shards`")
     p.add_argument("action", choices=["show", "diff", "verify"])
     p.add_argument("runs", nargs="+", help="card or run folder(s)")
+    _add_export(sub)
     p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
     p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
     return {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
-            "train-classifier": cmd_train_classifier, "shards": cmd_shards, "card": cmd_card}
+            "train-classifier": cmd_train_classifier, "shards": cmd_shards, "card": cmd_card,
+            "export": cmd_export}

@@ -14,6 +14,7 @@ from pipeline import stage_folder
 from pipeline.config import RunConfig
 from pipeline.readers import READERS, Listing
 from pipeline.settings import is_url
+from pipeline.shard_format import exports_of
 
 ALWAYS = ("corpusprep", "numpy", "pyarrow")  # what every run uses
 SHARDS = ("tokenizers",)
@@ -22,6 +23,7 @@ SHARDS = ("tokenizers",)
 def run_report(cfg: RunConfig, listing: Listing, stats: list[dict[str, Any]], seconds: float,
                shards: dict[str, Any] | None = None) -> dict[str, Any]:
     final = stats[-1]
+    exports = exports_of(Path(cfg.run.output) / stage_folder.SHARDS) if shards else []
     return {
         "name": cfg.run.name,
         "config": cfg.source,
@@ -37,6 +39,7 @@ def run_report(cfg: RunConfig, listing: Listing, stats: list[dict[str, Any]], se
         "versions": versions(cfg, listing),
         "shards": shards and dict(shards, folder=_shards_folder(cfg)),
         "licences": licence_notes(cfg),
+        **({"exports": exports} if exports else {}),  # made by `corpusprep export` before a re-run
     }
 
 

@@ -67,7 +67,8 @@ def _run(cfg: RunConfig, prior: dict[str, Any], listing: Listing, progress: bool
     if started != cfg.run.stage_outputs:
         raise RunError(f"{out} was started with run.stage_outputs = {started!r}; resume it "
                        f"with the same setting (it decides which files a finished part has)")
-    meta = {"config_hash": cfg.config_hash(), "config": cfg.source, "stage_outputs": cfg.run.stage_outputs}
+    meta = {"config_hash": cfg.config_hash(), "config": cfg.source, "stage_outputs": cfg.run.stage_outputs,
+            "card_dir": str((Path(cfg.run.cards_dir) / cfg.run.name).resolve())}  # where `export` lists itself
     clock = _RunClock(out / stage_folder.RECORD, meta, prior.get("seconds", 0.0), remote)
     dirs = stage_dirs(cfg)
     needed = needed_outputs(cfg)

@@ -11,6 +11,7 @@ Layout of a shard folder (everything written atomically; `manifest.json` last):
     <mix>/<budget>/shard-NNNNN.arrow    a mix's budgets are drawn apart, so each has its own
     manifest.json                       every shard: tokens, documents, sha256; tokenizer hash;
                                         the source run's config hash; budgets and variants
+    exports.json                        (once `corpusprep export` ran) the exports made from it
 
 A shard is an Arrow IPC stream (readable by pyarrow and `datasets.Dataset.from_file`) of rows
 `doc_id, doc_offset, tokens`: the pieces of documents it holds, in order, each document followed
@@ -133,6 +134,7 @@ def budget_rows(folder: str | Path, budget: "Entry | dict[str, Any]") -> Iterato
 # --- the manifest -----------------------------------------------------------------------------
 MANIFEST = "manifest.json"
 FORMAT = "corpusprep-shards/2"
+EXPORTS = "exports.json"
 
 
 class ShardsError(ConfigError):
@@ -295,6 +297,13 @@ class ManifestBuilder:
         man = Manifest.from_dict(self.raw)
         atomic.write_json(Path(folder) / MANIFEST, self.raw)
         return man
+
+
+def exports_of(folder: str | Path) -> list[dict[str, Any]]:
+    """The exports made from a shard folder (format, path, variant, budget, tokens, docs), as
+    `corpusprep export` lists them; [] when none."""
+    p = Path(folder) / EXPORTS
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else []
 
 
 def verify_shards(folder: str | Path) -> list[str]:
