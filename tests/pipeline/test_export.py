@@ -80,6 +80,14 @@ def test_megatron_indexed_dataset_reads_the_budget_document_for_document(shards,
         "docs")
     assert all(np.array_equal(ds[i], d) for i, d in enumerate(docs))
     assert sum(len(d) for d in docs) == read_manifest(shards).budget("raw", "250K").tokens
+    import torch  # Megatron's own writer (preprocess_data.py, NeMo Curator) given the same documents: the same bytes
+
+    builder = mod.IndexedDatasetBuilder(str(tmp_path / "peer.bin"), dtype=np.uint16)
+    for d in docs:
+        builder.add_document(torch.from_numpy(d.astype(np.int64)), [len(d)])
+    builder.finalize(str(tmp_path / "peer.idx"))
+    for ext in ("bin", "idx"):
+        assert (tmp_path / f"peer.{ext}").read_bytes() == (tmp_path / "m" / f"tokens.{ext}").read_bytes()
 
 
 def test_nanotron_datatrove_folder_dataset_reads_the_budget(shards, tmp_path):
