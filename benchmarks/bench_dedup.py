@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common import default_corpus_dir, have, sized, timed
+from common import default_corpus_dir, have, have_datatrove, sized, timed
 from pipeline.devtools.procmem import run_with_peak_rss
 from pipeline.stages.dedup import Config, shingler
 from pipeline.stages.minhash import permutations, signatures
@@ -182,7 +182,7 @@ def datatrove_signature_step(folder: str):
 
 
 def datatrove_signatures(docs: list[dict]) -> float | None:
-    if not have("datatrove"):
+    if not have_datatrove():
         return None
     step = datatrove_signature_step(tempfile.mkdtemp())
     with timed() as t:
@@ -241,7 +241,7 @@ def main() -> None:
     if pairs:
         print("planted pairs "
               "(sample), ours: " + pair_report(docs, pairs, lambda a, b: drops.get(a, a) == drops.get(b, b)))
-    if pairs and have("datatrove"):  # the whole DataTrove pipeline is slow: a 3,000-document slice
+    if pairs and have_datatrove():  # the whole DataTrove pipeline is slow: a 3,000-document slice
         head = docs[:3000]
         ids = {d["id"] for d in head}
         head_pairs = [p for p in pairs if p[0] in ids and p[1] in ids]

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import common
-from common import REPO, default_corpus_dir, have
+from common import REPO, default_corpus_dir, have, have_datatrove
 from pipeline.config import load_run_config
 from pipeline.resources import shared_data_dir
 from pipeline.runner import run
@@ -171,7 +171,7 @@ def real_pages(tmp: Path) -> None:
     print(f"  ours, read -> html -> quality:            {ours:6.1f} s  {len(paths) / ours:7.1f} pages/s")
     print(f"  ours, the same with language ID:          {ours_lang:6.1f} s  {len(paths) / ours_lang:7.1f} pages/s")
     runs = [ours, *fused_on_pages(paths, tmp)]
-    if not (have("datatrove") and have("trafilatura") and have("spacy")):
+    if not (have_datatrove() and have("trafilatura")):
         print("  DataTrove, trafilatura or spaCy not installed (pip install -e '.[bench]'): no comparison")
         return
     dt = datatrove_on_pages(paths, tmp)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from common import have, raw_pages, sized, timed
+from common import have_datatrove, raw_pages, sized, timed
 from pipeline.document import Document
 from pipeline.stages.html import HtmlStage
 from pipeline.stages.quality import Config, QualityStage
@@ -48,7 +48,7 @@ def main() -> None:
     docs = HtmlStage().apply(raw_pages()[:n]).kept
     mb = sum(d.nbytes for d in docs) / 1e6
     print(f"{len(docs):,} documents after HTML stripping, {mb:.2f} MB")
-    if not have("datatrove"):
+    if not have_datatrove():
         print("DataTrove not installed (pip install -e '.[bench]'): our throughput only")
     print(f"{'rule set':18s} {'ours docs/s':>12s} {'DT docs/s':>10s} {'speed-up':>9s} {'agreement':>10s} "
           f"{'keep ours/DT':>13s}")
@@ -56,7 +56,7 @@ def main() -> None:
     for rule, (dt_name, settings) in RULES.items():
         k1, s1 = ours(docs, settings)
         t_ours += s1
-        if have("datatrove"):
+        if have_datatrove():
             k2, s2 = theirs(docs, dt_name)
             t_dt += s2
             agree = sum(a == b for a, b in zip(k1, k2)) / len(docs)

@@ -66,6 +66,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def have_datatrove() -> bool:
+    """DataTrove as a peer: its English word tokenizer needs spaCy, which its own requirements leave
+    out (the [bench] extra has both; the [readers] extra brings DataTrove alone, for its reader)."""
+    return have("datatrove") and have("spacy")
+
+
 def have(module: str) -> bool:
     try:
         __import__(module)

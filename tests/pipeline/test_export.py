@@ -203,3 +203,31 @@ def test_bad_requests_and_damaged_shards_are_clear_errors_that_write_nothing(sha
         export(copy, "megatron", tmp_path / "b", "raw", "250K")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     assert not list(tmp_path.glob(".*partial"))
+
+
+@pytest.mark.parametrize("fmt", ["megatron", "nanotron", "npy"])
+def test_a_vocabulary_past_uint16_is_written_and_read_back_wide(fmt, tmp_path):
+    """Token ids past 65,535 (a uint32 shard folder): each writer's wide path, read by its trainer's reader."""
+    from pipeline.export_formats import WRITERS, counts
+
+    rng = np.random.default_rng(0)
+    docs = [np.append(rng.integers(1, 200_000, n), 0).astype(np.uint32) for n in (5, 300, 1, 77)]
+    w = WRITERS[fmt](tmp_path, "uint32", "t")
+    w.add(docs[:2])
+    w.add(docs[2:])
+    w.close()
+    flat = np.concatenate(docs)
+    assert counts(tmp_path, fmt, "uint32", 0) == (len(flat), len(docs))
+    if fmt == "megatron":
+        ds = reader("megatron.core.datasets.indexed_dataset").IndexedDataset(str(tmp_path / "tokens"))
+        assert ds[0].dtype == np.int32 and all(np.array_equal(ds[i], d) for i, d in enumerate(docs))
+    elif fmt == "nanotron":
+        ds = reader("datatrove.utils.dataset").DatatroveFolderDataset(str(tmp_path), seq_len=len(flat) - 1,
+                                                                      token_size=4)
+        assert np.array_equal(ds[0]["input_ids"].numpy(), flat)
+    else:
+        mod = reader("olmo_core.data.numpy_dataset")
+        ds = mod.NumpyFSLDataset(str(tmp_path / "part-00000.npy"), sequence_length=len(flat), pad_token_id=0,
+                                 eos_token_id=0, vocab_size=200_000, dtype=np.uint32, generate_doc_lengths=True)
+        assert np.array_equal(ds[0]["input_ids"].numpy(), flat)
+        assert ds[0]["doc_lens"].tolist() == [len(d) for d in docs]
