@@ -54,17 +54,6 @@ def _append(fh: BinaryIO, docs: list[np.ndarray], dtype: np.dtype) -> np.ndarray
     return np.array([len(d) for d in docs], np.int64)
 
 
-def _copy_chunks(src: Path, dst: BinaryIO, dtype: type, transform=None) -> None:
-    """Copy an int64 side file into `dst` as `dtype`, a chunk at a time (with `transform` per chunk,
-    given the chunk and how many entries came before it)."""
-    done = 0
-    with open(src, "rb") as fh:
-        while chunk := fh.read(CHUNK * 8):
-            a = np.frombuffer(chunk, np.int64)
-            dst.write((transform(a, done) if transform else a).astype(dtype).tobytes())
-            done += len(a)
-
-
 class MegatronWriter(Writer):
     """`tokens.bin` + `tokens.idx` (prefix `tokens`)."""
 
@@ -87,16 +76,13 @@ class MegatronWriter(Writer):
         with open(self.folder / "tokens.idx", "wb") as idx:
             idx.write(MEGATRON_HEADER + struct.pack("<Q", 1) + struct.pack("<B", self.code))
             idx.write(struct.pack("<Q", self.docs) + struct.pack("<Q", self.docs + 1))
-            _copy_chunks(side, idx, np.int32)
-            start = [0]  # byte offset of the chunk's first sequence
-
-            def pointers(a: np.ndarray, _done: int) -> np.ndarray:
-                ends = start[0] + np.cumsum(a * size)
-                out = np.concatenate([[start[0]], ends[:-1]])
-                start[0] = int(ends[-1])
-                return out
-
-            _copy_chunks(side, idx, np.int64, pointers)
+            for a in _chunks(side, np.int64):  # each sequence's length
+                idx.write(a.astype(np.int32).tobytes())
+            start = 0
+            for a in _chunks(side, np.int64):  # each sequence's byte offset in tokens.bin
+                ends = start + np.cumsum(a * size)
+                idx.write(np.concatenate([[start], ends[:-1]]).astype(np.int64).tobytes())
+                start = int(ends[-1])
             for first in range(0, self.docs + 1, CHUNK):  # document k is sequence k
                 idx.write(np.arange(first, min(self.docs + 1, first + CHUNK), dtype=np.int64).tobytes())
         side.unlink()

@@ -231,3 +231,19 @@ def test_a_vocabulary_past_uint16_is_written_and_read_back_wide(fmt, tmp_path):
                                  eos_token_id=0, vocab_size=200_000, dtype=np.uint32, generate_doc_lengths=True)
         assert np.array_equal(ds[0]["input_ids"].numpy(), flat)
         assert ds[0]["doc_lens"].tolist() == [len(d) for d in docs]
+
+
+def test_indexes_copied_and_counted_a_few_entries_at_a_time_are_the_same_bytes(shards, tmp_path, monkeypatch):
+    """The per-document side files go into the index and are counted by `card verify` a chunk at a
+    time (a million entries); with 7-entry chunks, the same files and the same counts."""
+    from pipeline import export_formats
+
+    for fmt in ("megatron", "nanotron", "npy"):
+        export(shards, fmt, tmp_path / f"{fmt}-big", "raw", "250K")
+    monkeypatch.setattr(export_formats, "CHUNK", 7)
+    for fmt in ("megatron", "nanotron", "npy"):
+        small = tmp_path / f"{fmt}-small"
+        export(shards, fmt, small, "raw", "250K", buffer_tokens=1000)
+        m = json.loads((small / "export.json").read_text())
+        assert m["files"] == json.loads((tmp_path / f"{fmt}-big" / "export.json").read_text())["files"]
+        assert export_formats.counts(small, fmt, "uint16", 0) == (m["tokens"], m["docs"])
