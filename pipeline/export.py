@@ -63,8 +63,9 @@ def documents(folder: Path, entry: Entry) -> Iterator[tuple[str, np.ndarray]]:
 def select(man: Manifest, variant: str | None, budget: str | None, validation: bool) -> tuple[str, str, Entry]:
     """(variant, budget, entry) asked for: a variant's budget, or the validation split."""
     if validation:
-        if budget:
-            raise ConfigError("--validation exports the shared validation split: give no --budget with it")
+        if budget or variant:
+            raise ConfigError("--validation exports the shared validation split (drawn from the cleanest variant, "
+                              "held out of every budget): give no --variant or --budget with it")
         return man.validation.facts.get("variant", ""), "validation", man.validation
     if not variant or not budget:
         raise ConfigError("export needs --variant and --budget (or --validation); the shard folder has: " + "; ".join(

@@ -190,6 +190,8 @@ def test_bad_requests_and_damaged_shards_are_clear_errors_that_write_nothing(sha
         export(shards, "npy", tmp_path / "a", "nope", "250K")
     with pytest.raises(ConfigError, match="needs --variant and --budget .* raw: 1M, 250K"):
         export(shards, "npy", tmp_path / "a", "raw", None)
+    with pytest.raises(ConfigError, match="give no --variant or --budget"):
+        export(shards, "npy", tmp_path / "a", "raw", None, validation=True)
     res = run_cli("export", str(shards), "--format", "npy", "--variant", "raw", "--budget", "3M", "--out",
                   str(tmp_path / "a"), check=False)
     assert res.returncode != 0 and "budget '3M' not in variant 'raw'" in res.stderr and "Traceback" not in res.stderr
