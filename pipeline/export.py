@@ -91,6 +91,21 @@ def export(shards: str | Path, fmt: str, out: str | Path, variant: str | None = 
     tmp = out.with_name(f".{out.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        result = _write(tmp, fmt, shards, man, entry, source, buffer_tokens)
+    except BaseException:  # killed or failed: no half export left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _into_place(tmp, out)
+    record(shards, {"format": fmt, "path": str(out.resolve()), "variant": variant, "budget": budget,
+                    "tokens": result["tokens"], "docs": result["docs"],
+                    "manifest_sha256": sha256_file(out / EXPORT_MANIFEST)})
+    return dict(result, seconds=round(time.perf_counter() - t0, 3))
+
+
+def _write(tmp: Path, fmt: str, shards: Path, man: Manifest, entry: Entry, source: dict[str, Any],
+           buffer_tokens: int) -> dict[str, Any]:
+    """The export's files and export.json in `tmp`; returns export.json's contents."""
     writer = WRITERS[fmt](tmp, man.dtype, f"corpusprep:{man.tokenizer.sha256[:16]}")
     ids, batch, held = hashlib.sha256(), [], 0
     for doc_id, toks in documents(shards, entry):
@@ -109,14 +124,11 @@ def export(shards: str | Path, fmt: str, out: str | Path, variant: str | None = 
               "files": [{"path": f, "bytes": (tmp / f).stat().st_size, "sha256": sha256_file(tmp / f)}
                         for f in [*files, "tokenizer.json"]]}
     if writer.tokens != entry.tokens:
-        raise ShardsError(f"exported {writer.tokens:,} tokens of {variant} {budget}, the manifest says "
-                          f"{entry.tokens:,}: the shards are inconsistent; rebuild them with `corpusprep shards`")
+        raise ShardsError(f"exported {writer.tokens:,} tokens of {source['variant']} {source['budget']}, the "
+                          f"manifest says {entry.tokens:,}: the shards are inconsistent; rebuild them with "
+                          "`corpusprep shards`")
     atomic.write_json(tmp / EXPORT_MANIFEST, result)
-    _into_place(tmp, out)
-    record(shards, {"format": fmt, "path": str(out.resolve()), "variant": variant, "budget": budget,
-                    "tokens": writer.tokens, "docs": writer.docs,
-                    "manifest_sha256": sha256_file(out / EXPORT_MANIFEST)})
-    return dict(result, seconds=round(time.perf_counter() - t0, 3))
+    return result
 
 
 def _finished(out: Path, fmt: str, source: dict[str, Any]) -> dict[str, Any] | None:

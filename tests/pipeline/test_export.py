@@ -249,3 +249,15 @@ def test_indexes_copied_and_counted_a_few_entries_at_a_time_are_the_same_bytes(s
         m = json.loads((small / "export.json").read_text())
         assert m["files"] == json.loads((tmp_path / f"{fmt}-big" / "export.json").read_text())["files"]
         assert export_formats.counts(small, fmt, "uint16", 0) == (m["tokens"], m["docs"])
+
+
+def test_an_export_that_fails_midway_leaves_nothing(shards, tmp_path, monkeypatch):
+    from pipeline import export_formats
+
+    def broken(self, docs):
+        raise OSError("disk full (planted)")
+
+    monkeypatch.setattr(export_formats.NpyWriter, "add", broken)
+    with pytest.raises(OSError, match="planted"):
+        export(shards, "npy", tmp_path / "x", "raw", "250K")
+    assert list(tmp_path.iterdir()) == []
