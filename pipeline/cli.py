@@ -218,7 +218,9 @@ def cmd_card(args: argparse.Namespace) -> int:
         print("\n".join(diff_reports(load_report(args.runs[0]), load_report(args.runs[1]))))
         return 0
     problems = verify(args.runs[0])
-    what = "the export matches its export.json" if (Path(args.runs[0]) / "export.json").exists() else \
+    from pipeline.export_verify import EXPORT_MANIFEST
+
+    what = f"the export matches its {EXPORT_MANIFEST}" if (Path(args.runs[0]) / EXPORT_MANIFEST).exists() else \
         "all shards match the manifest"
     print("\n".join(problems) if problems else f"{what} (sha256 and token counts)")
     return 1 if problems else 0

@@ -21,7 +21,6 @@ from __future__ import annotations
 import struct
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -31,48 +30,65 @@ CHUNK = 1 << 20  # per-document entries copied a chunk at a time into an index
 
 
 class Writer(ABC):
-    """Documents in, a trainer's files out: `add` each whole document (EOS included) in order,
-    then `close`, which returns the files written (relative to the export folder)."""
+    """Documents in, a trainer's files out: `add` whole documents (EOS included) in order, then
+    `close`, which returns the files written (relative to the export folder). A format names its
+    token file and dtype and says what its index keeps of each batch (`index`)."""
+
+    data_file: str
+    files: tuple[str, ...]
 
     def __init__(self, folder: Path, dtype: str, tokenizer_name: str):
         self.folder, self.dtype, self.tokenizer_name = folder, np.dtype(dtype), tokenizer_name
         self.tokens = self.docs = 0
+        self.data = open(folder / self.data_file, "wb")
 
-    @abstractmethod
+    def token_dtype(self) -> np.dtype:
+        """How tokens are stored on disk (the shards' dtype unless the format has no such type)."""
+        return self.dtype
+
     def add(self, docs: list[np.ndarray]) -> None:
         """Write these whole documents after those before."""
+        if docs:
+            self.data.write(np.concatenate(docs).astype(self.token_dtype(), copy=False).tobytes())
+        lengths = np.array([len(d) for d in docs], np.int64)
+        self.index(lengths)
+        self.tokens += int(lengths.sum())
+        self.docs += len(lengths)
 
     @abstractmethod
+    def index(self, lengths: np.ndarray) -> None:
+        """Keep what the index needs of the documents just written (their lengths; `self.tokens`
+        still counts the tokens before them)."""
+
     def close(self) -> list[str]:
         """Finish the files; the names of those written."""
+        self.data.close()
+        self.finish()
+        return list(self.files)
 
-
-def _append(fh: BinaryIO, docs: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """Write the documents' tokens one after another; returns their lengths."""
-    if docs:
-        fh.write(np.concatenate(docs).astype(dtype, copy=False).tobytes())
-    return np.array([len(d) for d in docs], np.int64)
+    def finish(self) -> None:
+        """Write what follows the tokens (an index, metadata)."""
 
 
 class MegatronWriter(Writer):
     """`tokens.bin` + `tokens.idx` (prefix `tokens`)."""
 
+    data_file, files = "tokens.bin", ("tokens.bin", "tokens.idx")
+
     def __init__(self, folder: Path, dtype: str, tokenizer_name: str):
         super().__init__(folder, dtype, tokenizer_name)
         self.code, self.bin_dtype = _MEGATRON_CODES[self.dtype.name]
-        self.bin = open(folder / "tokens.bin", "wb")
         self.lengths = open(folder / ".lengths.tmp", "wb")
 
-    def add(self, docs: list[np.ndarray]) -> None:
-        n = _append(self.bin, docs, np.dtype(self.bin_dtype))
-        self.lengths.write(n.tobytes())
-        self.tokens += int(n.sum())
-        self.docs += len(n)
+    def token_dtype(self) -> np.dtype:
+        return np.dtype(self.bin_dtype)
 
-    def close(self) -> list[str]:
-        self.bin.close()
+    def index(self, lengths: np.ndarray) -> None:
+        self.lengths.write(lengths.tobytes())
+
+    def finish(self) -> None:
         self.lengths.close()
-        side, size = self.folder / ".lengths.tmp", np.dtype(self.bin_dtype).itemsize
+        side, size = self.folder / ".lengths.tmp", self.token_dtype().itemsize
         with open(self.folder / "tokens.idx", "wb") as idx:
             idx.write(MEGATRON_HEADER + struct.pack("<Q", 1) + struct.pack("<B", self.code))
             idx.write(struct.pack("<Q", self.docs) + struct.pack("<Q", self.docs + 1))
@@ -86,29 +102,24 @@ class MegatronWriter(Writer):
             for first in range(0, self.docs + 1, CHUNK):  # document k is sequence k
                 idx.write(np.arange(first, min(self.docs + 1, first + CHUNK), dtype=np.int64).tobytes())
         side.unlink()
-        return ["tokens.bin", "tokens.idx"]
 
 
 class NanotronWriter(Writer):
     """`tokens.ds` + `tokens.ds.index` + `tokens.ds.metadata`, as DataTrove's DocumentTokenizer writes them."""
 
+    data_file, files = "tokens.ds", ("tokens.ds", "tokens.ds.index", "tokens.ds.metadata")
+
     def __init__(self, folder: Path, dtype: str, tokenizer_name: str):
         super().__init__(folder, dtype, tokenizer_name)
-        self.ds = open(folder / "tokens.ds", "wb")
-        self.index = open(folder / "tokens.ds.index", "wb")
+        self.ends = open(folder / "tokens.ds.index", "wb")
 
-    def add(self, docs: list[np.ndarray]) -> None:
-        n = _append(self.ds, docs, self.dtype)
-        self.index.write((self.tokens + np.cumsum(n)).astype(np.uint64).tobytes())
-        self.tokens += int(n.sum())
-        self.docs += len(n)
+    def index(self, lengths: np.ndarray) -> None:
+        self.ends.write((self.tokens + np.cumsum(lengths)).astype(np.uint64).tobytes())
 
-    def close(self) -> list[str]:
-        self.ds.close()
-        self.index.close()
+    def finish(self) -> None:
+        self.ends.close()
         (self.folder / "tokens.ds.metadata").write_text(
             f"{self.tokenizer_name}|{self.dtype.itemsize}\n{self.tokens}\n{_metric(self.tokens)}", encoding="utf-8")
-        return ["tokens.ds", "tokens.ds.index", "tokens.ds.metadata"]
 
 
 def _metric(n: int) -> str:
@@ -122,18 +133,10 @@ def _metric(n: int) -> str:
 class NpyWriter(Writer):
     """`part-00000.npy`: the tokens, EOS between documents, no header (OLMo's and nanoGPT's memmaps)."""
 
-    def __init__(self, folder: Path, dtype: str, tokenizer_name: str):
-        super().__init__(folder, dtype, tokenizer_name)
-        self.fh = open(folder / "part-00000.npy", "wb")
+    data_file, files = "part-00000.npy", ("part-00000.npy",)
 
-    def add(self, docs: list[np.ndarray]) -> None:
-        n = _append(self.fh, docs, self.dtype)
-        self.tokens += int(n.sum())
-        self.docs += len(n)
-
-    def close(self) -> list[str]:
-        self.fh.close()
-        return ["part-00000.npy"]
+    def index(self, lengths: np.ndarray) -> None:
+        """None: EOS marks the documents."""
 
 
 def counts(folder: Path, fmt: str, dtype: str, eos_id: int) -> tuple[int, int]:

@@ -116,6 +116,13 @@ def budget_rows(folder: str | Path, budget: "Entry | dict[str, Any]") -> Iterato
     """(doc_id, tokens) of each document piece of a budget (or the validation split) as the
     manifest describes it (an Entry, or the entry as written): its shards in order, stopping at its
     `tokens`."""
+    for doc_id, _, toks in budget_pieces(folder, budget):
+        yield doc_id, toks
+
+
+def budget_pieces(folder: str | Path, budget: "Entry | dict[str, Any]") -> Iterator[tuple[str, int, np.ndarray]]:
+    """(doc_id, doc_offset, tokens) of each piece, as `budget_rows`: a piece with doc_offset > 0
+    continues the document of the piece before it (cut at a shard boundary)."""
     budget = _entry(budget) if isinstance(budget, dict) else budget
     left = budget.tokens
     for s in budget.shards:
@@ -123,12 +130,12 @@ def budget_rows(folder: str | Path, budget: "Entry | dict[str, Any]") -> Iterato
         col = t["tokens"].combine_chunks()
         flat, offs = col.flatten().to_numpy(), col.offsets.to_numpy()
         offs = offs - offs[0]
-        for k, doc_id in enumerate(t["doc_id"].to_pylist()):
+        for k, (doc_id, at) in enumerate(zip(t["doc_id"].to_pylist(), t["doc_offset"].to_pylist())):
             if left <= 0:
                 return
             toks = flat[offs[k]:offs[k + 1]][:left]
             left -= len(toks)
-            yield doc_id, toks
+            yield doc_id, at, toks
 
 
 # --- the manifest -----------------------------------------------------------------------------
