@@ -70,7 +70,8 @@ class Chain:
             except Exception as e:  # the traceback alone does not say which part: the note does
                 e.add_note(f"corpusprep: while running stage {spec.name!r} on part {name} ({where})")
                 raise
-            stage_folder.write_part(Path(out), name, res.kept if kept else None, res.dropped, res.stats)
+            stage_folder.write_part(Path(out), name, res.kept if kept else None, res.dropped, res.stats,
+                                    measures=res.measures)
             docs = res.kept
 
 
@@ -145,6 +146,8 @@ def _summed(specs: list[StageSpec], out_dirs: list[Path], labels: str) -> list[d
     """Each stage's stats, with its own summary and, where the input has labels, its recall."""
     kept_ids = ids_of(stage_folder.part_files(out_dirs[-1])) if labels else []
     all_drops = [stage_folder.merge_drops(d) for d in out_dirs]
+    for d in out_dirs:
+        stage_folder.merge_measures(d)
     drop_ids = [ids_of([p]) for p in all_drops] if labels else []
     out = []
     for k, (spec, d, drops) in enumerate(zip(specs, out_dirs, all_drops)):

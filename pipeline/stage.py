@@ -79,6 +79,7 @@ class BatchResult:
     kept: list[Document] | pa.Table
     dropped: list[DroppedDoc] | pa.Table
     stats: StageStats
+    measures: pa.Table | None = None  # each document's measures, where the stage stores them
 
 
 class Stage:
@@ -111,6 +112,7 @@ class Stage:
         self.config = config if config is not None else self.Config()
         self.state_dir = state_dir
         self._counters: Counter = Counter()
+        self._measures: list[dict[str, Any]] | None = None  # a list while `apply` runs a batch
 
     # -- to override -----------------------------------------------------------------------
     def setup(self) -> None:
@@ -134,6 +136,16 @@ class Stage:
 
     def load_state(self) -> None:
         """Load what `prepare` wrote under `state_dir` (in each worker)."""
+
+    def measures_schema(self) -> pa.Schema | None:
+        """The per-document measures this stage stores beside its drops (`record`), for kept and
+        dropped documents alike, so that its decisions can be re-made from them (`corpusprep
+        inspect --what-if`); None: it stores none."""
+        return None
+
+    def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
+        """Under `config`, each stored row's drop reason (None: kept), as `process` would give it."""
+        raise NotImplementedError
 
     def begin_part(self, name: str) -> None:
         """Called before each part is processed. A prepared stage whose state is per document
@@ -168,6 +180,12 @@ class Stage:
         """Stage-specific counters (e.g. PII masks by type), merged into the stage's stats."""
         self._counters[key] += n
 
+    def record(self, row: dict[str, Any]) -> None:
+        """One document's measures (its id first), in `measures_schema`'s columns; kept while
+        `apply` runs a batch (a direct call of `process` keeps none)."""
+        if self._measures is not None:
+            self._measures.append(row)
+
     def apply(self, docs: list[Document], keep_dropped_text: bool = True) -> BatchResult:
         """Run one batch and account for every document in it."""
         t0 = time.perf_counter()
@@ -175,6 +193,7 @@ class Stage:
         sizes = [d.nbytes for d in docs]
         stats.bytes_in = sum(sizes)
         self._counters = Counter()
+        self._measures = []
         results = self.process_batch(docs)
         if len(results) != len(docs):
             raise RuntimeError(f"stage {self.name}: process_batch returned {len(results)} "
@@ -193,8 +212,11 @@ class Stage:
         stats.docs_out = len(kept)
         stats.bytes_out = sum(d.nbytes for d in kept)
         stats.counters.update(self._counters)
+        schema = self.measures_schema()
+        measures = pa.Table.from_pylist(self._measures, schema) if schema is not None else None
+        self._measures = None
         stats.seconds = time.perf_counter() - t0
-        return BatchResult(kept, dropped, stats)
+        return BatchResult(kept, dropped, stats, measures)
 
     def apply_table(self, table: pa.Table, keep_dropped_text: bool = True) -> BatchResult:
         """`apply` for a stage that `decides_by_id`, on a part as an Arrow table (`read_part_table`):

@@ -10,6 +10,7 @@
       drops.parquet          records that could not be read, with the reason
       stats.json             counts; _done/ holds one marker per finished part
     01_<stage>/ ...          one folder per stage, parts aligned 1:1 with the previous stage;
+      measures.parquet       a rule stage's per-document measures (quality), kept and dropped
       _state/                a stage's whole-stream pass (dedup's signatures, decontam's index);
                              _SUCCESS and prepare_stats.json once it has finished
     report.json              the whole run: config, every stage's counts, timings, versions
@@ -41,6 +42,8 @@ SHARDS = "shards"
 DONE = "_done"  # a marker per finished part
 SOURCES_DONE = "_sources"  # the read: a marker per finished source
 DROPS = "_drops"  # each part's drops, merged into drops.parquet when the stage ends
+MEASURES_FILE = "measures.parquet"
+MEASURES = "_measures"  # each part's measures, merged into measures.parquet when the stage ends
 IDS = "_ids"  # the read: each part's ids
 STATE = "_state"
 STATE_DONE = "_SUCCESS"  # in _state/: the whole-stream pass finished
@@ -48,7 +51,7 @@ PREPARE_STATS = "prepare_stats.json"  # in _state/: that pass's counts and time
 STAGE_RECORD = "stage.json"  # `corpusprep stage`'s output: its settings and their hash
 STAGE_READ = "_read"  # `corpusprep stage`'s output: the read it ran the stage on
 # files a folder may hold beside its inputs without being counted as unread
-NOT_INPUTS = (DROPS_FILE, STATS, REPORT, RECORD, STAGE_RECORD)
+NOT_INPUTS = (DROPS_FILE, MEASURES_FILE, STATS, REPORT, RECORD, STAGE_RECORD)
 IDS_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string())])
 
 
@@ -84,13 +87,15 @@ def part_done(folder: Path, name: str) -> bool:
 
 
 def write_part(folder: Path, name: str, docs: list[Document] | pa.Table | None, drops: list[DroppedDoc] | pa.Table,
-               stats: StageStats, extra: dict[str, Any] | None = None) -> None:
-    """Kept docs (unless None: not needed), then drops, then the marker; lists, or tables
-    already in the Parquet layout."""
+               stats: StageStats, extra: dict[str, Any] | None = None, measures: pa.Table | None = None) -> None:
+    """Kept docs (unless None: not needed), then drops and measures, then the marker; lists, or
+    tables already in the Parquet layout."""
     if docs is not None:
         atomic.write_parquet(folder / f"{name}.parquet", docs if isinstance(docs, pa.Table) else docs_to_table(docs))
     atomic.write_parquet(folder / DROPS / f"{name}.parquet",
                          drops if isinstance(drops, pa.Table) else drops_to_table(drops))
+    if measures is not None:
+        atomic.write_parquet(folder / MEASURES / f"{name}.parquet", measures)
     atomic.write_json(folder / DONE / f"{name}.json", {"stats": stats.to_dict(), **(extra or {})})
 
 
@@ -122,12 +127,22 @@ def source_done(folder: Path, index: int) -> bool:
 
 def merge_drops(folder: Path) -> Path:
     """Merge per-part drops into drops.parquet (in part order), one part in memory at a time."""
-    with atomic.atomic_path(folder / DROPS_FILE) as tmp:
-        with pq.ParquetWriter(tmp, DROP_SCHEMA, **atomic.PARQUET_OPTIONS) as writer:
-            for p in sorted((folder / DROPS).glob("*.parquet")):
+    return _merge(sorted((folder / DROPS).glob("*.parquet")), folder / DROPS_FILE, DROP_SCHEMA)
+
+
+def merge_measures(folder: Path) -> Path | None:
+    """Merge per-part measures into measures.parquet, as drops; None where the stage stores none."""
+    parts = sorted((folder / MEASURES).glob("*.parquet"))
+    return _merge(parts, folder / MEASURES_FILE, pq.read_schema(parts[0])) if parts else None
+
+
+def _merge(parts: list[Path], out: Path, schema: pa.Schema) -> Path:
+    with atomic.atomic_path(out) as tmp:
+        with pq.ParquetWriter(tmp, schema, **atomic.PARQUET_OPTIONS) as writer:
+            for p in parts:
                 for batch in pq.ParquetFile(p).iter_batches(batch_size=1000):
                     writer.write_batch(batch)
-    return folder / DROPS_FILE
+    return out
 
 
 def finalize(folder: Path, name: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -7,6 +7,10 @@ paper and DataTrove), C4 (as in the T5 paper's code), FineWeb's own. Each family
 variants can be drawn by threshold later) or `off`. The first failing check names the drop, e.g.
 `quality.gopher_alpha_words`.
 
+Every document's measures, kept or dropped, are stored in the stage folder's measures.parquet
+(`store_measures`, on by default): every family measures every document, not only those the
+families before it kept, so `corpusprep inspect --what-if` re-decides exactly from them.
+
 To add a family: write its module (settings, measures, check; see quality_rules/family.py) and
 add it to `families` below, or to a subclass's `families` registered as a stage of its own.
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import field
 from typing import Any, ClassVar
+
+import pyarrow as pa
 
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
@@ -31,6 +37,9 @@ FAMILIES: tuple[type[RuleFamily], ...] = (LanguageRules, ClassifierRules, Gopher
                                           GopherQualityRules, C4Rules, FineWebRules)
 WORD_SPLIT = ("word_split", str, field(default="spacy", metadata={
     "help": "spacy: punctuation marks are words (DataTrove); whitespace: the Gopher paper's words"}))
+STORE_MEASURES = ("store_measures", bool, field(default=True, metadata={
+    "help": "store every document's measures in measures.parquet (for inspect --what-if); off: a family "
+            "stops measuring a document once an earlier one dropped it"}))
 
 
 def _check_word_split(c: Any) -> None:
@@ -40,7 +49,7 @@ def _check_word_split(c: Any) -> None:
 
 def quality_config(families: tuple[type[RuleFamily], ...], module: str, qualname: str = "Config") -> type:
     """The Config of a quality stage running `families`: word_split, then each family's settings."""
-    return settings_class(families, module, qualname, (WORD_SPLIT,), _check_word_split)
+    return settings_class(families, module, qualname, (WORD_SPLIT, STORE_MEASURES), _check_word_split)
 
 
 Config = quality_config(FAMILIES, __name__)
@@ -62,30 +71,75 @@ class QualityStage(Stage):
             cls.Config = quality_config(cls.families, cls.__module__, f"{cls.__qualname__}.Config")
 
     def setup(self) -> None:
-        c = self.config
-        self.active = [(fam(c), getattr(c, fam.name)) for fam in self.families if getattr(c, fam.name) != "off"]
-        for fam, _ in self.active:
+        self.active = self.families_of(self.config)
+        for fam in self.active:
             fam.setup()
+
+    @classmethod
+    def families_of(cls, config: Any) -> list[RuleFamily]:
+        """The families that are not off, in table order, under `config`."""
+        return [fam(config) for fam in cls.families if getattr(config, fam.name) != "off"]
+
+    def measures_schema(self) -> pa.Schema | None:
+        if not self.config.store_measures:
+            return None
+        cols = [(f"{fam.name}.{k}", t) for fam in self.active for k, t in fam.measure_columns().items()]
+        return pa.schema([("id", pa.string()), ("bytes", pa.int64()), ("empty", pa.bool_()), *cols])
 
     def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
         texts = [d.text for d in docs]
-        scores = {fam.name: fam.batch_scores(texts) for fam, _ in self.active}
+        scores = {fam.name: fam.batch_scores(texts) for fam in self.active}
         return [self._one(doc, {k: v[i] for k, v in scores.items() if v is not None})
                 for i, doc in enumerate(docs)]
 
     def _one(self, doc: Document, scores: dict[str, Any]) -> Document | Drop:
-        if not doc.text.strip():
+        store = self.config.store_measures
+        row: dict[str, Any] = {"id": doc.id, "bytes": doc.nbytes, "empty": not doc.text.strip()}
+        if row["empty"]:
+            if store:
+                self.record(row)
             return Drop("empty")
         chk = Check(doc, Features(doc.text, self.config.word_split), {}, self.count)
         flags: list[str] = []
-        for fam, mode in self.active:
-            chk.score = scores.get(fam.name)
-            reason = fam.check(chk, mode)
-            if reason:
-                flags.append(reason)
-                if mode == "drop":
-                    return Drop(reason)
+        verdict = None
+        for fam in self.active:
+            chk.score, chk.mode, chk.alive = scores.get(fam.name), fam.config_mode(), verdict is None
+            m = fam.measure(chk)
+            row.update({f"{fam.name}.{k}": v for k, v in (m or {}).items()})
+            reason = fam.decide(m)
+            if verdict is None:
+                chk.info.update(fam.note(m))
+                if reason and chk.mode == "drop":
+                    verdict = reason
+                elif reason:
+                    flags.append(reason)
+            if verdict and not store:
+                break
+        if store:
+            self.record(row)
+        if verdict:
+            return Drop(verdict)
         if flags:
             chk.info["flags"] = flags
+        doc.text = chk.text
         doc.meta["quality"] = chk.info
         return doc
+
+    def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
+        """Each stored row's verdict under `config` (only thresholds and modes may differ from the
+        run's: `corpusprep inspect --what-if` checks that first)."""
+        fams = [(f, f.config_mode(), [c for c in f.measure_columns()]) for f in self.families_of(config)]
+        out: list[str | None] = []
+        for row in measures.to_pylist():
+            if row["empty"]:
+                out.append("empty")
+                continue
+            verdict = None
+            for fam, mode, cols in fams:
+                m = {c: row[f"{fam.name}.{c}"] for c in cols}
+                reason = fam.decide(None if all(v is None for v in m.values()) else m)
+                if reason and mode == "drop":
+                    verdict = reason
+                    break
+            out.append(verdict)
+        return out

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import load_run_config
@@ -16,7 +18,7 @@ from pipeline.runner import run
 from pipeline.stage import Stage, config_fields
 from pipeline.stages import STAGES
 from pipeline.stages.quality import QualityStage
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 from tests.conftest import write_config
 
 
@@ -65,12 +67,14 @@ class ShoutingRules(RuleFamily):
 
     name = "shouting"
     Settings = ShoutingSettings
+    columns = {"caps_share": pa.float64()}
 
-    def check(self, chk: Check, mode: str) -> str | None:
-        letters = [ch for ch in chk.doc.text if ch.isalpha()]
-        share = sum(ch.isupper() for ch in letters) / max(1, len(letters))
-        chk.info["caps_share"] = round(share, 3)
-        return "shouting" if share > self.config.max_caps_share else None
+    def measure(self, chk: Check) -> dict[str, float]:
+        letters = [ch for ch in chk.text if ch.isalpha()]
+        return {"caps_share": sum(ch.isupper() for ch in letters) / max(1, len(letters))}
+
+    def rules(self) -> list[Rule]:
+        return [Rule("shouting", "caps_share", ">", "max_caps_share")]
 
 
 class LoudQuality(QualityStage):
@@ -95,6 +99,9 @@ def test_a_new_quality_family_through_the_public_hook(tmp_path, monkeypatch):
     res = run(load_run_config(cfg), progress=False)
     stage = res.report["stages"][1]
     assert stage["drops"] == {"loud_quality.shouting": 1} and stage["docs_out"] == 2
+    measures = pq.read_table(res.out_dir / "01_loud_quality" / "measures.parquet")
+    share = dict(zip(measures["id"].to_pylist(), measures["shouting.caps_share"].to_pylist()))
+    assert share["d0"] == 1.0 and share["d1"] == 0.0 and 0 < share["d2"] < 0.4  # stored for kept and dropped
 
 
 TOY_READER = r'''"""Tab-separated text: one document a line, id TAB text (a toy format for the table test)."""

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
-from pipeline.stages.quality_measures import C4_END, C4_POLICY, CITATION, SENTENCE_END, Features
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field
+import pyarrow as pa
+
+from pipeline.stages.quality_measures import C4_END, C4_POLICY, CITATION, SENTENCE_END
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field
 
 
 @dataclass(frozen=True)
@@ -80,21 +83,28 @@ class Settings:
 class C4Rules(RuleFamily):
     name = "c4"
     Settings = Settings
+    columns = {"sentences": pa.int64(), "lorem_ipsum": pa.bool_(), "curly_bracket": pa.bool_()}
+    rewrites_text = True
 
-    def check(self, chk: Check, mode: str) -> str | None:
-        c, doc = self.config, chk.doc
-        r = c4_lines(doc.text, terminal_punct=c.c4_terminal_punct, min_words_per_line=c.c4_min_words_per_line,
+    def measure(self, chk: Check) -> dict[str, Any]:
+        """C4's line filter; in drop mode the later families measure (and a kept page keeps) the
+        lines that passed."""
+        c = self.config
+        r = c4_lines(chk.text, terminal_punct=c.c4_terminal_punct, min_words_per_line=c.c4_min_words_per_line,
                      max_word_length=c.c4_max_word_length, remove_citations=c.c4_remove_citations,
                      javascript=c.c4_javascript, policy=c.c4_policy, lorem_ipsum=c.c4_lorem_ipsum,
                      curly_bracket=c.c4_curly_bracket)
-        reason = ("c4_lorem_ipsum" if r.lorem_ipsum else "c4_curly_bracket" if r.curly_bracket
-                  else "c4_too_few_sentences" if r.sentences < c.c4_min_sentences else None)
-        for k, n in r.lines_removed.items():
-            chk.count(f"c4_lines_removed.{k}", n)
-        if reason and mode == "drop":
-            return reason
-        if mode == "drop" and r.text != doc.text:  # the page keeps the lines that passed
-            doc.text = r.text
-            chk.features = Features(doc.text, chk.features.word_split)
-        chk.info["c4_sentences"] = r.sentences
-        return reason
+        m = {"sentences": r.sentences, "lorem_ipsum": r.lorem_ipsum, "curly_bracket": r.curly_bracket}
+        if chk.alive:  # lines removed from pages that reach C4 (as when the run stops at a drop)
+            for k, n in r.lines_removed.items():
+                chk.count(f"c4_lines_removed.{k}", n)
+        if chk.mode == "drop" and not (r.lorem_ipsum or r.curly_bracket):  # a page too short still
+            chk.rewrite(r.text)  # passes them on: what-if may lower c4_min_sentences
+        return m
+
+    def rules(self) -> list[Rule]:
+        return [Rule("c4_lorem_ipsum", "lorem_ipsum", "true"), Rule("c4_curly_bracket", "curly_bracket", "true"),
+                Rule("c4_too_few_sentences", "sentences", "<", "c4_min_sentences")]
+
+    def note(self, m: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {"c4_sentences": m["sentences"]} if m else {}

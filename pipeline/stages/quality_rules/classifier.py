@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import pyarrow as pa
 
 from pipeline.errors import ConfigError
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class Settings:
 class ClassifierRules(RuleFamily):
     name = "classifier"
     Settings = Settings
+    columns = {"score": pa.float64()}
 
     @classmethod
     def validate(cls, c: Settings) -> None:
@@ -35,6 +39,11 @@ class ClassifierRules(RuleFamily):
 
         return list(score(self.model, texts))
 
-    def check(self, chk: Check, mode: str) -> str | None:
-        chk.info["classifier_score"] = round(chk.score, 5)
-        return "classifier" if chk.score < self.config.min_classifier_score else None
+    def measure(self, chk: Check) -> dict[str, Any]:
+        return {"score": float(chk.score)}
+
+    def rules(self) -> list[Rule]:
+        return [Rule("classifier", "score", "<", "min_classifier_score")]
+
+    def note(self, m: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {"classifier_score": round(m["score"], 5)} if m else {}

@@ -1,17 +1,23 @@
-"""What a quality rule family is: its settings, its check, and how a stage runs a table of them.
+"""What a quality rule family is: its settings, its measures, its rules, and how a stage runs a
+table of them.
 
-A family (Gopher quality, C4, ...) owns its measures, its settings (a frozen dataclass whose first
-field is its mode, named like the family: `drop`, `tag` or `off`) and its check. The quality
-stage runs a table of families in order; its config is every family's settings side by side
-(`settings_class`), so a TOML `[[stages]]` table stays flat: `gopher_quality = "tag"`,
-`min_words = 100`. Adding a family is one module and one line in that table.
+A family (Gopher quality, C4, ...) owns its settings (a frozen dataclass whose first field is its
+mode, named like the family: `drop`, `tag` or `off`), what it measures of a document (`measure`,
+`columns`) and its rules (`rules`: a measure against a setting). Measuring and deciding are apart,
+as in dolma: the stage stores every document's measures, so `corpusprep inspect --what-if` can
+re-decide from them under other thresholds, exactly, without re-running. The quality stage runs a
+table of families in order; its config is every family's settings side by side (`settings_class`),
+so a TOML `[[stages]]` table stays flat: `gopher_quality = "tag"`, `min_words = 100`. Adding a
+family is one module and one line in that table.
 """
 from __future__ import annotations
 
 import dataclasses
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
+
+import pyarrow as pa
 
 from pipeline.document import Document
 from pipeline.errors import ConfigError
@@ -39,24 +45,74 @@ def rounded(d: dict) -> dict:
 
 @dataclass
 class Check:
-    """One document as the families see it: `features` are shared (computed once, lazily), `info`
-    becomes meta["quality"], `count` adds to the stage's counters, `score` is this document's
-    value from the family's batch pass (the classifier's), if any."""
+    """One document as the families see it: `features` are shared (computed once, lazily) and hold
+    the text as the families before have left it, `info` becomes meta["quality"], `count` adds to
+    the stage's counters, `score` is this document's value from the family's batch pass (the
+    classifier's), if any; `mode` is the family's, `alive` is False once an earlier family has
+    dropped the document (its later measures are still taken, for the stored measures)."""
 
     doc: Document
     features: Features
     info: dict[str, Any]
     count: Callable[..., None]
     score: Any = None
+    mode: str = "drop"
+    alive: bool = True
+
+    @property
+    def text(self) -> str:
+        return self.features.text
+
+    def rewrite(self, text: str) -> None:
+        """The text the later families measure (and the document keeps, if it is kept)."""
+        if text != self.features.text:
+            self.features = Features(text, self.features.word_split)
+
+
+# what a rule's comparison fails on: value < threshold, value > threshold, value not in the
+# setting's list, value true, value missing (the family could not measure the document)
+OPS = ("<", ">", "not in", "true", "missing")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One published rule: the document fails it when measure `measure` compares with setting
+    `setting` (its item `key` for a table of thresholds) as `op` says."""
+
+    reason: str
+    measure: str
+    op: str
+    setting: str = ""
+    key: Any = None
+
+    def threshold(self, config: Any) -> Any:
+        if not self.setting:
+            return None
+        v = getattr(config, self.setting)
+        return v[self.key] if self.key is not None else v
+
+    def fails(self, m: Mapping[str, Any], config: Any) -> bool:
+        v = m.get(self.measure)
+        if self.op == "missing":
+            return v is None
+        if self.op == "true":
+            return bool(v)
+        t = self.threshold(config)
+        return v not in t if self.op == "not in" else v < t if self.op == "<" else v > t
 
 
 class RuleFamily:
-    """One family of quality rules. Subclasses set `name` (also the name of their mode setting) and
-    `Settings`, and implement `check`; `setup` loads models, `batch_scores` scores a whole batch at
-    once where that is faster, `validate` checks settings beyond modes and ratios."""
+    """One family of quality rules. Subclasses set `name` (also the name of their mode setting),
+    `Settings` and `columns`, and implement `measure` and `rules`; `setup` loads models,
+    `batch_scores` scores a whole batch at once where that is faster, `validate` checks settings
+    beyond modes and ratios, `note` says what goes to meta["quality"]."""
 
     name: ClassVar[str]
     Settings: ClassVar[type]
+    # its measures with their Arrow types, as stored (names without the family's prefix)
+    columns: ClassVar[dict[str, pa.DataType]] = {}
+    # it changes the text the later families measure (C4's line filter): its mode is not a threshold
+    rewrites_text: ClassVar[bool] = False
 
     def __init__(self, config: Any):
         self.config = config
@@ -67,9 +123,33 @@ class RuleFamily:
     def batch_scores(self, texts: list[str]) -> list[Any] | None:
         return None
 
-    def check(self, c: Check, mode: str) -> str | None:
-        """The reason of the first rule this document fails (e.g. "gopher_alpha_words"), or None."""
+    def measure_columns(self) -> dict[str, pa.DataType]:
+        """The stored measures under these settings (a table of thresholds adds one per item)."""
+        return dict(self.columns)
+
+    def measure(self, c: Check) -> dict[str, Any] | None:
+        """This document's measures by name (None: the family cannot measure it, e.g. no lines)."""
         raise NotImplementedError
+
+    def rules(self) -> list[Rule]:
+        """The rules in the order they are checked; the first that fails names the drop."""
+        raise NotImplementedError
+
+    def decide(self, m: Mapping[str, Any] | None) -> str | None:
+        """The reason of the first rule these measures fail (e.g. "gopher_alpha_words"), or None."""
+        m = m or {}
+        return next((r.reason for r in self.rules() if r.fails(m, self.config)), None)
+
+    def note(self, m: Mapping[str, Any] | None) -> dict[str, Any]:
+        """What meta["quality"] keeps of a kept document's measures: all of them in tag mode."""
+        return {self.name: rounded(dict(m))} if m and self.config_mode() == "tag" else {}
+
+    def config_mode(self) -> str:
+        return getattr(self.config, self.name)
+
+    def thresholds(self) -> set[str]:
+        """Settings that only decide (the rules' settings and the mode): what-if may change them."""
+        return {r.setting for r in self.rules() if r.setting} | (set() if self.rewrites_text else {self.name})
 
     @classmethod
     def validate(cls, config: Any) -> None:

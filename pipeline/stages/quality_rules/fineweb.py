@@ -3,9 +3,12 @@ newlines per word (list-like pages)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
 
 from pipeline.stages.quality_measures import TERMINAL_PUNCTUATION, Features, find_duplicates
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio, rounded
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 
 
 @dataclass(frozen=True)
@@ -42,18 +45,15 @@ class Settings:
 class FineWebRules(RuleFamily):
     name = "fineweb"
     Settings = Settings
+    columns = {f: pa.float64() for f in FineWeb.__annotations__}
 
-    def check(self, chk: Check, mode: str) -> str | None:
-        c = self.config
-        m = fineweb(chk.features, c.short_line_length)
-        if m is None:
-            return "fineweb_empty"
-        checks = [
-            (m.line_punct_ratio < c.min_line_punct_ratio, "fineweb_line_punct_ratio"),
-            (m.short_line_ratio > c.max_short_line_ratio, "fineweb_short_line_ratio"),
-            (m.dup_line_char_ratio > c.max_dup_line_char_ratio, "fineweb_char_dup_ratio"),
-            (m.newline_word_ratio > c.max_newline_word_ratio, "fineweb_list_ratio"),
-        ]
-        if mode == "tag":
-            chk.info["fineweb"] = rounded(m.__dict__)
-        return next((r for bad, r in checks if bad), None)
+    def measure(self, chk: Check) -> dict[str, Any] | None:
+        m = fineweb(chk.features, self.config.short_line_length)
+        return None if m is None else m.__dict__
+
+    def rules(self) -> list[Rule]:
+        return [Rule("fineweb_empty", "line_punct_ratio", "missing"),
+                Rule("fineweb_line_punct_ratio", "line_punct_ratio", "<", "min_line_punct_ratio"),
+                Rule("fineweb_short_line_ratio", "short_line_ratio", ">", "max_short_line_ratio"),
+                Rule("fineweb_char_dup_ratio", "dup_line_char_ratio", ">", "max_dup_line_char_ratio"),
+                Rule("fineweb_list_ratio", "newline_word_ratio", ">", "max_newline_word_ratio")]

@@ -3,10 +3,13 @@ lengths, symbol and bullet shares, alphabetic words, stop words."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
 
 from pipeline.errors import ConfigError
 from pipeline.stages.quality_measures import GOPHER_STOP_WORDS, Features
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio, rounded
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 
 
 @dataclass(frozen=True)
@@ -55,27 +58,24 @@ class Settings:
 class GopherQualityRules(RuleFamily):
     name = "gopher_quality"
     Settings = Settings
+    columns = {f: (pa.int64() if t == "int" else pa.float64()) for f, t in GopherQuality.__annotations__.items()}
 
     @classmethod
     def validate(cls, c: Settings) -> None:
         if c.min_words > c.max_words or c.min_mean_word_length > c.max_mean_word_length:
             raise ConfigError("quality: a minimum exceeds its maximum")
 
-    def check(self, chk: Check, mode: str) -> str | None:
-        c, m = self.config, gopher_quality(chk.features)
-        checks = [
-            (m.n_words < c.min_words, "gopher_min_words"),
-            (m.n_words > c.max_words, "gopher_max_words"),
-            (m.mean_word_length < c.min_mean_word_length or m.mean_word_length > c.max_mean_word_length,
-             "gopher_mean_word_length"),
-            (m.hash_ratio > c.max_symbol_word_ratio, "gopher_hash_ratio"),
-            (m.ellipsis_ratio > c.max_symbol_word_ratio, "gopher_ellipsis_ratio"),
-            (m.bullet_lines > c.max_bullet_lines, "gopher_bullet_lines"),
-            (m.ellipsis_lines > c.max_ellipsis_lines, "gopher_ellipsis_lines"),
-            (m.alpha_words < c.min_alpha_words, "gopher_alpha_words"),
-            (m.stop_words < c.min_stop_words, "gopher_stop_words"),
-        ]
-        if mode == "tag":
-            chk.info["gopher_quality"] = rounded(m.__dict__)
-        return next((r for bad, r in checks if bad), None)
+    def measure(self, chk: Check) -> dict[str, Any]:
+        return gopher_quality(chk.features).__dict__
 
+    def rules(self) -> list[Rule]:
+        return [Rule("gopher_min_words", "n_words", "<", "min_words"),
+                Rule("gopher_max_words", "n_words", ">", "max_words"),
+                Rule("gopher_mean_word_length", "mean_word_length", "<", "min_mean_word_length"),
+                Rule("gopher_mean_word_length", "mean_word_length", ">", "max_mean_word_length"),
+                Rule("gopher_hash_ratio", "hash_ratio", ">", "max_symbol_word_ratio"),
+                Rule("gopher_ellipsis_ratio", "ellipsis_ratio", ">", "max_symbol_word_ratio"),
+                Rule("gopher_bullet_lines", "bullet_lines", ">", "max_bullet_lines"),
+                Rule("gopher_ellipsis_lines", "ellipsis_lines", ">", "max_ellipsis_lines"),
+                Rule("gopher_alpha_words", "alpha_words", "<", "min_alpha_words"),
+                Rule("gopher_stop_words", "stop_words", "<", "min_stop_words")]

@@ -3,13 +3,15 @@ characters in duplicated n-grams (counted as Gopher and DataTrove count them, in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numba
 import numpy as np
+import pyarrow as pa
 
 from pipeline.errors import ConfigError
 from pipeline.stages.quality_measures import _LINES, _PARA, Features, find_duplicates
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio, rounded
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 from pipeline.text import gram_hash
 
 
@@ -148,16 +150,26 @@ class GopherRepetitionRules(RuleFamily):
                 if n < 1 or not 0.0 <= v <= 1.0:
                     raise ConfigError(f"quality n-gram thresholds: n = {n} must be >= 1, value {v} within [0, 1]")
 
-    def check(self, chk: Check, mode: str) -> str | None:
+    def measure_columns(self) -> dict[str, pa.DataType]:
+        c = self.config
+        return {**dict.fromkeys(("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"),
+                                pa.float64()),
+                **{f"top_{n}gram_char_frac": pa.float64() for n in c.top_ngram_char_frac},
+                **{f"dup_{n}gram_char_frac": pa.float64() for n in c.dup_ngram_char_frac}}
+
+    def measure(self, chk: Check) -> dict[str, Any]:
         c = self.config
         m = gopher_repetition(chk.features, tuple(c.top_ngram_char_frac), tuple(c.dup_ngram_char_frac))
-        checks = [
-            (m.dup_para_frac > c.dup_para_frac, "gopher_dup_para_frac"),
-            (m.dup_para_char_frac > c.dup_para_char_frac, "gopher_dup_para_char_frac"),
-            (m.dup_line_frac > c.dup_line_frac, "gopher_dup_line_frac"),
-            (m.dup_line_char_frac > c.dup_line_char_frac, "gopher_dup_line_char_frac"),
-        ] + [(m.top_ngram_char_frac[n] > t, f"gopher_top_{n}gram") for n, t in c.top_ngram_char_frac.items()] \
-          + [(m.dup_ngram_char_frac[n] > t, f"gopher_dup_{n}gram") for n, t in c.dup_ngram_char_frac.items()]
-        if mode == "tag":
-            chk.info["gopher_repetition"] = rounded(m.__dict__)
-        return next((r for bad, r in checks if bad), None)
+        return {"dup_para_frac": m.dup_para_frac, "dup_para_char_frac": m.dup_para_char_frac,
+                "dup_line_frac": m.dup_line_frac, "dup_line_char_frac": m.dup_line_char_frac,
+                **{f"top_{n}gram_char_frac": v for n, v in m.top_ngram_char_frac.items()},
+                **{f"dup_{n}gram_char_frac": v for n, v in m.dup_ngram_char_frac.items()}}
+
+    def rules(self) -> list[Rule]:
+        c = self.config
+        return [Rule(f"gopher_{k}", k, ">", k) for k in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac",
+                                                          "dup_line_char_frac")] \
+            + [Rule(f"gopher_top_{n}gram", f"top_{n}gram_char_frac", ">", "top_ngram_char_frac", n)
+               for n in c.top_ngram_char_frac] \
+            + [Rule(f"gopher_dup_{n}gram", f"dup_{n}gram_char_frac", ">", "dup_ngram_char_frac", n)
+               for n in c.dup_ngram_char_frac]

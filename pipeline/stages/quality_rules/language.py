@@ -3,8 +3,11 @@ minimum probability. The label and probability always go to meta["quality"]."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
-from pipeline.stages.quality_rules.family import Check, RuleFamily, mode_field, ratio
+import pyarrow as pa
+
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,7 @@ class Settings:
 class LanguageRules(RuleFamily):
     name = "language"
     Settings = Settings
+    columns = {"label": pa.string(), "score": pa.float64()}
 
     def setup(self) -> None:
         from pipeline.language import LanguageId
@@ -24,8 +28,12 @@ class LanguageRules(RuleFamily):
         self.langid = LanguageId.default()
         self.langid.classify("warm up")  # loads the compiled walk now: once, not per worker
 
-    def check(self, chk: Check, mode: str) -> str | None:
-        lang, prob = self.langid.classify(chk.doc.text)
-        chk.info["language"], chk.info["language_score"] = lang, round(float(prob), 4)
-        c = self.config
-        return "language" if lang not in c.languages or prob < c.min_language_score else None
+    def measure(self, chk: Check) -> dict[str, Any]:
+        lang, prob = self.langid.classify(chk.text)
+        return {"label": lang, "score": float(prob)}
+
+    def rules(self) -> list[Rule]:
+        return [Rule("language", "label", "not in", "languages"), Rule("language", "score", "<", "min_language_score")]
+
+    def note(self, m: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {"language": m["label"], "language_score": round(m["score"], 4)} if m else {}
