@@ -1,5 +1,5 @@
 """The pipeline's commands of `corpusprep` (run, stage, stages, sample, train-classifier, shards,
-export, card), registered by corpusprep/cli.py, which owns the command line. Each documents its options
+export, card, inspect), registered by corpusprep/cli.py, which owns the command line. Each documents its options
 in --help."""
 from __future__ import annotations
 
@@ -321,9 +321,12 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("action", choices=["show", "diff", "verify"])
     p.add_argument("runs", nargs="+", help="card or run folder(s)")
     _add_export(sub)
+    from pipeline.inspect_cli import add_inspect, cmd_inspect
+
+    add_inspect(sub)
     p = sub.add_parser("sample", help="build the built-in default corpus (offline)")
     p.add_argument("--out", default=DEFAULT_SAMPLE, help=f"output folder (default {DEFAULT_SAMPLE})")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
     return {"run": cmd_run, "stage": cmd_stage, "stages": cmd_stages, "sample": cmd_sample,
             "train-classifier": cmd_train_classifier, "shards": cmd_shards, "card": cmd_card,
-            "export": cmd_export}
+            "export": cmd_export, "inspect": cmd_inspect}

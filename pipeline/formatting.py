@@ -1,4 +1,5 @@
-"""Numbers as the card and the stages' card sections write them: one definition each, below both."""
+"""Numbers and excerpts as the card, the stages' card sections and `inspect` write them: one
+definition each, below them all."""
 from __future__ import annotations
 
 
@@ -13,3 +14,14 @@ def human_bytes(n: float) -> str:
 
 def percent(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+EXCERPT = 300  # characters each side of what triggered a drop
+
+
+def excerpt(text: str, start: int = 0, end: int | None = None, margin: int = EXCERPT) -> str:
+    """Text around [start, end) with the span marked »like this«; ellipses where it was cut."""
+    end = start if end is None else end
+    lo, hi = max(0, start - margin), min(len(text), end + margin)
+    mid = f"»{text[start:end]}«" if end > start else ""
+    return ("…" if lo else "") + text[lo:start] + mid + text[end:hi] + ("…" if hi < len(text) else "")

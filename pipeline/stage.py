@@ -11,12 +11,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.document import Document, Drop, DroppedDoc
+from pipeline.formatting import EXCERPT, excerpt
 from pipeline.io import DROP_SCHEMA
 
 
@@ -146,6 +147,14 @@ class Stage:
     def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
         """Under `config`, each stored row's drop reason (None: kept), as `process` would give it."""
         raise NotImplementedError
+
+    def explain_drop(self, drop: dict[str, Any], measures: dict[str, Any] | None,
+                     text_of: Callable[[str], str | None]) -> dict[str, Any]:
+        """For `corpusprep inspect --reason`: what made this stage drop `drop` (a drops.parquet row):
+        `excerpt`, the text around what triggered it, and where the stage measures, `checks`
+        [(measure, value, op, threshold)]. `measures` is its stored row, `text_of(id)` another
+        document's text (dedup's kept copy). By default: the text's start."""
+        return {"excerpt": excerpt(drop["text"], 0, 0, 2 * EXCERPT)}
 
     def begin_part(self, name: str) -> None:
         """Called before each part is processed. A prepared stage whose state is per document

@@ -20,16 +20,19 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline import atomic
 from pipeline.document import Document, Drop
+from pipeline.errors import ConfigError
+from pipeline.formatting import excerpt
 from pipeline.stage import Stage, StageStats
-from pipeline.stages.decontam_index import index_for, lm_eval_words, scan_part, words_with_spans
+from pipeline.stages.decontam_index import index_for, lm_eval_words, match_spans, scan_part, words_with_spans
 from pipeline.stages.decontam_settings import Config
 from pipeline.testsets import load_benchmark
 from pipeline.text import word_hashes
@@ -169,6 +172,36 @@ class DecontamStage(Stage):
         doc.text = new
         doc.meta["decontam"] = dict(info, redacted=cuts)
         return doc
+
+    def matches(self, doc_id: str | None = None, bench: str | None = None) -> list[dict[str, Any]]:
+        """The whole-stream pass's matches of one document or one benchmark (common n-grams left
+        out, as the verdicts leave them): id, benchmark, item, the matched words, method, score."""
+        files = sorted((self.state_dir / "matches").glob("*.parquet"))
+        names = [s.name for s in self.config.specs()]
+        if bench is not None and bench not in names:
+            raise ConfigError(f"no benchmark {bench!r} in this run's decontam; its benchmarks: {', '.join(names)}")
+        if not files:
+            return []
+        conds = ([pc.field("id") == doc_id] if doc_id is not None else []) + \
+            ([pc.field("bench") == names.index(bench)] if bench is not None else [])
+        flt = conds[0] if len(conds) == 1 else conds[0] & conds[1] if conds else None
+        t = ds.dataset([str(f) for f in files], format="parquet").to_table(filter=flt)
+        common_file = self.state_dir / "common.json"
+        common = set(json.loads(common_file.read_text())["hashes"]) if common_file.exists() else set()
+        return [dict(r, benchmark=names[r["bench"]]) for r in t.to_pylist()
+                if r["method"] == "fuzzy" or r["hash"] not in common]
+
+    def explain_drop(self, drop: dict[str, Any], measures: dict[str, Any] | None,
+                     text_of: Callable[[str], str | None]) -> dict[str, Any]:
+        """The benchmark items the document matched, and the text around the first match."""
+        rows = self.matches(doc_id=drop["id"])
+        spans = match_spans(drop["text"], [r["gram"] for r in rows]) if drop["text"] else []
+        items: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            items.setdefault(f"{r['benchmark']}#{r['item']}", []).append(r)
+        out = {"matches": [(k, ms[0]["method"], len(ms), ms[0]["gram"]) for k, ms in list(items.items())[:10]]}
+        return {**super().explain_drop(drop, measures, text_of), **out,
+                **({"excerpt": excerpt(drop["text"], *spans[0])} if spans else {})}
 
     def summarize(self) -> dict:
         """Per benchmark: items, items contaminated, documents affected, n-grams, examples."""

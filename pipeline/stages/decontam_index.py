@@ -160,6 +160,28 @@ class Index:
         return out
 
 
+def match_spans(text: str, grams: list[str], head: int = 13) -> list[tuple[int, int]]:
+    """Character spans in `text` of matched words (`gram`s as the matches store them), in text
+    order, overlapping ones merged: each found by its first `head` words (a fuzzy match's words
+    are stored cut at 300 characters), and covering all its words where they all follow."""
+    words, starts, ends = words_with_spans(text)
+    out = set()
+    for g in dict.fromkeys(grams):
+        gw = g.split()
+        k = min(len(gw), head)
+        at = next((i for i in range(len(words) - k + 1) if words[i:i + k] == gw[:k]), None) if k else None
+        if at is not None:
+            n = len(gw) if words[at:at + len(gw)] == gw else k
+            out.add((starts[at], ends[at + n - 1]))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(out):  # overlapping n-grams of one passage: one span
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 def scan_part(task: tuple[Config, str, str]) -> str:
     """Prepare: record every (document, n-gram, benchmark, item) match of one part, exact
     n-grams and fuzzy item matches (method `fuzzy`, the matched words as `gram`)."""

@@ -28,7 +28,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -43,8 +43,10 @@ from pipeline.stages.minhash import (
     Shingler,
     band_keys,
     distinct_sorted,
+    lsh_explain,
     pair_jaccard,
     permutations,
+    s_curve,
     signatures,
 )
 from pipeline.text import hash64_array, mix64
@@ -102,21 +104,6 @@ class Config:
     @property
     def shape(self) -> tuple[int, int]:
         return PRESETS[self.preset] if self.preset else (self.bands, self.rows)
-
-
-def s_curve(bands: int, rows: int, steps: int = 20) -> list[tuple[float, float]]:
-    """P(two documents become candidates | Jaccard J) = 1 - (1 - J^r)^b."""
-    return [(j / steps, 1 - (1 - (j / steps) ** rows) ** bands) for j in range(steps + 1)]
-
-
-def explain(cfg: Config) -> str:
-    b, r = cfg.shape
-    lines = [f"MinHash LSH: {b} bands x {r} rows = {b * r} permutations, word {cfg.ngram}-gram shingles; "
-             f"threshold (1/b)^(1/r) ~ {(1 / b) ** (1 / r):.3f}"
-             + (f"; candidates verified at Jaccard >= {cfg.jaccard_threshold}" if cfg.verify else ""),
-             "Jaccard  P(candidate)"]
-    lines += [f"{j:7.2f}  {p:8.4f}  {'#' * round(p * 40)}" for j, p in s_curve(b, r)]
-    return "\n".join(lines)
 
 
 def shingler(cfg: Config) -> Shingler:
@@ -410,7 +397,8 @@ class DedupStage(Stage):
         return stats
 
     def explain(self) -> str:
-        return explain(self.config)
+        c = self.config
+        return lsh_explain(*c.shape, c.ngram, c.jaccard_threshold if c.verify else None)
 
     def begin_part(self, name: str) -> None:
         self.removals = pq.ParquetFile(self.state_dir / "removals" / f"{name}.parquet").read()
@@ -422,6 +410,14 @@ class DedupStage(Stage):
     def process(self, doc: Document) -> Document | Drop:
         reason, kept = (a[0].as_py() for a in self.decide_ids(pa.array([doc.id], pa.string())))
         return doc if reason is None else Drop(reason, kept)  # the id of the kept document
+
+    def explain_drop(self, drop: dict[str, Any], measures: dict[str, Any] | None,
+                     text_of: Callable[[str], str | None]) -> dict[str, Any]:
+        """The kept copy and the two texts' true Jaccard on this stage's shingles."""
+        kept = text_of(drop["detail"])
+        j = shingler(self.config).jaccard(drop["text"], kept) if drop["text"] and kept is not None else None
+        return {**super().explain_drop(drop, measures, text_of), "kept": drop["detail"],
+                "checks": [("jaccard with " + drop["detail"], j, ">=", self.config.jaccard_threshold)]}
 
     def summarize(self) -> dict:
         path = self.state_dir / "report.json"

@@ -82,6 +82,27 @@ class Shingler:
         """The distinct shingle hashes of a raw text, sorted: what true Jaccard is computed on."""
         return np.unique(self.hashes(self.normal(text).split()))
 
+    def jaccard(self, a: str, b: str) -> float:
+        """True Jaccard of two raw texts' shingle sets (what verification compares)."""
+        x, y = self.shingle_set(a), self.shingle_set(b)
+        union = len(np.union1d(x, y))
+        return len(np.intersect1d(x, y, assume_unique=True)) / union if union else 1.0
+
+
+def s_curve(bands: int, rows: int, steps: int = 20) -> list[tuple[float, float]]:
+    """P(two documents become candidates | Jaccard J) = 1 - (1 - J^r)^b."""
+    return [(j / steps, 1 - (1 - (j / steps) ** rows) ** bands) for j in range(steps + 1)]
+
+
+def lsh_explain(b: int, r: int, ngram: int, verified_at: float | None) -> str:
+    """What b bands x r rows mean: the threshold and the S-curve (`corpusprep stage dedup --explain`)."""
+    lines = [f"MinHash LSH: {b} bands x {r} rows = {b * r} permutations, word {ngram}-gram shingles; "
+             f"threshold (1/b)^(1/r) ~ {(1 / b) ** (1 / r):.3f}"
+             + (f"; candidates verified at Jaccard >= {verified_at}" if verified_at is not None else ""),
+             "Jaccard  P(candidate)"]
+    lines += [f"{j:7.2f}  {p:8.4f}  {'#' * round(p * 40)}" for j, p in s_curve(b, r)]
+    return "\n".join(lines)
+
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's affine32 permutation parameters (a, b) for this seed."""

@@ -17,12 +17,13 @@ add it to `families` below, or to a subclass's `families` registered as a stage 
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import pyarrow as pa
 
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
+from pipeline.formatting import EXCERPT, excerpt
 from pipeline.stage import Stage
 from pipeline.stages.quality_measures import Features
 from pipeline.stages.quality_rules.c4 import C4Rules
@@ -124,6 +125,22 @@ class QualityStage(Stage):
         doc.text = chk.text
         doc.meta["quality"] = chk.info
         return doc
+
+    def explain_drop(self, drop: dict[str, Any], measures: dict[str, Any] | None,
+                     text_of: Callable[[str], str | None]) -> dict[str, Any]:
+        """The rule's measure against its threshold, and the text around what it counted."""
+        reason = drop["reason"].split(".", 1)[1]
+        text = drop["text"]
+        for fam in self.families_of(self.config):
+            rules = [r for r in fam.rules() if r.reason == reason]
+            if not rules:
+                continue
+            m = {k: (measures or {}).get(f"{fam.name}.{k}") for k in fam.measure_columns()}
+            checks = [(r.measure, m.get(r.measure), r.op, r.threshold(self.config)) for r in rules
+                      if r.fails(m, self.config)]
+            span = fam.trigger(text, reason) if text else None
+            return {"checks": checks, "excerpt": excerpt(text, *span) if span else excerpt(text, 0, 0, 2 * EXCERPT)}
+        return super().explain_drop(drop, measures, text_of)
 
     def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
         """Each stored row's verdict under `config` (only thresholds and modes may differ from the

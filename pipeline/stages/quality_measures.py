@@ -150,3 +150,34 @@ def find_duplicates(items: list[str]) -> tuple[int, int]:
         else:
             seen.add(x)
     return n, chars
+
+
+def repeated_span(text: str, items: list[str]) -> tuple[int, int] | None:
+    """Where the most repeated of `items` (lines, paragraphs) second occurs in `text`: what a
+    duplication rule counted (for `inspect`)."""
+    counts: dict[str, int] = {}
+    for x in items:
+        if x.strip():
+            counts[x] = counts.get(x, 0) + 1
+    if not counts or max(counts.values()) < 2:
+        return None
+    top = max(counts, key=counts.__getitem__)
+    first = text.find(top)
+    second = text.find(top, first + len(top))
+    at = second if second >= 0 else first
+    return at, at + len(top)
+
+
+def ngram_span(text: str, n: int) -> tuple[int, int] | None:
+    """Where the most frequent word n-gram first occurs in `text` (for `inspect`)."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    words = [text[a:b] for a, b in spans]
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - n + 1):
+        g = tuple(words[i:i + n])
+        counts[g] = counts.get(g, 0) + 1
+    if not counts:
+        return None
+    top = max(counts, key=counts.__getitem__)
+    i = next(i for i in range(len(words) - n + 1) if tuple(words[i:i + n]) == top)
+    return spans[i][0], spans[i + n - 1][1]

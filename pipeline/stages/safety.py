@@ -15,10 +15,11 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
+from pipeline.formatting import EXCERPT, excerpt
 from pipeline.pii import PiiConfig, mask_pii
 from pipeline.stage import Stage
 from pipeline.wordlists import (
@@ -27,6 +28,7 @@ from pipeline.wordlists import (
     normalize_host,
     read_list,
     resolve_lists,
+    tokens,
     url_host,
     url_tokens,
 )
@@ -198,6 +200,26 @@ class SafetyStage(Stage):
             doc.meta["safety"] = info
             out.append(doc)
         return out
+
+    def explain_drop(self, drop: dict[str, Any], measures: dict[str, Any] | None,
+                     text_of: Callable[[str], str | None]) -> dict[str, Any]:
+        """A bad-word drop: the listed words found, the ratio against its threshold, the text
+        around the first of them; a URL drop: the URL."""
+        reason, text = drop["reason"].split(".", 1)[1], drop["text"]
+        if reason.startswith("url_"):
+            return {"checks": [("url", drop["url"], reason, "")], "excerpt": drop["url"]}
+        if reason not in ("bad_word_ratio", "bad_words") or not text:
+            return super().explain_drop(drop, measures, text_of)
+        if not hasattr(self, "words"):
+            self.setup()
+        hits, n = self.words.count(text)
+        found = sorted(w.decode() for w in self.words.words.intersection(tokens(text)))
+        m = re.search(r"\b(" + "|".join(map(re.escape, found)) + r")\b", text, re.I) if found else None
+        ratio = hits / n if n else 0.0
+        check = ("bad_word_ratio", ratio, ">", self.config.max_words_ratio) if reason == "bad_word_ratio" \
+            else ("bad_words", hits, ">", 0)
+        return {"checks": [check], "found": found[:20],
+                "excerpt": excerpt(text, m.start(), m.end()) if m else excerpt(text, 0, 0, 2 * EXCERPT)}
 
     def summarize(self) -> dict:
         return {"lists": self.list_files()}

@@ -16,7 +16,7 @@ from pipeline.executor import LocalExecutor
 from pipeline.read_step import run_read
 from pipeline.readers import InputConfig
 from pipeline.runner import run
-from pipeline.stages.dedup import Config, components, explain, s_curve, shingler
+from pipeline.stages.dedup import Config, DedupStage, components, s_curve, shingler
 from pipeline.stages.minhash import pair_jaccard, permutations, signatures
 from tests.conftest import run_cli, write_config
 
@@ -248,7 +248,7 @@ def test_explain_and_s_curve():
     assert curve[0.0] == 0.0 and curve[1.0] == 1.0 and 0.2 < curve[0.6] < 0.22 and curve[0.85] > 0.98
     text = run_cli("stage", "dedup", "--explain").stdout
     assert "14 bands x 8 rows = 112 permutations" in text and "0.719" in text
-    assert "10 bands x 11 rows" in explain(Config(preset="t80"))
+    assert "10 bands x 11 rows" in DedupStage(Config(preset="t80")).explain()
 
 
 def test_pair_jaccard_equals_set_arithmetic():

@@ -108,3 +108,8 @@ class C4Rules(RuleFamily):
 
     def note(self, m: Mapping[str, Any] | None) -> dict[str, Any]:
         return {"c4_sentences": m["sentences"]} if m else {}
+
+    def trigger(self, text: str, reason: str) -> tuple[int, int] | None:
+        what = {"c4_lorem_ipsum": "lorem ipsum", "c4_curly_bracket": "{"}.get(reason)
+        at = text.lower().find(what) if what else -1
+        return (at, at + len(what)) if at >= 0 else None

@@ -144,6 +144,11 @@ class RuleFamily:
         """What meta["quality"] keeps of a kept document's measures: all of them in tag mode."""
         return {self.name: rounded(dict(m))} if m and self.config_mode() == "tag" else {}
 
+    def trigger(self, text: str, reason: str) -> tuple[int, int] | None:
+        """Where in `text` the rule `reason` found what it measured (a repeated n-gram), for
+        `inspect`; None: no one place (a word count)."""
+        return None
+
     def config_mode(self) -> str:
         return getattr(self.config, self.name)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.stages.quality_measures import TERMINAL_PUNCTUATION, Features, find_duplicates
+from pipeline.stages.quality_measures import TERMINAL_PUNCTUATION, Features, find_duplicates, repeated_span
 from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 
 
@@ -57,3 +57,6 @@ class FineWebRules(RuleFamily):
                 Rule("fineweb_short_line_ratio", "short_line_ratio", ">", "max_short_line_ratio"),
                 Rule("fineweb_char_dup_ratio", "dup_line_char_ratio", ">", "max_dup_line_char_ratio"),
                 Rule("fineweb_list_ratio", "newline_word_ratio", ">", "max_newline_word_ratio")]
+
+    def trigger(self, text: str, reason: str) -> tuple[int, int] | None:
+        return repeated_span(text, text.split("\n")) if reason == "fineweb_char_dup_ratio" else None

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.errors import ConfigError
-from pipeline.stages.quality_measures import _LINES, _PARA, Features, find_duplicates
+from pipeline.stages.quality_measures import _LINES, _PARA, Features, find_duplicates, ngram_span, repeated_span
 from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, mode_field, ratio
 from pipeline.text import gram_hash
 
@@ -173,3 +173,8 @@ class GopherRepetitionRules(RuleFamily):
                for n in c.top_ngram_char_frac] \
             + [Rule(f"gopher_dup_{n}gram", f"dup_{n}gram_char_frac", ">", "dup_ngram_char_frac", n)
                for n in c.dup_ngram_char_frac]
+
+    def trigger(self, text: str, reason: str) -> tuple[int, int] | None:
+        if reason.endswith("gram"):  # gopher_top_2gram, gopher_dup_5gram
+            return ngram_span(text, int(reason.rsplit("_", 1)[1][:-4]))
+        return repeated_span(text, _PARA.split(text.strip()) if "_para_" in reason else _LINES.split(text))
