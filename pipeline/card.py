@@ -21,10 +21,25 @@ def _wall_time(report: dict[str, Any]) -> str:
     return f"{total:.1f} s" + (f" over all attempts ({last:.1f} s in the last)" if total - last >= 0.05 else "")
 
 
-def render_card(report: dict[str, Any]) -> str:
+EXPLORER = "explorer.html"  # `corpusprep card html` writes it beside the card
+EXPLORER_HASH = "config-hash"  # the <meta> naming the run an explorer was made for
+
+
+def explorer_hash(path: Path) -> str | None:
+    """The config hash an explorer file was made for (None: no such file): a card links only an
+    explorer of its own run."""
+    if not path.exists():
+        return None
+    head = path.read_text(encoding="utf-8")[:2000]
+    key = f'<meta name="{EXPLORER_HASH}" content="'
+    return head.split(key, 1)[1].split('"', 1)[0] if key in head else None
+
+
+def render_card(report: dict[str, Any], explorer: bool = False) -> str:
     """Markdown with Hugging Face dataset-card front matter: the sections below in order, then
-    each stage's own section (Stage.card_section), then tokens, configuration and versions."""
-    L = _front_matter(report) + _summary(report) + _funnel(report) + _ground_truth(report)
+    each stage's own section (Stage.card_section), then tokens, configuration and versions.
+    `explorer`: an explorer.html of this run lies beside the card (linked; else how to make one)."""
+    L = _front_matter(report) + _summary(report, explorer) + _funnel(report) + _ground_truth(report)
     L += _stage_sections(report)
     if report.get("shards"):
         L += _tokens(report["shards"])
@@ -46,8 +61,8 @@ def _front_matter(report: dict[str, Any]) -> list[str]:
     return L
 
 
-def _summary(report: dict[str, Any]) -> list[str]:
-    """Losses and warnings while reading (at the top), input, totals and licences."""
+def _summary(report: dict[str, Any], explorer: bool) -> list[str]:
+    """Losses and warnings while reading (at the top), input, totals, how to explore, licences."""
     L: list[str] = []
     losses = report["stages"][0].get("losses") or []
     if losses:
@@ -63,10 +78,20 @@ def _summary(report: dict[str, Any]) -> list[str]:
     L += [f"Input `{report['input']['path']}` ({report['input']['format']}, {len(report['input']['sources'])} "
           f"source file(s)); config hash `{report['config_hash'][:16]}`; wall time {_wall_time(report)}.", "",
           f"**{report['docs_in']:,} documents in, {report['docs_kept']:,} kept, {report['docs_dropped']:,} "
-          f"dropped** (in = kept + dropped, checked for every stage).", ""]
+          f"dropped** (in = kept + dropped, checked for every stage).", ""] + _explore(explorer)
     if report.get("licences"):
         L += ["## Sources and licences", ""] + [f"- {n}" for n in report["licences"]] + [""]
     return L
+
+
+def _explore(explorer: bool) -> list[str]:
+    if explorer:
+        return ["The documents behind these numbers: [explorer.html](explorer.html) (funnel, measures with their "
+                "thresholds, sampled drops, duplicate clusters, benchmark matches); at the terminal, "
+                "`corpusprep inspect`.", ""]
+    return ["The documents behind these numbers: `corpusprep inspect RUN` (drops by reason, one document's "
+            "journey, clusters, leaks, what-if thresholds), or `corpusprep card html RUN` for an explorer.html "
+            "beside this card (not committed: it holds documents).", ""]
 
 
 def _funnel(report: dict[str, Any]) -> list[str]:
@@ -213,7 +238,7 @@ def write_card(report: dict[str, Any], card_dir: str | Path) -> Path:
     atomic.write_json(card_dir / stage_folder.REPORT, report)  # the run's report, under its name
     funnel_png(report, card_dir / "funnel.png")
     path = card_dir / "README.md"
-    atomic.write_text(path, render_card(report))
+    atomic.write_text(path, render_card(report, explorer_hash(card_dir / EXPLORER) == report["config_hash"]))
     return path
 
 

@@ -210,7 +210,19 @@ def cmd_card(args: argparse.Namespace) -> int:
     from pipeline.card import diff_reports, load_report, render_card, verify
 
     if args.action == "show":
-        print(render_card(load_report(args.runs[0])))
+        from pipeline.card import EXPLORER, explorer_hash
+
+        report = load_report(args.runs[0])
+        print(render_card(report, explorer_hash(Path(args.runs[0]) / EXPLORER) == report["config_hash"]))
+        return 0
+    if args.action == "html":
+        from pipeline.card_html import write_explorer
+        from pipeline.inspect_run import RunView
+
+        if len(args.runs) != 1:
+            raise ConfigError("corpusprep card html needs one run (its output folder or card folder)")
+        path = write_explorer(RunView.open(args.runs[0]), Path(args.out) if args.out else None)
+        print(f"explorer: {path} ({path.stat().st_size / 1e6:.2f} MB; open it in a browser, no server needed)")
         return 0
     if args.action == "diff":
         if len(args.runs) != 2:
@@ -314,12 +326,14 @@ def add_pipeline_commands(sub: argparse._SubParsersAction) -> dict[str, Callable
     p.add_argument("--output", required=True, help="shard folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(config_flags=add_config_flags(p, ShardsConfig, skip=("variants",), title="shards settings"))
-    p = sub.add_parser("card", help="show, diff or verify data cards",
-                       description="show RUN | diff RUN_A RUN_B | verify RUN; RUN is a card folder "
+    p = sub.add_parser("card", help="show, diff, verify data cards, or write an HTML explorer of a run",
+                       description="show RUN | diff RUN_A RUN_B | verify RUN | html RUN; RUN is a card folder "
                                    "(data_cards/<name>) or a run output folder; verify also takes a shard "
-                                   "folder made by `corpusprep shards`")
-    p.add_argument("action", choices=["show", "diff", "verify"])
+                                   "folder made by `corpusprep shards` or an export; html writes one "
+                                   "self-contained explorer.html beside the run's card (or --out)")
+    p.add_argument("action", choices=["show", "diff", "verify", "html"])
     p.add_argument("runs", nargs="+", help="card or run folder(s)")
+    p.add_argument("--out", help="html: the file to write (default: explorer.html in the run's card folder)")
     _add_export(sub)
     from pipeline.inspect_cli import add_inspect, cmd_inspect
 

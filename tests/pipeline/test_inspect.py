@@ -164,3 +164,55 @@ def test_cli_answers_from_a_card_folder_too(default_run):
     assert "what if quality: min_words 50 -> 200" in out and "dropped in addition" in out
     bad = run_cli("inspect", str(default_run["card"]), "--doc", "nope", check=False)
     assert bad.returncode == 2 and "no document 'nope'" in bad.stderr
+
+
+# --- the HTML explorer, opened in headless Chromium ----------------------------------------------
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--enable-logging=stderr", "--v=0")
+
+
+def _browser() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    msg = "no Chromium found (Debian: apt-get install chromium; .ci/run installs it): explorer test skipped"
+    print(msg)
+    pytest.skip(msg)
+
+
+def _chromium(browser: str, tmp, url: str, *args: str) -> tuple[str, list[str]]:
+    """stdout, and the page's console messages (Chromium logs them to stderr as CONSOLE lines)."""
+    import subprocess
+
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
+    res = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url],
+                         capture_output=True, text=True, timeout=120)
+    return res.stdout, [line for line in res.stderr.splitlines() if ":CONSOLE" in line]
+
+
+def test_html_explorer_in_headless_chromium(default_run, tmp_path):
+    import matplotlib.image as mpimg
+
+    from pipeline.card_html import write_explorer
+
+    browser = _browser()
+    path = write_explorer(default_run["view"])
+    assert path == default_run["card"] / "explorer.html" and path.stat().st_size < 5e6
+    assert "[explorer.html](explorer.html)" in (default_run["card"] / "README.md").read_text()
+    planted = tmp_path / "broken.html"  # the console check can fail: a page with an error is caught
+    planted.write_text("<!doctype html><body><p>x</p><script>noSuchFunction()</script></body>")
+    assert any("noSuchFunction" in m for m in _chromium(browser, tmp_path, planted.as_uri(), "--dump-dom")[1])
+    dom, console = _chromium(browser, tmp_path, path.as_uri(), "--dump-dom")
+    assert console == []
+    for section in ("funnel", "measures", "reasons", "clusters", "leaks"):
+        assert f'<section id="{section}">' in dom, section
+    for s in default_run["report"]["stages"]:
+        for code in s["drops"]:
+            assert f"<code>{code}</code>" in dom, code
+    assert dom.count("data:image/png;base64,") >= 20  # the funnel and one histogram per measure
+    assert dom.count("<mark>") >= 10  # triggers and matched benchmark spans marked
+    shot = tmp_path / "shot.png"
+    _, console = _chromium(browser, tmp_path, path.as_uri(), f"--screenshot={shot}", "--window-size=1280,2000")
+    pixels = mpimg.imread(shot)[..., :3]
+    assert console == [] and pixels.std() > 0.1 and (pixels.mean(axis=2) < 0.9).mean() > 0.02  # not blank

@@ -1,0 +1,210 @@
+"""`corpusprep card html RUN`: one self-contained HTML file to explore a finished run: the funnel, a
+histogram of each stored measure with its threshold and the share that fails it, sampled
+documents per drop reason (the raw HTML beside the text where the run kept it), duplicate
+clusters and benchmark matches. No server, no network, no script: plots are embedded PNGs, long
+texts sit in <details>.
+
+It lies beside the Markdown card (explorer.html), which links it. It is not committed with the
+default card: it holds documents, among them the planted benchmark items from ../shared/data,
+whose licences keep them out of the repository.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline import atomic, stage_folder
+from pipeline.card import EXPLORER, EXPLORER_HASH, write_card
+from pipeline.formatting import human_bytes
+from pipeline.inspect_run import RunView
+from pipeline.inspect_views import cluster_view, leaks_view, reason_view
+
+SAMPLES = 3  # documents shown per drop reason
+CLUSTERS = 5
+LEAKS = 3  # documents per benchmark
+RAW_CHARS = 4000  # of a raw HTML page shown beside its text
+STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}
+th{background:#f3f3f3}td.n{text-align:right}pre{white-space:pre-wrap;background:#f8f8f8;padding:6px;
+margin:4px 0;max-height:24em;overflow:auto}mark{background:#ffd54f}.grid{display:flex;flex-wrap:wrap;gap:8px}
+.side{display:grid;grid-template-columns:1fr 1fr;gap:8px}h2{border-bottom:2px solid #4c72b0}"""
+
+
+def write_explorer(view: RunView, out: Path | None = None) -> Path:
+    """Write the explorer (default: explorer.html in the run's card folder, whose Markdown card is
+    redrawn to link it) and return its path."""
+    report = json.loads((view.root / stage_folder.REPORT).read_text())
+    card_dir = Path(view.record["card_dir"]) if view.record.get("card_dir") else None
+    out = Path(out) if out else (card_dir or view.root) / EXPLORER
+    parts = [_head(report), _funnel(report), _measures(view), _reasons(view, report), _clusters(view, report),
+             _leaks(view, report), "</body></html>\n"]
+    atomic.write_text(out, "\n".join(parts))
+    if card_dir and out.resolve() == (card_dir / EXPLORER).resolve() and (card_dir / stage_folder.REPORT).exists():
+        write_card(json.loads((card_dir / stage_folder.REPORT).read_text()), card_dir)
+    return out
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _marked(text: str) -> str:
+    """An excerpt with its »span« marked, escaped for HTML."""
+    t = _e(text)
+    return t.replace("»", "<mark>", 1).replace("«", "</mark>", 1) if "»" in t and "«" in t else t
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72, metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _head(report: dict[str, Any]) -> str:
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="{EXPLORER_HASH}" content="{_e(report["config_hash"])}">'
+            f"<title>corpusprep explorer: {_e(report['name'])}</title><style>{STYLE}</style></head><body>"
+            f"<h1>Run {_e(report['name'])}</h1><p>config hash <code>{_e(report['config_hash'][:16])}</code>; "
+            f"{report['docs_in']:,} documents in, {report['docs_kept']:,} kept, {report['docs_dropped']:,} dropped. "
+            'Sections: <a href="#funnel">funnel</a>, <a href="#measures">measures</a>, <a href="#reasons">drops by '
+            'reason</a>, <a href="#clusters">duplicate clusters</a>, <a href="#leaks">benchmark matches</a>. '
+            "The same questions at the terminal: <code>corpusprep inspect</code>.</p>")
+
+
+def _funnel(report: dict[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = report["stages"]
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.4 * len(stages)))
+    ax.barh([s["stage"] for s in stages], [s["docs_out"] for s in stages], color="#4c72b0", label="kept")
+    ax.barh([s["stage"] for s in stages], [s["docs_dropped"] for s in stages],
+            left=[s["docs_out"] for s in stages], color="#dd8452", label="dropped")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel("documents")
+    fig.tight_layout()
+    rows = "".join(f"<tr><td>{_e(s['stage'])}</td><td class=n>{s['docs_in']:,}</td><td class=n>{s['docs_out']:,}"
+                   f"</td><td class=n>{s['docs_dropped']:,}</td><td class=n>{human_bytes(s['bytes_in'])}</td>"
+                   f"<td class=n>{human_bytes(s['bytes_out'])}</td></tr>" for s in stages)
+    return (f'<section id="funnel"><h2>Funnel</h2>{_png(fig)}<table><tr><th>stage</th><th>in</th><th>kept</th>'
+            f"<th>dropped</th><th>bytes in</th><th>bytes out</th></tr>{rows}</table></section>")
+
+
+def _measures(view: RunView) -> str:
+    """A histogram per stored measure that a rule compares with a threshold."""
+    body = []
+    for name in view.folders:
+        m = view.measures(name) if name != "read" else None
+        if m is None:
+            continue
+        stage = view.stage(name)
+        for fam in stage.families_of(stage.config):
+            by_measure: dict[str, list[Any]] = {}
+            for r in fam.rules():
+                if r.setting and r.op in ("<", ">"):
+                    by_measure.setdefault(r.measure, []).append(r)
+            for measure, rules in by_measure.items():
+                col = m[f"{fam.name}.{measure}"].to_pylist()
+                body.append(_histogram(f"{name}: {fam.name}.{measure}", [v for v in col if v is not None],
+                                       rules, stage.config))
+    if not body:
+        body = ["<p>No stage of this run stored measures (quality does, with store_measures = true).</p>"]
+    return ('<section id="measures"><h2>Measures and thresholds</h2><p>Every document that reached the stage, '
+            "kept or dropped; red: the threshold; the share failing each rule counts documents an earlier rule "
+            f"dropped too.</p><div class=grid>{''.join(body)}</div></section>")
+
+
+def _histogram(title: str, values: list[float], rules: list[Any], config: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.8, 2.4))
+    if values:
+        ax.hist(values, bins=40, color="#4c72b0")
+    notes = []
+    for r in rules:
+        t = r.threshold(config)
+        ax.axvline(t, color="#c0392b", lw=1.5)
+        fails = sum(1 for v in values if (v < t if r.op == "<" else v > t))
+        notes.append(f"{r.op} {t:g}: {fails / len(values):.1%} fail" if values else f"{r.op} {t:g}")
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel("; ".join(notes), fontsize=7)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _reasons(view: RunView, report: dict[str, Any]) -> str:
+    """Sampled documents per drop reason, with what triggered each drop."""
+    out = ['<section id="reasons"><h2>Drops by reason</h2>']
+    raw_kept = view.written("read")
+    if not raw_kept:
+        out.append("<p>The raw pages are not shown beside the text: the run fused its first stages into the read "
+                   '(run.stage_outputs = "all" keeps them).</p>')
+    for s in report["stages"]:
+        for code, n in s["drops"].items():
+            ans = reason_view(view, code, SAMPLES, 0)
+            out.append(f"<h3><code>{_e(code)}</code>: {n:,} documents, {human_bytes(s['dropped_bytes'].get(code, 0))}"
+                       "</h3>")
+            out += [_doc_card(view, s["stage"], x, raw_kept) for x in ans["shown"]]
+    return "".join(out) + "</section>"
+
+
+def _doc_card(view: RunView, stage: str, x: dict[str, Any], raw_kept: bool) -> str:
+    checks = "".join(f"<li><code>{_e(m)}</code> = {_e(_num(v))} {_e(op)} {_e(_num(t))}</li>"
+                     for m, v, op, t in x.get("checks", []))
+    checks += "".join(f"<li>matched {_e(i)} ({_e(meth)}, {k} n-grams)</li>" for i, meth, k, _ in x.get("matches", []))
+    if x.get("found"):
+        checks += f"<li>listed words: {_e(', '.join(x['found']))}</li>"
+    text = f"<pre>{_marked(x['excerpt'])}</pre>"
+    if raw_kept and stage != "html" and "html" in view.folders:
+        raw = view.text_into("html", x["id"])
+        if raw:
+            text = (f"<div class=side><div><b>extracted text</b>{text}</div><div><b>raw HTML</b>"
+                    f"<pre>{_e(raw[:RAW_CHARS])}</pre></div></div>")
+    return (f"<details><summary><code>{_e(x['id'])}</code> {_e(x['url'])}"
+            f"{(' (' + _e(x['detail'][:120]) + ')') if x['detail'] else ''}</summary><ul>{checks}</ul>{text}</details>")
+
+
+def _num(x: Any) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+def _clusters(view: RunView, report: dict[str, Any]) -> str:
+    d = next((s.get("dedup") for s in report["stages"] if s.get("dedup")), None)
+    if not d or "dedup" not in view.folders:
+        return '<section id="clusters"><h2>Duplicate clusters</h2><p>No dedup stage in this run.</p></section>'
+    out = [f'<section id="clusters"><h2>Duplicate clusters</h2><p>{d["clusters"]:,} clusters; removed '
+           f"{_e(d.get('docs_removed', {}))}. The first {CLUSTERS}, the kept member beside each removed one:</p>"]
+    for kept in list(dict.fromkeys(e["kept"] for e in d.get("example_pairs", [])))[:CLUSTERS]:
+        c = cluster_view(view, kept)
+        for m in c["members"]:
+            out.append(f"<h3>kept <code>{_e(kept)}</code> / removed <code>{_e(m['id'])}</code> ({_e(m['how'])}, "
+                       f"Jaccard {_e(_num(m['jaccard']))})</h3><div class=side><pre>{_e(c.get('kept_excerpt') or '')}"
+                       f"</pre><pre>{_e(m['excerpt'])}</pre></div>")
+    return "".join(out) + "</section>"
+
+
+def _leaks(view: RunView, report: dict[str, Any]) -> str:
+    d = next((s.get("decontam") for s in report["stages"] if s.get("decontam")), None)
+    if not d or "decontam" not in view.folders:
+        return '<section id="leaks"><h2>Benchmark matches</h2><p>No decontam stage in this run.</p></section>'
+    out = ['<section id="leaks"><h2>Benchmark matches</h2>']
+    for bench, b in d["benchmarks"].items():
+        ans = leaks_view(view, bench, LEAKS)
+        out.append(f"<h3>{_e(bench)}: {b['items_contaminated']:,} of {b['items']:,} items matched in "
+                   f"{b['docs_affected']:,} documents</h3>")
+        for doc in ans["shown"]:
+            spans = "".join(f"<pre>{_marked(s)}</pre>" for s in doc["spans"])
+            out.append(f"<details open><summary><code>{_e(doc['id'])}</code> ({_e(doc['verdict'])}), items "
+                       f"{_e(', '.join(map(str, doc['items'][:10])))}</summary>{spans}</details>")
+    return "".join(out) + "</section>"
