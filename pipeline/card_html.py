@@ -15,7 +15,10 @@ import html
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow.parquet as pq
 
 from pipeline import atomic, stage_folder
 from pipeline.card import EXPLORER, EXPLORER_HASH, write_card
@@ -27,6 +30,7 @@ SAMPLES = 3  # documents shown per drop reason
 CLUSTERS = 5
 LEAKS = 3  # documents per benchmark
 RAW_CHARS = 4000  # of a raw HTML page shown beside its text
+BATCH = 50_000  # measures read at a time for a histogram
 STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;vertical-align:top}
 th{background:#f3f3f3}td.n{text-align:right}pre{white-space:pre-wrap;background:#f8f8f8;padding:6px;
@@ -104,8 +108,8 @@ def _measures(view: RunView) -> str:
     """A histogram per stored measure that a rule compares with a threshold."""
     body = []
     for name in view.folders:
-        m = view.measures(name) if name != "read" else None
-        if m is None:
+        f = view.measures_file(name) if name != "read" else None
+        if f is None:
             continue
         stage = view.stage(name)
         for fam in stage.families_of(stage.config):
@@ -114,9 +118,8 @@ def _measures(view: RunView) -> str:
                 if r.setting and r.op in ("<", ">"):
                     by_measure.setdefault(r.measure, []).append(r)
             for measure, rules in by_measure.items():
-                col = m[f"{fam.name}.{measure}"].to_pylist()
-                body.append(_histogram(f"{name}: {fam.name}.{measure}", [v for v in col if v is not None],
-                                       rules, stage.config))
+                body.append(_histogram(f"{name}: {fam.name}.{measure}", f, f"{fam.name}.{measure}", rules,
+                                       stage.config))
     if not body:
         body = ["<p>No stage of this run stored measures (quality does, with store_measures = true).</p>"]
     return ('<section id="measures"><h2>Measures and thresholds</h2><p>Every document that reached the stage, '
@@ -124,20 +127,36 @@ def _measures(view: RunView) -> str:
             f"dropped too.</p><div class=grid>{''.join(body)}</div></section>")
 
 
-def _histogram(title: str, values: list[float], rules: list[Any], config: Any) -> str:
+def _column(path: Path, column: str) -> Iterator[np.ndarray]:
+    """A stored measure's non-null values, a batch at a time (memory: one batch)."""
+    for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=[column]):
+        v = b.column(0).drop_null().to_numpy(zero_copy_only=False).astype(float)
+        yield v[np.isfinite(v)]
+
+
+def _histogram(title: str, path: Path, column: str, rules: list[Any], config: Any) -> str:
+    """Streamed in two passes (the range, then the counts), so memory is a batch at any size."""
     import matplotlib.pyplot as plt
 
+    lo = hi = None
+    for v in _column(path, column):
+        if len(v):
+            lo, hi = (v.min() if lo is None else min(lo, v.min())), (v.max() if hi is None else max(hi, v.max()))
+    thresholds = [r.threshold(config) for r in rules]
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, 41) if lo is not None else None
+    counts, total, fails = np.zeros(40), 0, [0] * len(rules)
+    for v in _column(path, column) if edges is not None else []:
+        counts += np.histogram(v, edges)[0]
+        total += len(v)
+        fails = [k + int((v < t).sum() if r.op == "<" else (v > t).sum()) for k, r, t in zip(fails, rules, thresholds)]
     fig, ax = plt.subplots(figsize=(3.8, 2.4))
-    if values:
-        ax.hist(values, bins=40, color="#4c72b0")
-    notes = []
-    for r in rules:
-        t = r.threshold(config)
+    if edges is not None:
+        ax.stairs(counts, edges, fill=True, color="#4c72b0")
+    for t in thresholds:
         ax.axvline(t, color="#c0392b", lw=1.5)
-        fails = sum(1 for v in values if (v < t if r.op == "<" else v > t))
-        notes.append(f"{r.op} {t:g}: {fails / len(values):.1%} fail" if values else f"{r.op} {t:g}")
     ax.set_title(title, fontsize=8)
-    ax.set_xlabel("; ".join(notes), fontsize=7)
+    ax.set_xlabel("; ".join(f"{r.op} {t:g}: {k / total:.1%} fail" if total else f"{r.op} {t:g}"
+                            for r, t, k in zip(rules, thresholds, fails)), fontsize=7)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
     return _png(fig)

@@ -17,7 +17,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from pipeline import stage_folder
 from pipeline.errors import ConfigError
@@ -81,25 +80,29 @@ class RunView:
 
         return get_stage(name)(config or self.stage_config(name), self.folder(name) / stage_folder.STATE)
 
-    def drops(self, stage: str, columns: list[str] | None = None) -> pa.Table:
-        f = self.folder(stage) / stage_folder.DROPS_FILE
-        return pq.read_table(f, columns=columns) if f.exists() else pa.table({"id": pa.array([], pa.string())})
+    def drops_file(self, stage: str) -> Path:
+        return self.folder(stage) / stage_folder.DROPS_FILE
 
-    def measures(self, stage: str) -> pa.Table | None:
+    def measures_file(self, stage: str) -> Path | None:
+        """The stage's stored measures (None: it stores none)."""
         f = self.folder(stage) / stage_folder.MEASURES_FILE
-        return pq.read_table(f) if f.exists() else None
+        return f if f.exists() else None
+
+    def scan(self, files: list[Path], flt: Any, columns: list[str] | None = None) -> pa.Table:
+        """The rows of Parquet files that pass `flt` (a pyarrow.compute expression), streamed:
+        memory follows the rows found, not the files."""
+        files = [f for f in files if f.exists()]
+        if not files:
+            return pa.table({c: pa.array([], pa.string()) for c in (columns or ["id"])})
+        return ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns, filter=flt)
 
     def written(self, stage: str) -> bool:
         """Whether the step's kept documents were written (run.stage_outputs decides)."""
         return bool(stage_folder.part_files(self.folder(stage)))
 
     def find(self, files: list[Path], doc_id: str, columns: list[str]) -> dict[str, Any] | None:
-        """One row by id from Parquet files (a filtered scan: the id column first)."""
-        files = [f for f in files if f.exists()]
-        if not files:
-            return None
-        t = ds.dataset([str(f) for f in files], format="parquet").to_table(
-            columns=columns, filter=pc.field("id") == doc_id)
+        """One row by id from Parquet files."""
+        t = self.scan(files, pc.field("id") == doc_id, columns)
         return t.slice(0, 1).to_pylist()[0] if len(t) else None
 
     def kept_text(self, stage: str, doc_id: str) -> str | None:

@@ -8,8 +8,8 @@ import difflib
 import random
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline.errors import ConfigError
 from pipeline.formatting import excerpt
@@ -18,35 +18,45 @@ from pipeline.stage_folder import STATE
 
 
 def reason_view(view: RunView, code: str, n: int = 5, seed: int = 0) -> dict[str, Any]:
-    """`n` documents dropped for `code` (STAGE.REASON), drawn with `seed`, each with what its
-    stage says triggered the drop (the measure against its threshold, the text around it)."""
+    """`n` documents dropped for `code` (STAGE.REASON), drawn with `seed` (reservoir sampling as
+    the drops stream by), each with what its stage says triggered the drop (the measure against
+    its threshold, the text around it)."""
     stage = code.split(".", 1)[0]
     if "." not in code or stage not in view.folders:
         raise ConfigError(f"--reason {code!r}: expected STAGE.REASON with a stage of this run "
                           f"({', '.join(view.folders)}); the card's 'Drops by reason' lists them")
-    drops = view.drops(stage)
-    hits = drops.filter(pc.equal(drops["reason"], code)) if len(drops) else drops
-    if not len(hits):
-        known = sorted(set(drops["reason"].to_pylist())) if len(drops) else []
+    rng, picked, seen, known = random.Random(seed), [], 0, set()
+    f = view.drops_file(stage)
+    batches = pq.ParquetFile(f).iter_batches(batch_size=10_000, columns=["id", "reason"]) if f.exists() else []
+    for b in batches:
+        for doc_id, reason in zip(b.column(0).to_pylist(), b.column(1).to_pylist()):
+            known.add(reason)
+            if reason != code:
+                continue
+            seen += 1
+            if len(picked) < n:
+                picked.append(doc_id)
+            elif (j := rng.randrange(seen)) < n:
+                picked[j] = doc_id
+    if not seen:
         raise ConfigError(f"no document of {view.root} was dropped for {code}; its {stage} reasons: "
-                          f"{', '.join(known) or 'none'}")
-    picked = sorted(random.Random(seed).sample(range(len(hits)), min(n, len(hits))))
-    rows = hits.take(picked).to_pylist()
+                          f"{', '.join(sorted(known)) or 'none'}")
+    rows = sorted(view.scan([f], pc.field("id").isin(picked)).to_pylist(), key=lambda r: r["id"])
     obj = view.stage(stage) if stage != "read" else None
-    measures = _measure_rows(view, stage, [r["id"] for r in rows])
+    measures = _measure_rows(view, stage, picked)
     out = []
     for r in rows:
         why = obj.explain_drop(r, measures.get(r["id"]), lambda i: view.text_into(stage, i)) if obj else \
             {"excerpt": r["detail"]}
         out.append({"id": r["id"], "url": r["url"], "detail": r["detail"], **why})
-    return {"reason": code, "dropped": len(hits), "shown": out, "seed": seed}
+    return {"reason": code, "dropped": seen, "shown": out, "seed": seed}
 
 
 def _measure_rows(view: RunView, stage: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    m = view.measures(stage) if stage != "read" else None
-    if m is None or not ids:
+    f = view.measures_file(stage) if stage != "read" else None
+    if f is None or not ids:
         return {}
-    return {r["id"]: r for r in m.filter(pc.is_in(m["id"], value_set=pa.array(ids, pa.string()))).to_pylist()}
+    return {r["id"]: r for r in view.scan([f], pc.field("id").isin(ids)).to_pylist()}
 
 
 def doc_view(view: RunView, doc_id: str) -> dict[str, Any]:
@@ -109,10 +119,10 @@ def _stage_extras(view: RunView, name: str, doc_id: str) -> dict[str, Any]:
 def cluster_view(view: RunView, doc_id: str, texts: bool = True) -> dict[str, Any]:
     """The dedup cluster `doc_id` belongs to: the kept member, and each removed one with its true
     Jaccard to the kept text and how it was found (exact or minhash)."""
-    drops = view.drops("dedup", ["id", "reason", "detail", "text"])
-    mine = drops.filter(pc.equal(drops["id"], doc_id)) if len(drops) else drops
-    kept = mine["detail"][0].as_py() if len(mine) else doc_id
-    members = drops.filter(pc.equal(drops["detail"], kept)) if len(drops) else drops
+    f = [view.drops_file("dedup")]
+    mine = view.drop_of("dedup", doc_id)
+    kept = mine["detail"] if mine else doc_id
+    members = view.scan(f, pc.field("detail") == kept, ["id", "reason", "detail", "text"])
     out: dict[str, Any] = {"kept": kept, "members": []}
     if not len(members):
         return out

@@ -81,7 +81,7 @@ def test_reason_shows_real_drops_with_measures_that_fail(default_run):
 
 def test_doc_names_the_cluster_and_kept_member_of_a_planted_near_duplicate(default_run):
     view, labels = default_run["view"], default_run["labels"]
-    dedup_drops = dict(zip(*(view.drops("dedup")[k].to_pylist() for k in ("id", "detail"))))
+    dedup_drops = dict(zip(*(pq.read_table(view.drops_file("dedup"))[k].to_pylist() for k in ("id", "detail"))))
     planted = [x for x in labels.values() if x["kind"] == "near_dup" and x["id"] in dedup_drops]
     assert len(planted) >= 20
     for lab in planted[:5]:
