@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from pipeline import stage_folder
 from pipeline.errors import ConfigError
@@ -88,21 +88,31 @@ class RunView:
         f = self.folder(stage) / stage_folder.MEASURES_FILE
         return f if f.exists() else None
 
-    def scan(self, files: list[Path], flt: Any, columns: list[str] | None = None) -> pa.Table:
-        """The rows of Parquet files that pass `flt` (a pyarrow.compute expression), streamed:
-        memory follows the rows found, not the files."""
-        files = [f for f in files if f.exists()]
-        if not files:
-            return pa.table({c: pa.array([], pa.string()) for c in (columns or ["id"])})
-        return ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns, filter=flt)
-
     def written(self, stage: str) -> bool:
         """Whether the step's kept documents were written (run.stage_outputs decides)."""
         return bool(stage_folder.part_files(self.folder(stage)))
 
+    def scan(self, files: list[Path], column: str, values: Any, columns: list[str] | None = None) -> pa.Table:
+        """The rows of Parquet files whose `column` is one of `values` (a str or a list), a row
+        group at a time: `column` first, the other columns only of a row group that has a match,
+        so memory is one row group (a part, or a thousand drops), whatever the corpus size."""
+        want = pa.array([values] if isinstance(values, str) else list(values), pa.string())
+        found = []
+        for f in files:
+            if not f.exists():
+                continue
+            pf = pq.ParquetFile(f)
+            for g in range(pf.num_row_groups):
+                mask = pc.is_in(pf.read_row_group(g, columns=[column])[column], value_set=want)
+                if pc.any(mask).as_py():
+                    found.append(pf.read_row_group(g, columns=columns).filter(mask))
+        if found:
+            return pa.concat_tables(found)
+        return pa.table({c: pa.array([], pa.string()) for c in (columns or [column])})
+
     def find(self, files: list[Path], doc_id: str, columns: list[str]) -> dict[str, Any] | None:
         """One row by id from Parquet files."""
-        t = self.scan(files, pc.field("id") == doc_id, columns)
+        t = self.scan(files, "id", doc_id, columns)
         return t.slice(0, 1).to_pylist()[0] if len(t) else None
 
     def kept_text(self, stage: str, doc_id: str) -> str | None:
@@ -125,16 +135,3 @@ class RunView:
                 return t
         d = self.drop_of(stage, doc_id)
         return d["text"] if d and d["text"] else None
-
-    def last_text(self, doc_id: str) -> tuple[str, str | None]:
-        """The latest step whose output or drops hold the document, and its text there."""
-        for name in reversed(list(self.folders)):
-            d = self.drop_of(name, doc_id)
-            if d is not None:
-                return name, d["text"] or None
-            if self.written(name):
-                t = self.kept_text(name, doc_id)
-                if t is not None:
-                    return name, t
-        return "", None
-

@@ -8,7 +8,6 @@ import difflib
 import random
 from typing import Any
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.errors import ConfigError
@@ -41,7 +40,7 @@ def reason_view(view: RunView, code: str, n: int = 5, seed: int = 0) -> dict[str
     if not seen:
         raise ConfigError(f"no document of {view.root} was dropped for {code}; its {stage} reasons: "
                           f"{', '.join(sorted(known)) or 'none'}")
-    rows = sorted(view.scan([f], pc.field("id").isin(picked)).to_pylist(), key=lambda r: r["id"])
+    rows = sorted(view.scan([f], "id", picked).to_pylist(), key=lambda r: r["id"])
     obj = view.stage(stage) if stage != "read" else None
     measures = _measure_rows(view, stage, picked)
     out = []
@@ -56,7 +55,7 @@ def _measure_rows(view: RunView, stage: str, ids: list[str]) -> dict[str, dict[s
     f = view.measures_file(stage) if stage != "read" else None
     if f is None or not ids:
         return {}
-    return {r["id"]: r for r in view.scan([f], pc.field("id").isin(ids)).to_pylist()}
+    return {r["id"]: r for r in view.scan([f], "id", ids).to_pylist()}
 
 
 def doc_view(view: RunView, doc_id: str) -> dict[str, Any]:
@@ -122,7 +121,7 @@ def cluster_view(view: RunView, doc_id: str, texts: bool = True) -> dict[str, An
     f = [view.drops_file("dedup")]
     mine = view.drop_of("dedup", doc_id)
     kept = mine["detail"] if mine else doc_id
-    members = view.scan(f, pc.field("detail") == kept, ["id", "reason", "detail", "text"])
+    members = view.scan(f, "detail", kept, ["id", "reason", "detail", "text"])
     out: dict[str, Any] = {"kept": kept, "members": []}
     if not len(members):
         return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import field
 from typing import Any, Callable, ClassVar
 
+import numpy as np
 import pyarrow as pa
 
 from pipeline.document import Document, Drop
@@ -143,20 +144,20 @@ class QualityStage(Stage):
         return super().explain_drop(drop, measures, text_of)
 
     def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
-        """Each stored row's verdict under `config` (only thresholds and modes may differ from the
-        run's: `corpusprep inspect --what-if` checks that first)."""
-        fams = [(f, f.config_mode(), [c for c in f.measure_columns()]) for f in self.families_of(config)]
-        out: list[str | None] = []
-        for row in measures.to_pylist():
-            if row["empty"]:
-                out.append("empty")
-                continue
-            verdict = None
-            for fam, mode, cols in fams:
-                m = {c: row[f"{fam.name}.{c}"] for c in cols}
-                reason = fam.decide(None if all(v is None for v in m.values()) else m)
-                if reason and mode == "drop":
-                    verdict = reason
-                    break
-            out.append(verdict)
-        return out
+        """Each stored row's verdict under `config`, a column at a time (only thresholds and
+        modes may differ from the run's: `corpusprep inspect --what-if` checks that first): the
+        first failing rule of the first family in drop mode, as `_one` decides."""
+        verdict = np.full(len(measures), None, dtype=object)
+        open_ = np.ones(len(measures), dtype=bool)
+
+        def assign(fails: np.ndarray, reason: str) -> None:
+            hit = fails & open_
+            verdict[hit] = reason
+            open_[hit] = False
+
+        assign(measures["empty"].to_numpy(zero_copy_only=False), "empty")
+        for fam in self.families_of(config):
+            if fam.config_mode() == "drop":
+                for rule in fam.rules():
+                    assign(rule.fails_column(measures[f"{fam.name}.{rule.measure}"], config), rule.reason)
+        return verdict.tolist()

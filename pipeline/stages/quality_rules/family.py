@@ -17,7 +17,9 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.document import Document
 from pipeline.errors import ConfigError
@@ -99,6 +101,18 @@ class Rule:
             return bool(v)
         t = self.threshold(config)
         return v not in t if self.op == "not in" else v < t if self.op == "<" else v > t
+
+    def fails_column(self, col: pa.ChunkedArray | pa.Array, config: Any) -> np.ndarray:
+        """`fails` for a whole stored column at once (null: not measured, fails only `missing`)."""
+        if self.op == "missing":
+            return pc.is_null(col).to_numpy(zero_copy_only=False)
+        if self.op == "true":
+            out = col
+        elif self.op == "not in":
+            out = pc.invert(pc.is_in(col, value_set=pa.array(list(self.threshold(config)), col.type)))
+        else:
+            out = (pc.less if self.op == "<" else pc.greater)(col, self.threshold(config))
+        return pc.fill_null(out, False).to_numpy(zero_copy_only=False)
 
 
 class RuleFamily:
