@@ -112,16 +112,11 @@ def _measures(view: RunView) -> str:
         if f is None:
             continue
         stage = view.stage(name)
-        for fam in stage.families_of(stage.config):
-            by_measure: dict[str, list[Any]] = {}
-            for r in fam.rules():
-                if r.setting and r.op in ("<", ">"):
-                    by_measure.setdefault(r.measure, []).append(r)
-            for measure, rules in by_measure.items():
-                body.append(_histogram(f"{name}: {fam.name}.{measure}", f, f"{fam.name}.{measure}", rules,
-                                       stage.config))
+        body += [_histogram(f"{name}: {column}", f, column, rules, stage.config)
+                 for column, rules in stage.measured_rules(stage.config)]
     if not body:
-        body = ["<p>No stage of this run stored measures (quality does, with store_measures = true).</p>"]
+        body = ["<p>No stage of this run stored measures that rules compare with thresholds (quality does, "
+                "with store_measures = true).</p>"]
     return ('<section id="measures"><h2>Measures and thresholds</h2><p>Every document that reached the stage, '
             "kept or dropped; red: the threshold; the share failing each rule counts documents an earlier rule "
             f"dropped too.</p><div class=grid>{''.join(body)}</div></section>")

@@ -14,6 +14,8 @@ from pipeline.errors import ConfigError
 from pipeline.formatting import excerpt
 from pipeline.inspect_run import RunView
 from pipeline.stage_folder import STATE
+from pipeline.stages.decontam_index import match_spans
+from pipeline.stages.dedup import shingler
 
 
 def reason_view(view: RunView, code: str, n: int = 5, seed: int = 0) -> dict[str, Any]:
@@ -125,9 +127,8 @@ def cluster_view(view: RunView, doc_id: str, texts: bool = True) -> dict[str, An
     out: dict[str, Any] = {"kept": kept, "members": []}
     if not len(members):
         return out
-    stage = view.stage("dedup")
     kept_text = view.text_into("dedup", kept) if texts else None
-    sh = stage_shingler(stage)
+    sh = shingler(view.stage("dedup").config)
     for r in members.to_pylist():
         m: dict[str, Any] = {"id": r["id"], "how": r["reason"]}
         if texts:
@@ -139,17 +140,9 @@ def cluster_view(view: RunView, doc_id: str, texts: bool = True) -> dict[str, An
     return out
 
 
-def stage_shingler(stage: Any) -> Any:
-    from pipeline.stages.dedup import shingler
-
-    return shingler(stage.config)
-
-
 def leaks_view(view: RunView, bench: str, n: int = 10) -> dict[str, Any]:
     """The documents that matched `bench`'s items: per document its verdict, the items, and the
     text around each matched span."""
-    from pipeline.stages.decontam_index import match_spans
-
     rows = view.stage("decontam").matches(bench=bench)
     by_doc: dict[str, list[dict[str, Any]]] = {}
     for r in rows:

@@ -47,8 +47,7 @@ def _changed(old: Any, new: Any) -> dict[str, tuple[Any, Any]]:
 
 
 def _check_decidable(stage: Any, old: Any, changed: dict[str, tuple[Any, Any]]) -> None:
-    fams = stage.families_of(old)
-    allowed = set().union(*(f.thresholds() for f in fams)) if fams else set()
+    allowed = stage.decidable_settings(old)
     for key, (a, b) in changed.items():
         if key not in allowed:
             raise ConfigError(f"--what-if: {stage.name}.{key} changes what is measured, not only what is decided; "
@@ -106,9 +105,9 @@ def what_if(view: RunView, settings: list[str], n: int = 3, seed: int = 0) -> di
     old, new = view.stage_config(name), view.stage_config(name, overrides)
     stage = view.stage(name, old)
     path = view.folder(name) / MEASURES_FILE
-    if not path.exists() or not hasattr(stage, "families_of"):
-        raise ConfigError(f"--what-if: stage {name!r} of {view.root} stored no measures (quality does, with "
-                          "store_measures = true)")
+    if not path.exists() or not stage.decidable_settings(old):
+        raise ConfigError(f"--what-if: stage {name!r} of {view.root} stored no measures (quality and safety "
+                          "do, with store_measures = true)")
     changed = _changed(old, new)
     _check_decidable(stage, old, changed)
     tally, real = _Tally(name, n, seed), _drop_stream(view, name)

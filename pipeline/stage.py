@@ -144,9 +144,19 @@ class Stage:
         inspect --what-if`); None: it stores none."""
         return None
 
+    def decidable_settings(self, config: Any) -> set[str]:
+        """The settings whose change `redecide` can answer from stored measures (thresholds and
+        modes: what decides, not what is measured)."""
+        return set()
+
     def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
         """Under `config`, each stored row's drop reason (None: kept), as `process` would give it."""
         raise NotImplementedError
+
+    def measured_rules(self, config: Any) -> list[tuple[str, list[Any]]]:
+        """Stored measure columns that rules compare with thresholds, with those rules (each with
+        `op`, `threshold(config)`): the explorer draws their histograms. None by default."""
+        return []
 
     def explain_drop(self, drop: dict[str, Any], measures: dict[str, Any] | None,
                      text_of: Callable[[str], str | None]) -> dict[str, Any]:

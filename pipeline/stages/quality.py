@@ -29,7 +29,7 @@ from pipeline.stage import Stage
 from pipeline.stages.quality_measures import Features
 from pipeline.stages.quality_rules.c4 import C4Rules
 from pipeline.stages.quality_rules.classifier import ClassifierRules
-from pipeline.stages.quality_rules.family import Check, RuleFamily, settings_class
+from pipeline.stages.quality_rules.family import Check, Rule, RuleFamily, settings_class
 from pipeline.stages.quality_rules.fineweb import FineWebRules
 from pipeline.stages.quality_rules.gopher_quality import GopherQualityRules
 from pipeline.stages.quality_rules.gopher_repetition import GopherRepetitionRules
@@ -142,6 +142,20 @@ class QualityStage(Stage):
             span = fam.trigger(text, reason) if text else None
             return {"checks": checks, "excerpt": excerpt(text, *span) if span else excerpt(text, 0, 0, 2 * EXCERPT)}
         return super().explain_drop(drop, measures, text_of)
+
+    def decidable_settings(self, config: Any) -> set[str]:
+        """What `inspect --what-if` may change: the thresholds and modes of the measured families."""
+        return set().union(*(f.thresholds() for f in self.families_of(config)))
+
+    def measured_rules(self, config: Any) -> list[tuple[str, list[Rule]]]:
+        """Each stored measure a rule compares with a threshold, and those rules (the explorer's
+        histograms)."""
+        out: dict[str, list[Rule]] = {}
+        for fam in self.families_of(config):
+            for r in fam.rules():
+                if r.setting and r.op in ("<", ">"):
+                    out.setdefault(f"{fam.name}.{r.measure}", []).append(r)
+        return list(out.items())
 
     def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
         """Each stored row's verdict under `config`, a column at a time (only thresholds and

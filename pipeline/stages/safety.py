@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
+import pyarrow as pa
+
 from pipeline.document import Document, Drop
 from pipeline.errors import ConfigError
 from pipeline.formatting import EXCERPT, excerpt
@@ -70,6 +72,8 @@ class Config:
     pii_phone: bool = field(default=True, metadata={"help": "find phone numbers"})
     pii_ip: bool = field(default=True, metadata={"help": "find IP addresses"})
     pii_public_ips_only: bool = field(default=True, metadata={"help": "leave private/reserved IPs alone"})
+    store_measures: bool = field(default=True, metadata={
+        "help": "store every document's measures in measures.parquet (for inspect --what-if)"})
 
     def __post_init__(self) -> None:
         for name in ("url", "words", "classifier"):
@@ -87,6 +91,31 @@ class Config:
             raise ConfigError(f"safety.url_soft_threshold = {self.url_soft_threshold}: must be >= 1")
         if self.classifier != "off" and not self.classifier_model:
             raise ConfigError("safety.classifier is on but safety.classifier_model is empty")
+
+
+URL_RULES = ("url_domain", "url_substring", "url_banned_word")  # in the order they are checked
+
+
+def url_rule(m: dict[str, Any], soft_threshold: int) -> str | None:
+    """The first URL rule the measures fail (RefinedWeb's order), or None."""
+    rule = next((r for r in URL_RULES if m[r]), None)
+    return rule or ("url_soft_banned" if m["url_soft"] >= soft_threshold else None)
+
+
+def decide(cfg: "Config", m: dict[str, Any]) -> str | None:
+    """A document's safety verdict from its measures: the URL rules, the bad-word rule, the
+    classifier, the first in drop mode that fires (the stage and `inspect --what-if` share it)."""
+    if cfg.url == "drop" and "url_soft" in m and (rule := url_rule(m, cfg.url_soft_threshold)):
+        return rule
+    if cfg.words == "drop" and "bad_words" in m:
+        if cfg.words_rule == "c4":
+            if m["bad_words"] > 0 and not _keep_fraction(m["id"], cfg.c4_keep_fraction):
+                return "bad_words"
+        elif (m["bad_words"] / m["words"] if m["words"] else 0.0) > cfg.max_words_ratio:
+            return "bad_word_ratio"
+    if cfg.classifier == "drop" and "classifier_score" in m and m["classifier_score"] > cfg.max_classifier_score:
+        return "classifier"
+    return None
 
 
 def _keep_fraction(doc_id: str, fraction: float) -> bool:
@@ -137,22 +166,34 @@ class SafetyStage(Stage):
             self.model = load_model(cfg.classifier_model)
         self.pii = PiiConfig(cfg.pii_email, cfg.pii_phone, cfg.pii_ip, cfg.pii_public_ips_only)
 
-    # -- measures --------------------------------------------------------------------------
-    def url_verdict(self, url: str) -> str | None:
+    # -- measures, then decisions ----------------------------------------------------------
+    def url_measures(self, url: str) -> dict[str, Any]:
+        """Which URL lists the URL hits, and how many soft-banned tokens it has."""
         if not url:
-            return None
-        host = url_host(url)
-        if host and domain_in(host, self.domains):
-            return "url_domain"
-        low = url.lower()
-        if self.url_sub_rx.search(low):
-            return "url_substring"
+            return {"url_domain": False, "url_substring": False, "url_banned_word": False, "url_soft": 0}
+        host, low = url_host(url), url.lower()
         toks = url_tokens(low)
-        if not self.url_banned.isdisjoint(toks):
-            return "url_banned_word"
-        if sum(map(self.url_soft.__contains__, toks)) >= self.config.url_soft_threshold:
-            return "url_soft_banned"
-        return None
+        return {"url_domain": bool(host and domain_in(host, self.domains)),
+                "url_substring": bool(self.url_sub_rx.search(low)),
+                "url_banned_word": not self.url_banned.isdisjoint(toks),
+                "url_soft": sum(map(self.url_soft.__contains__, toks))}
+
+    def url_verdict(self, url: str) -> str | None:
+        """The first URL rule the URL fails, or None."""
+        return url_rule(self.url_measures(url), self.config.url_soft_threshold)
+
+    def measures_schema(self) -> pa.Schema | None:
+        cfg: Config = self.config
+        if not cfg.store_measures:
+            return None
+        cols = [("id", pa.string()), ("bytes", pa.int64())]
+        if cfg.url != "off":
+            cols += [(k, pa.bool_()) for k in URL_RULES] + [("url_soft", pa.int64())]
+        if cfg.words != "off":
+            cols += [("bad_words", pa.int64()), ("words", pa.int64())]
+        if cfg.classifier != "off":
+            cols.append(("classifier_score", pa.float64()))
+        return pa.schema(cols)
 
     def process_batch(self, docs: list[Document]) -> list[Document | Drop]:
         cfg: Config = self.config
@@ -162,44 +203,56 @@ class SafetyStage(Stage):
             scores = score(self.model, [d.text for d in docs])
         out: list[Document | Drop] = []
         for i, doc in enumerate(docs):
-            info: dict = {}
-            verdict: str | None = None
+            m: dict[str, Any] = {"id": doc.id, "bytes": doc.nbytes}
             if cfg.url != "off":
-                v = self.url_verdict(doc.url)
-                if v:
-                    info["url_rule"] = v
-                    verdict = verdict or (v if cfg.url == "drop" else None)
+                m.update(self.url_measures(doc.url))
             if cfg.words != "off":
-                hits, n_words = self.words.count(doc.text)
-                ratio = hits / n_words if n_words else 0.0
-                info["bad_words"] = hits
-                info["bad_word_ratio"] = round(ratio, 5)
-                if cfg.words_rule == "c4":
-                    flagged = hits > 0 and not _keep_fraction(doc.id, cfg.c4_keep_fraction)
-                    reason = "bad_words"
-                else:
-                    flagged = ratio > cfg.max_words_ratio
-                    reason = "bad_word_ratio"
-                if flagged and cfg.words == "drop":
-                    verdict = verdict or reason
+                m["bad_words"], m["words"] = self.words.count(doc.text)
             if scores is not None:
-                info["classifier_score"] = round(scores[i], 5)
-                if scores[i] > cfg.max_classifier_score and cfg.classifier == "drop":
-                    verdict = verdict or "classifier"
+                m["classifier_score"] = float(scores[i])
+            self.record(m)
+            verdict = decide(cfg, m)
             if verdict:
                 out.append(Drop(verdict))
                 continue
+            doc.meta["safety"] = self._info(m)
             if cfg.pii != "off":
                 masked, counts = mask_pii(doc.text, self.pii)
                 for k, n in counts.items():
                     self.count(f"pii.{k}", n)
                 if counts:
-                    info["pii"] = dict(counts)
+                    doc.meta["safety"]["pii"] = dict(counts)
                     if cfg.pii == "mask":
                         doc.text = masked
-            doc.meta["safety"] = info
             out.append(doc)
         return out
+
+    def _info(self, m: dict[str, Any]) -> dict[str, Any]:
+        """meta["safety"] of a kept document: its measures, rounded."""
+        info: dict[str, Any] = {}
+        rule = url_rule(m, self.config.url_soft_threshold) if "url_soft" in m else None
+        if rule:
+            info["url_rule"] = rule
+        if "bad_words" in m:
+            info["bad_words"] = m["bad_words"]
+            info["bad_word_ratio"] = round(m["bad_words"] / m["words"] if m["words"] else 0.0, 5)
+        if "classifier_score" in m:
+            info["classifier_score"] = round(m["classifier_score"], 5)
+        return info
+
+    def decidable_settings(self, config: Config) -> set[str]:
+        """What `inspect --what-if` may change: the thresholds and modes of the filters it measured."""
+        out = set()
+        if config.url != "off":
+            out |= {"url", "url_soft_threshold"}
+        if config.words != "off":
+            out |= {"words", "words_rule", "max_words_ratio", "c4_keep_fraction"}
+        if config.classifier != "off":
+            out |= {"classifier", "max_classifier_score"}
+        return out
+
+    def redecide(self, config: Any, measures: pa.Table) -> list[str | None]:
+        return [decide(config, m) for m in measures.to_pylist()]
 
     def explain_drop(self, drop: dict[str, Any], measures: dict[str, Any] | None,
                      text_of: Callable[[str], str | None]) -> dict[str, Any]:

@@ -127,12 +127,15 @@ def test_leaks_show_the_planted_gsm8k_items_spans(default_run):
     ["stages.quality.dup_ngram_char_frac={5=0.2,6=0.14,7=0.13,8=0.12,9=0.11,10=0.10}",
      "stages.quality.min_language_score=0.8"],
     ["stages.quality.min_stop_words=3", "stages.quality.c4_min_sentences=3", "stages.quality.max_short_line_ratio=0.5"],
+    ["stages.safety.max_words_ratio=0.03", "stages.safety.url=tag"],
+    ["stages.safety.words_rule=c4", "stages.safety.c4_keep_fraction=0.5"],
 ])
 def test_what_if_equals_a_real_rerun(default_run, settings, tmp_path):
     ans = what_if(default_run["view"], settings)
     assert ans["newly_kept"]["docs"] + ans["newly_dropped"]["docs"] > 0  # the setting changes something
-    cfg = load_run_config(_config(tmp_path, default_run["sample"], "rerun", STAGES[:3]), settings)
-    real = next(s for s in run(cfg, progress=False).report["stages"] if s["stage"] == "quality")
+    stage = settings[0].split(".")[1]
+    cfg = load_run_config(_config(tmp_path, default_run["sample"], "rerun", STAGES[:STAGES.index(stage) + 1]), settings)
+    real = next(s for s in run(cfg, progress=False).report["stages"] if s["stage"] == stage)
     assert ans["docs_in"] == real["docs_in"] and ans["kept_after"] == real["docs_out"]
     assert ans["drops_after"] == real["drops"] and ans["dropped_bytes_after"] == real["dropped_bytes"]
 
@@ -144,7 +147,9 @@ def test_what_if_refuses_what_it_cannot_decide_and_stale_measures(default_run, t
     with pytest.raises(ConfigError, match="keeps its keys"):
         what_if(view, ["stages.quality.top_ngram_char_frac={2=0.2}"])
     with pytest.raises(ConfigError, match="stored no measures"):
-        what_if(view, ["stages.safety.max_words_ratio=0.02"])
+        what_if(view, ["stages.dedup.jaccard_threshold=0.8"])
+    with pytest.raises(ConfigError, match="safety.bad_words changes what is measured"):
+        what_if(view, ["stages.safety.bad_words=[]"])
     copy = tmp_path / "run"
     shutil.copytree(view.root, copy)
     f = copy / view.folder("quality").name / "measures.parquet"
