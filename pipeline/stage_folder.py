@@ -10,7 +10,7 @@
       drops.parquet          records that could not be read, with the reason
       stats.json             counts; _done/ holds one marker per finished part
     01_<stage>/ ...          one folder per stage, parts aligned 1:1 with the previous stage;
-      measures.parquet       a rule stage's per-document measures (quality), kept and dropped
+      measures.parquet       a rule stage's per-document measures (safety, quality), kept and dropped
       _state/                a stage's whole-stream pass (dedup's signatures, decontam's index);
                              _SUCCESS and prepare_stats.json once it has finished
     report.json              the whole run: config, every stage's counts, timings, versions

@@ -221,3 +221,14 @@ def test_html_explorer_in_headless_chromium(default_run, tmp_path):
     _, console = _chromium(browser, tmp_path, path.as_uri(), f"--screenshot={shot}", "--window-size=1280,2000")
     pixels = mpimg.imread(shot)[..., :3]
     assert console == [] and pixels.std() > 0.1 and (pixels.mean(axis=2) < 0.9).mean() > 0.02  # not blank
+
+
+def test_explorer_shows_raw_html_beside_the_text_where_the_run_kept_it(default_run, tmp_path):
+    from pipeline.card_html import write_explorer
+
+    cfg = load_run_config(_config(tmp_path, default_run["sample"], "all", STAGES[:3]),
+                          ["run.stage_outputs=all", "run.limit=300"])
+    res = run(cfg, progress=False)
+    page = write_explorer(RunView(res.out_dir), tmp_path / "explorer.html").read_text()
+    assert "<b>raw HTML</b>" in page and "&lt;html" in page.lower()  # escaped, beside the extracted text
+    assert "The raw pages are not shown" not in page
