@@ -14,6 +14,7 @@ import base64
 import html
 import io
 import json
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,8 +22,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from pipeline import atomic, stage_folder
-from pipeline.card import EXPLORER, EXPLORER_HASH, write_card
-from pipeline.formatting import human_bytes
+from pipeline.card import EXPLORER, EXPLORER_HASH, funnel_png, write_card
+from pipeline.formatting import human_bytes, short_number
 from pipeline.inspect_run import RunView
 from pipeline.inspect_views import cluster_view, leaks_view, reason_view
 
@@ -83,24 +84,16 @@ def _head(report: dict[str, Any]) -> str:
 
 
 def _funnel(report: dict[str, Any]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """The card's funnel plot (card.funnel_png, drawn once for both) and table."""
+    with tempfile.TemporaryDirectory() as tmp:
+        funnel_png(report, Path(tmp) / "funnel.png")
+        png = (Path(tmp) / "funnel.png").read_bytes()
+    img = f'<img alt="funnel" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
     stages = report["stages"]
-    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.4 * len(stages)))
-    ax.barh([s["stage"] for s in stages], [s["docs_out"] for s in stages], color="#4c72b0", label="kept")
-    ax.barh([s["stage"] for s in stages], [s["docs_dropped"] for s in stages],
-            left=[s["docs_out"] for s in stages], color="#dd8452", label="dropped")
-    ax.invert_yaxis()
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlabel("documents")
-    fig.tight_layout()
     rows = "".join(f"<tr><td>{_e(s['stage'])}</td><td class=n>{s['docs_in']:,}</td><td class=n>{s['docs_out']:,}"
                    f"</td><td class=n>{s['docs_dropped']:,}</td><td class=n>{human_bytes(s['bytes_in'])}</td>"
                    f"<td class=n>{human_bytes(s['bytes_out'])}</td></tr>" for s in stages)
-    return (f'<section id="funnel"><h2>Funnel</h2>{_png(fig)}<table><tr><th>stage</th><th>in</th><th>kept</th>'
+    return (f'<section id="funnel"><h2>Funnel</h2>{img}<table><tr><th>stage</th><th>in</th><th>kept</th>'
             f"<th>dropped</th><th>bytes in</th><th>bytes out</th></tr>{rows}</table></section>")
 
 
@@ -174,7 +167,7 @@ def _reasons(view: RunView, report: dict[str, Any]) -> str:
 
 
 def _doc_card(view: RunView, stage: str, x: dict[str, Any], raw_kept: bool) -> str:
-    checks = "".join(f"<li><code>{_e(m)}</code> = {_e(_num(v))} {_e(op)} {_e(_num(t))}</li>"
+    checks = "".join(f"<li><code>{_e(m)}</code> = {_e(short_number(v))} {_e(op)} {_e(short_number(t))}</li>"
                      for m, v, op, t in x.get("checks", []))
     checks += "".join(f"<li>matched {_e(i)} ({_e(meth)}, {k} n-grams)</li>" for i, meth, k, _ in x.get("matches", []))
     if x.get("found"):
@@ -189,10 +182,6 @@ def _doc_card(view: RunView, stage: str, x: dict[str, Any], raw_kept: bool) -> s
             f"{(' (' + _e(x['detail'][:120]) + ')') if x['detail'] else ''}</summary><ul>{checks}</ul>{text}</details>")
 
 
-def _num(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, float) else str(x)
-
-
 def _clusters(view: RunView, report: dict[str, Any]) -> str:
     d = next((s.get("dedup") for s in report["stages"] if s.get("dedup")), None)
     if not d or "dedup" not in view.folders:
@@ -203,8 +192,8 @@ def _clusters(view: RunView, report: dict[str, Any]) -> str:
         c = cluster_view(view, kept)
         for m in c["members"]:
             out.append(f"<h3>kept <code>{_e(kept)}</code> / removed <code>{_e(m['id'])}</code> ({_e(m['how'])}, "
-                       f"Jaccard {_e(_num(m['jaccard']))})</h3><div class=side><pre>{_e(c.get('kept_excerpt') or '')}"
-                       f"</pre><pre>{_e(m['excerpt'])}</pre></div>")
+                       f"Jaccard {_e(short_number(m['jaccard']))})</h3><div class=side>"
+                       f"<pre>{_e(c.get('kept_excerpt') or '')}</pre><pre>{_e(m['excerpt'])}</pre></div>")
     return "".join(out) + "</section>"
 
 

@@ -25,3 +25,8 @@ def excerpt(text: str, start: int = 0, end: int | None = None, margin: int = EXC
     lo, hi = max(0, start - margin), min(len(text), end + margin)
     mid = f"»{text[start:end]}«" if end > start else ""
     return ("…" if lo else "") + text[lo:start] + mid + text[end:hi] + ("…" if hi < len(text) else "")
+
+
+def short_number(x: object) -> str:
+    """A measure as inspect and the explorer print it: floats to 4 significant digits."""
+    return f"{x:.4g}" if isinstance(x, float) else str(x)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from pipeline.errors import ConfigError
-from pipeline.formatting import human_bytes
+from pipeline.formatting import human_bytes, short_number
 
 
 def add_inspect(sub: argparse._SubParsersAction) -> None:
@@ -52,16 +52,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _checks(x: dict[str, Any]) -> list[str]:
-    out = [f"    {m} = {_num(val)} {op} {_num(t)}" for m, val, op, t in x.get("checks", [])]
+    out = [f"    {m} = {short_number(val)} {op} {short_number(t)}" for m, val, op, t in x.get("checks", [])]
     if x.get("found"):
         out.append(f"    listed words found: {', '.join(x['found'])}")
     out += [f"    matched {item} ({method}, {n} n-gram(s)), first: {gram[:120]}" for item, method, n, gram
             in x.get("matches", [])]
     return out
-
-
-def _num(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, float) else str(x)
 
 
 def _print_reason(a: dict[str, Any]) -> list[str]:
@@ -79,7 +75,7 @@ def _print_doc(a: dict[str, Any]) -> list[str]:
                                                                             else "") + ")" if "reason" in s else "")
                  + (f"; text {s['text']}" if "text" in s else ""))
         if s.get("measures"):
-            L.append("    measures: " + ", ".join(f"{k} {_num(v)}" for k, v in s["measures"].items()))
+            L.append("    measures: " + ", ".join(f"{k} {short_number(v)}" for k, v in s["measures"].items()))
         L += ["    " + d for d in s.get("diff", [])]
         if s.get("diff_lines", 0) > len(s.get("diff", [])):
             L.append(f"    ... {s['diff_lines'] - len(s['diff'])} more diff lines (--json has the first 40)")
@@ -96,7 +92,7 @@ def _print_cluster(a: dict[str, Any]) -> list[str]:
     L = [f"cluster of {a['kept']} (kept) and {len(a['members'])} removed", "", f"kept {a['kept']}:",
          "    " + (a.get("kept_excerpt") or "(text not kept)").replace("\n", "\n    ")]
     for m in a["members"]:
-        L += ["", f"removed {m['id']} ({m['how']}, Jaccard {_num(m.get('jaccard'))}):",
+        L += ["", f"removed {m['id']} ({m['how']}, Jaccard {short_number(m.get('jaccard'))}):",
               "    " + m.get("excerpt", "").replace("\n", "\n    ")]
     return L
 

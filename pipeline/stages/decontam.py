@@ -182,9 +182,12 @@ class DecontamStage(Stage):
             raise ConfigError(f"no benchmark {bench!r} in this run's decontam; its benchmarks: {', '.join(names)}")
         if not files:
             return []
-        conds = ([pc.field("id") == doc_id] if doc_id is not None else []) + \
-            ([pc.field("bench") == names.index(bench)] if bench is not None else [])
-        flt = conds[0] if len(conds) == 1 else conds[0] & conds[1] if conds else None
+        flt = None
+        if doc_id is not None:
+            flt = pc.field("id") == doc_id
+        if bench is not None:
+            on_bench = pc.field("bench") == names.index(bench)
+            flt = on_bench if flt is None else flt & on_bench
         t = ds.dataset([str(f) for f in files], format="parquet").to_table(filter=flt)
         common_file = self.state_dir / "common.json"
         common = set(json.loads(common_file.read_text())["hashes"]) if common_file.exists() else set()

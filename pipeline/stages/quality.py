@@ -107,7 +107,8 @@ class QualityStage(Stage):
         for fam in self.active:
             chk.score, chk.mode, chk.alive = scores.get(fam.name), fam.config_mode(), verdict is None
             m = fam.measure(chk)
-            row.update({f"{fam.name}.{k}": v for k, v in (m or {}).items()})
+            if store:
+                row.update({f"{fam.name}.{k}": v for k, v in (m or {}).items()})
             reason = fam.decide(m)
             if verdict is None:
                 chk.info.update(fam.note(m))
