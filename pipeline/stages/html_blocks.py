@@ -47,6 +47,11 @@ STRONG_BAD_HINT = re.compile(
     r"masthead|toolbar|top-?bar|cookie|consent|login|signup|skip|disclaimer|\btags?\b", re.I)
 GOOD_HINT = re.compile(r"article|content|\bmain\b|\bpost\b|entry|story|body-?text|prose|"
                        r"markdown|\bdocs?-body|\bbody\b|\btext\b", re.I)
+# Taxonomy classes a CMS puts on the post itself, one per term it is filed under (WordPress's
+# "tag-<slug> category-<slug>"): the slugs are the author's words, so "tag-" would read as a tag
+# list and "category-comment-policy" as a comment thread (trafilatura-eval-dev: whole blog posts
+# lost). They are left out before the hint words are looked for.
+TERM_CLASS = re.compile(r"(?:^|\s)(?:tag|category|post_tag)-\S*")
 WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -91,10 +96,16 @@ def _word_flags(value: str) -> tuple[bool, bool, bool]:
 _NO_WORDS = (False, False, False)
 
 
+@functools.lru_cache(maxsize=65536)
+def _class_flags(cls: str) -> tuple[bool, bool, bool]:
+    """`_word_flags` of a class value without its taxonomy classes (TERM_CLASS)."""
+    return _word_flags(TERM_CLASS.sub(" ", cls) if "-" in cls else cls)
+
+
 def _attr_hint(cls: str | None, id_: str | None) -> tuple[int, bool]:
     """(hint, strong boilerplate word) of an element's class and id. No pattern holds a space,
     so a match in "class id" is a match in one of them."""
-    c = _word_flags(cls) if cls else _NO_WORDS
+    c = _class_flags(cls) if cls else _NO_WORDS
     i = _word_flags(id_) if id_ else _NO_WORDS
     if c[0] or i[0]:
         return -1, c[1] or i[1]
@@ -230,6 +241,15 @@ def _stopword_share(text: str) -> float:
     return sum(w in ALL_STOPWORDS for w in words) / len(words) if words else 0.0
 
 
+def _unspaced(text: str, max_word_chars: int = 12) -> bool:
+    """Text written without spaces between words (Chinese, Japanese, Thai): `\\w+` finds whole
+    clauses as one word, so a stop-word share says nothing about it (a Chinese news article's
+    paragraphs scored 0 and were dropped, trafilatura-eval-dev). Words average 5-7 chars in
+    spaced scripts; `max_word_chars` per word on average is far above that. ASCII text without
+    spaces is a URL or code, not such prose."""
+    return len(text) > max_word_chars * (text.count(" ") + 1) and not text.isascii()
+
+
 def classify(blocks: list[TextBlock], cfg: Config) -> None:
     """jusText-style context-free classes: good, bad, or undecided (short, neargood)."""
     for b in blocks:
@@ -249,6 +269,8 @@ def classify(blocks: list[TextBlock], cfg: Config) -> None:
             b.cls = "neargood"
         else:
             sw = _stopword_share(b.text)
+            if sw < cfg.stopwords_high and _unspaced(b.text):
+                sw = cfg.stopwords_high  # no words to count stop words in: judged by length alone
             if n < cfg.length_low:
                 b.cls = "short"
             elif sw >= cfg.stopwords_high:

@@ -150,6 +150,42 @@ def test_weak_boilerplate_class_around_the_whole_article_is_ignored():
     assert text.count("The council met") == 6
 
 
+def test_a_noscript_left_open_keeps_the_page_and_fallback_markup_goes():
+    # libxml2 does not close <noscript><div></noscript>: the rest of the page lands inside it
+    paras = f"<p>{PROSE}</p>" * 4
+    page = (f"<html><body><noscript><div id='nojs'></noscript><div id='story'>{paras}</div>"
+            f"<noscript></div></noscript></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 4
+    # a tracking pixel and escaped player markup in <noscript> are not text
+    page = (f"<html><body><noscript><img src='/p.gif'>Enable JavaScript to watch</noscript>"
+            f"<noscript>{'&lt;object data=x&gt;&lt;param name=movie&gt;' * 40}</noscript>"
+            f"<div id='story'><p>{PROSE}</p></div></body></html>")
+    text, _ = extract(page, Config())
+    assert "JavaScript" not in text and "object" not in text and "The council met" in text
+
+
+def test_a_post_filed_under_tags_and_categories_is_kept():
+    # WordPress classes the post with its terms: "tag-comments" is a slug, not a comment thread
+    page = (f"<html><body><div class='post type-post category-navigation tag-comments tag-menu'>"
+            f"<p>{PROSE}</p><p>{PROSE}</p></div><div class='tag-list'><a href='/t'>Tags</a></div></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 2 and "Tags" not in text
+
+
+def test_prose_without_spaces_between_words_is_judged_by_length():
+    # Chinese has no spaces: each clause is one \w+ word, so no stop words are ever found
+    zh = "话剧约定无期限全省各市巡演活动来到张家口，引起强烈反响。" * 6
+    page = (f"<html><body><ul><li><a href='/'>首页</a></li><li><a href='/n'>新闻</a></li></ul>"
+            f"<div><p>{zh}</p><p>{zh}</p></div></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("张家口") == 12 and "首页" not in text
+    # an ASCII string without spaces (a URL) is not such prose
+    url = "http://example.com/services/trackback/" + "6a00e552e53bd28833017ee3ea7fb3970d" * 3
+    text, _ = extract(f"<html><body><p>{PROSE}</p><p>{PROSE}</p><div><p>{url}</p></div></body></html>", Config())
+    assert "trackback" not in text
+
+
 def test_headline_outside_the_article_element_is_kept():
     page = (f"<html><head><title>Library delayed again - The Town Paper</title></head><body>"
             f"<div class='top'><h1>Library delayed again</h1></div><ul><li><a href='/a'>News</a></li></ul>"
