@@ -186,6 +186,15 @@ def test_prose_without_spaces_between_words_is_judged_by_length():
     assert "trackback" not in text
 
 
+def test_text_comes_out_in_nfc_without_soft_hyphens():
+    # "Mu\u0308ller" (u and a combining diaeresis, as macOS writes it) is the same word as "Müller";
+    # soft hyphens mark where a browser may break a word, and some sites put them in every word
+    page = (f"<html><body><p>{PROSE} Herr Mu\u0308ller said so.</p>"
+            f"<p>{PROSE} Mag&shy;da&shy;le&shy;ner.</p></body></html>")
+    text, _ = extract(page, Config())
+    assert "Herr Müller said" in text and "\u0308" not in text and "Magdalener" in text
+
+
 def test_headline_outside_the_article_element_is_kept():
     page = (f"<html><head><title>Library delayed again - The Town Paper</title></head><body>"
             f"<div class='top'><h1>Library delayed again</h1></div><ul><li><a href='/a'>News</a></li></ul>"
