@@ -31,7 +31,7 @@ import lxml.etree as etree
 
 from pipeline.document import Document, Drop
 from pipeline.stage import Stage
-from pipeline.stages.html_blocks import WS, TooDeep, classify, join_blocks, resolve_context, segment
+from pipeline.stages.html_blocks import WS, TooDeep, classify, drop_captions, join_blocks, resolve_context, segment
 from pipeline.stages.html_main import explain_empty, main_container, restore_title, void_dominant_hints
 from pipeline.stages.html_settings import Config
 
@@ -246,6 +246,7 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
         for b, keep in zip(blocks, inside):
             if not keep:
                 b.cls = "bad"
+    drop_captions(blocks)
     resolve_context(blocks, in_container)
     restore_title(blocks, titles)
     text = join_blocks(blocks)

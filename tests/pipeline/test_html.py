@@ -195,6 +195,16 @@ def test_text_comes_out_in_nfc_without_soft_hyphens():
     assert "Herr Müller said" in text and "\u0308" not in text and "Magdalener" in text
 
 
+def test_short_figure_captions_go_and_a_lead_in_a_figcaption_stays():
+    lead = "The library will open in 2027, two years late, the council said on Tuesday. " * 4
+    fig = "<figure><img src='a.jpg'><figcaption>The site in May. Photo: J. Doe</figcaption></figure>"
+    page = (f"<html><body><article><figure><figcaption>{lead}</figcaption></figure>"
+            f"<div class='col'><p>{PROSE}</p>{fig}<p>{PROSE}</p></div>{fig}"
+            f"<div class='col'><p>{PROSE}</p>{fig}<p>{PROSE}</p></div></article></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 4 and "Photo: J. Doe" not in text and "two years late" in text
+
+
 def test_headline_outside_the_article_element_is_kept():
     page = (f"<html><head><title>Library delayed again - The Town Paper</title></head><body>"
             f"<div class='top'><h1>Library delayed again</h1></div><ul><li><a href='/a'>News</a></li></ul>"
