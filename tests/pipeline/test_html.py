@@ -205,6 +205,15 @@ def test_short_figure_captions_go_and_a_lead_in_a_figcaption_stays():
     assert text.count("The council met") == 4 and "Photo: J. Doe" not in text and "two years late" in text
 
 
+def test_the_author_box_under_a_post_is_left_out_and_the_byline_kept():
+    bio = "Jane Doe has written about local government for twenty years and lives in the town. " * 3
+    page = (f"<html><body><article><p class='author'>By Jane Doe</p><p>{PROSE}</p><p>{PROSE}</p>"
+            f"<div class='about-author'><p>{bio}</p></div><div class='autorBox'><p>{bio}</p></div>"
+            f"</article></body></html>")
+    text, _ = extract(page, Config())
+    assert "By Jane Doe" in text and text.count("The council met") == 2 and "twenty years" not in text
+
+
 def test_headline_outside_the_article_element_is_kept():
     page = (f"<html><head><title>Library delayed again - The Town Paper</title></head><body>"
             f"<div class='top'><h1>Library delayed again</h1></div><ul><li><a href='/a'>News</a></li></ul>"
