@@ -24,7 +24,15 @@ END_HEADING = re.compile(
     r"join the (conversation|discussion)|"
     r"related( articles| stories| posts| content| links)?|more (from|on|stories|news)\b|"
     r"(you|we think you) (may|might) (also )?like|recommended|most (popular|read|viewed|e-?mailed)|"
-    r"trending|popular (posts|stories)|read (more|next)|further reading|sponsored)\b", re.I)
+    r"trending|popular (posts|stories)|read (more|next)|further reading|sponsored|"
+    # the same in the other languages of trafilatura-eval-dev (German, Polish, Spanish,
+    # Portuguese, French, Italian; its dev F1 0.9176 -> 0.9192, the English sets unchanged)
+    r"(\d+\s+)?(kommentare?|komentarze?|comentarios?|commentaires?|commenti)|"
+    r"mehr (zu|zum|von|aus)|(zum )?weiterlesen|lesen sie (auch|mehr)|weitere (artikel|beiträge|themen)|"
+    r"verwandte|ähnliche (artikel|beiträge)|das könnte (sie|dich) auch interessieren|"
+    r"(czytaj|zobacz) (też|także|również)|podobne|polecane|"
+    r"(lea|leer|lee) también|noticias relacionadas|relacionad[oa]s|veja também|leia (também|mais)|"
+    r"à lire aussi|(lire|voir) aussi|sur le même sujet|leggi anche|articoli correlati)\b", re.I)
 
 
 def void_dominant_hints(blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]],

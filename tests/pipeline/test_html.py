@@ -214,6 +214,16 @@ def test_the_author_box_under_a_post_is_left_out_and_the_byline_kept():
     assert "By Jane Doe" in text and text.count("The council met") == 2 and "twenty years" not in text
 
 
+@pytest.mark.parametrize("heading", ["Kommentare", "Mehr zum Thema", "Czytaj także", "Noticias relacionadas",
+                                     "À lire aussi"])
+def test_a_heading_that_ends_the_article_in_other_languages(heading):
+    teasers = "".join(f"<p>{PROSE.replace('council', 'reader')}</p>" for _ in range(3))
+    page = (f"<html><body><div class='story'><p>{PROSE}</p><p>{PROSE}</p><h2>{heading}</h2>{teasers}</div>"
+            f"</body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 2 and "The reader met" not in text
+
+
 def test_headline_outside_the_article_element_is_kept():
     page = (f"<html><head><title>Library delayed again - The Town Paper</title></head><body>"
             f"<div class='top'><h1>Library delayed again</h1></div><ul><li><a href='/a'>News</a></li></ul>"
