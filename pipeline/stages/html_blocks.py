@@ -9,7 +9,6 @@ bad or undecided from their own measures, and undecided ones from their neighbou
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -80,14 +79,10 @@ _HINT_REGEXES = (BAD_HINT, STRONG_BAD_HINT, GOOD_HINT)
 _LOWER_HINT_REGEXES = tuple(re.compile(r.pattern) for r in _HINT_REGEXES)
 
 
-@functools.lru_cache(maxsize=65536)
 def _word_flags(value: str) -> tuple[bool, bool, bool]:
     """(boilerplate word, strong boilerplate word, content word) of one class or id value; the
     strong flag is only looked for where there is a boilerplate word (every strong word is one),
-    the content flag only where there is none.
-
-    Cached per value, not per (class, id) pair: a page repeats a few hundred class strings over
-    thousands of elements, while ids are often unique, and the regexes were the stage's cost."""
+    the content flag only where there is none."""
     bad_re, strong_re, good_re = _HINT_REGEXES
     if value.isascii():
         value = value.lower()
@@ -98,34 +93,50 @@ def _word_flags(value: str) -> tuple[bool, bool, bool]:
 
 
 _NO_WORDS = (False, False, False)
+# Hints set by the tag alone; every other element's hint comes from its class and id.
+_TAG_HINT = {**{t: -1 for t in BAD_TAGS}, **{t: 1 for t in GOOD_TAGS}}
+# `_word_flags` per class value (without its taxonomy classes, TERM_CLASS) and per id value.
+# Cached per value, not per (class, id) pair: a page repeats a few hundred class strings over
+# thousands of elements, while ids are often unique, and the regexes were the stage's cost.
+# Plain dicts, emptied when full, so memory stays bounded: a hit costs a third of lru_cache's.
+_CLASS_FLAGS: dict[str, tuple[bool, bool, bool]] = {}
+_ID_FLAGS: dict[str, tuple[bool, bool, bool]] = {}
+_FLAGS_MAX = 65536
 
 
-@functools.lru_cache(maxsize=65536)
-def _class_flags(cls: str) -> tuple[bool, bool, bool]:
-    """`_word_flags` of a class value without its taxonomy classes (TERM_CLASS)."""
-    return _word_flags(TERM_CLASS.sub(" ", cls) if "-" in cls else cls)
+def _flags(value: str, table: dict[str, tuple[bool, bool, bool]]) -> tuple[bool, bool, bool]:
+    """The cached `_word_flags` of a class value (`table` is _CLASS_FLAGS) or an id value."""
+    found = table.get(value)
+    if found is None:
+        if len(table) >= _FLAGS_MAX:
+            table.clear()
+        words = TERM_CLASS.sub(" ", value) if table is _CLASS_FLAGS and "-" in value else value
+        found = table[value] = _word_flags(words)
+    return found
 
 
 def _attr_hint(cls: str | None, id_: str | None) -> tuple[int, bool]:
     """(hint, strong boilerplate word) of an element's class and id. No pattern holds a space,
     so a match in "class id" is a match in one of them."""
-    c = _class_flags(cls) if cls else _NO_WORDS
-    i = _word_flags(id_) if id_ else _NO_WORDS
+    c = _flags(cls, _CLASS_FLAGS) if cls else _NO_WORDS
+    i = _flags(id_, _ID_FLAGS) if id_ else _NO_WORDS
     if c[0] or i[0]:
         return -1, c[1] or i[1]
     return (1 if c[2] or i[2] else 0), False
 
 
 def hint_of(el: etree._Element) -> int:
-    tag = el.tag
-    if tag in BAD_TAGS:
-        return -1
-    if tag in GOOD_TAGS:
-        return 1
+    """-1 boilerplate, +1 content, 0 none, from the tag or else the class and id (`_attr_hint`
+    with the cache hits written out: `segment` asks this of every element)."""
+    h = _TAG_HINT.get(el.tag)
+    if h is not None:
+        return h
     cls, id_ = el.get("class"), el.get("id")
     if not cls and not id_:
         return 0
-    return _attr_hint(cls, id_)[0]
+    c = (_CLASS_FLAGS.get(cls) or _flags(cls, _CLASS_FLAGS)) if cls else _NO_WORDS
+    i = (_ID_FLAGS.get(id_) or _flags(id_, _ID_FLAGS)) if id_ else _NO_WORDS
+    return -1 if c[0] or i[0] else 1 if c[2] or i[2] else 0
 
 
 def is_strong_boilerplate(el: etree._Element) -> bool:
@@ -137,109 +148,113 @@ BLOCK_KIND = {t: ("h" if t in HEADINGS else "li" if t in ("li", "dt", "dd") else
                   else "pre" if t == "pre" else "p") for t in BLOCK_TAGS}
 
 
+def hidden(el: etree._Element) -> bool:
+    """A `hidden` attribute, aria-hidden="true", or display:none / visibility:hidden in its style
+    (spaces ignored, as browsers do)."""
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = (el.get("style") or "").replace(" ", "")
+    return "display:none" in style or "visibility:hidden" in style
+
+
+# `segment` is the stage's hot loop, so it is one loop over `iterwalk` events with its state in
+# local variables: a stack of frames (hint, in link, in pre, element that set the hint, block
+# kind or None, index of the first block inside the element or -1 for text-level tags), the open
+# block's text parts and link chars; the block is flushed at every block boundary. Hidden
+# elements (`hidden`) are skipped with what they hold: an XPath over the whole tree found them
+# before, at 11 % of the stage's time; three attribute reads here take 3 %.
+_HINT_TAGS = frozenset(_TAG_HINT) | {"header", "figcaption"}  # tags `_own_hint` looks at
+
+
 def segment(root: etree._Element, use_hints: bool, max_depth: int
             ) -> tuple[list[TextBlock], dict[etree._Element, tuple[int, int]]]:
     """Walk the tree once, cutting its text into blocks at block-level tags.
 
-    The hot loop of the stage: one pass of `iterwalk` events over a `_Walk`, whose stack holds
-    a frame per open element; text goes to the current block,
-    which is flushed at every block boundary.
     Returns the blocks and, for every element but text-level ones (INLINE_TAGS), the range
     [first, end) of the blocks inside it: in document order an element's blocks are contiguous,
     so a container's totals are two prefix-sum lookups.
     """
-    w = _Walk(root, use_hints, max_depth)
-    start, end = w.start, w.end
-    for event, el in etree.iterwalk(root, events=("start", "end")):
+    blocks: list[TextBlock] = []
+    spans: dict[etree._Element, tuple[int, int]] = {}
+    owners: list[etree._Element] = [root]
+    parts: list[str] = []
+    link_chars, kind = 0, "p"
+    stack: list[tuple] = [(0, False, False, None, None, -1)]
+    block_kind, inline_tags, hint_tags = BLOCK_KIND, INLINE_TAGS, _HINT_TAGS
+    walk = etree.iterwalk(root, events=("start", "end"))
+    for event, el in walk:
         if event == "start":
-            start(el)
-        else:
-            end(el)
-    if w.parts:
-        w.flush(w.stack[0])
-    w.spans[root] = (0, len(w.blocks))
-    return w.blocks, w.spans
-
-
-class _Walk:
-    """The state of one `segment` walk: blocks so far, the open block's text, the frame stack.
-
-    A frame is (hint, in link, in pre, element that set the hint, tag, index of the first block
-    inside the element or -1 for text-level tags): what `end` needs travels in the frame, so it
-    reads no tag again and keeps no element-keyed table of its own."""
-
-    def __init__(self, root: etree._Element, use_hints: bool, max_depth: int):
-        self.root, self.use_hints, self.max_depth = root, use_hints, max_depth
-        self.blocks: list[TextBlock] = []
-        self.spans: dict[etree._Element, tuple[int, int]] = {}
-        self.owners: list[etree._Element] = [root]
-        self.parts: list[str] = []
-        self.link_chars = 0
-        self.kind = "p"
-        self.stack: list[tuple] = [(0, False, False, None, None, -1)]
-
-    def flush(self, frame: tuple) -> None:
-        raw = "".join(self.parts)
-        if raw.isspace():  # most boundaries: only the whitespace between two tags
-            return
-        pre = frame[2]
-        text = raw.strip("\n") if pre else WS.sub(" ", raw.replace("\n", " ")).strip()
-        if text.strip():
-            self.blocks.append(TextBlock("pre" if pre else self.kind, text, self.link_chars, frame[0],
-                                     self.owners[-1], frame[3]))
-
-    def _boundary(self) -> None:
-        if self.parts:
-            self.flush(self.stack[-1])
-            self.parts.clear()
-            self.link_chars = 0
-
-    def start(self, el: etree._Element) -> None:
-        tag, stack, parts = el.tag, self.stack, self.parts
-        if len(stack) > self.max_depth:
-            raise TooDeep(len(stack))
-        hint, in_link, in_pre, hinted_by, _, _ = stack[-1]
-        if self.use_hints:
-            h = hint_of(el)
-            # a <header> inside an article is its title block, not site chrome
-            if tag == "header" and hint <= 0:
-                h = -1
-            if h:
-                hint, hinted_by = h, el
-            elif tag == "figcaption":
-                hinted_by = el  # `drop_captions` looks for it; the container choice does not
-        bk = BLOCK_KIND.get(tag)
-        if bk is not None:
+            tag, top = el.tag, stack[-1]
+            if len(stack) > max_depth:
+                raise TooDeep(len(stack))
+            hint, in_link, in_pre, hinted_by, _, _ = top
+            attrs = el.keys()  # most elements have none: then no attribute is read
+            if attrs and ("style" in attrs or "hidden" in attrs or "aria-hidden" in attrs) and hidden(el):
+                stack.append((hint, in_link, in_pre, hinted_by, None, -1))
+                walk.skip_subtree()  # as if it were not there: its tail still follows
+                continue
+            if use_hints and (attrs or tag in hint_tags):
+                hint, hinted_by = _own_hint(el, tag, hint, hinted_by)
+            bk = block_kind.get(tag)
+            if bk is not None:
+                if parts:
+                    link_chars = _flush(blocks, parts, kind, link_chars, top, owners[-1])
+                kind = bk
+                owners.append(el)
+            elif (tag == "td" or tag == "th") and parts:
+                parts.append(" | ")
+            in_link = in_link or tag == "a"
+            stack.append((hint, in_link, in_pre or tag == "pre", hinted_by, bk,
+                          -1 if tag in inline_tags else len(blocks)))
+            if text := el.text:
+                parts.append(text)
+                link_chars += len(text.strip()) if in_link else 0
+            continue
+        frame = stack.pop()
+        if frame[4] is not None:
             if parts:
-                self._boundary()
-            self.kind = bk
-            self.owners.append(el)
-        elif (tag == "td" or tag == "th") and parts:
-            parts.append(" | ")
-        in_link = in_link or tag == "a"
-        stack.append((hint, in_link, in_pre or tag == "pre", hinted_by, tag,
-                      -1 if tag in INLINE_TAGS else len(self.blocks)))
-        text = el.text
-        if text:
-            parts.append(text)
-            if in_link:
-                self.link_chars += len(text.strip())
-
-    def end(self, el: etree._Element) -> None:
-        frame = self.stack[-1]
-        if frame[4] in BLOCK_KIND:
-            if self.parts:
-                self._boundary()
-            self.kind = "p"
-            self.owners.pop()
+                link_chars = _flush(blocks, parts, kind, link_chars, frame, owners[-1])
+            kind = "p"
+            owners.pop()
         if frame[5] >= 0:
-            self.spans[el] = (frame[5], len(self.blocks))
-        self.stack.pop()
-        tail = el.tail
-        if tail and el is not self.root:
-            self.parts.append(tail)
-            if self.stack[-1][1]:
-                self.link_chars += len(tail.strip())
+            spans[el] = (frame[5], len(blocks))
+        if (tail := el.tail) and el is not root:
+            parts.append(tail)
+            link_chars += len(tail.strip()) if stack[-1][1] else 0
+    if parts:
+        _flush(blocks, parts, kind, link_chars, stack[0], owners[-1])
+    spans[root] = (0, len(blocks))
+    return blocks, spans
+
+
+def _own_hint(el: etree._Element, tag: str, hint: int, hinted_by: etree._Element | None
+              ) -> tuple[int, etree._Element | None]:
+    """The (hint, element that set it) of an element's blocks, given those of its parent: its own
+    hint wins where it has one."""
+    h = hint_of(el)
+    if tag == "header" and hint <= 0:
+        h = -1  # a <header> inside an article is its title block, not site chrome
+    if h:
+        return h, el
+    if tag == "figcaption":
+        return hint, el  # `drop_captions` looks for it; the container choice does not
+    return hint, hinted_by
+
+
+def _flush(blocks: list[TextBlock], parts: list[str], kind: str, link_chars: int, frame: tuple,
+           owner: etree._Element) -> int:
+    """End the open block: its text parts become a TextBlock unless they are only whitespace
+    (most boundaries: the whitespace between two tags); `parts` is emptied. Returns the next
+    block's link chars: 0."""
+    raw = "".join(parts)
+    parts.clear()
+    if raw.isspace():
+        return 0
+    pre = frame[2]
+    text = raw.strip("\n") if pre else WS.sub(" ", raw.replace("\n", " ")).strip()
+    if text.strip():
+        blocks.append(TextBlock("pre" if pre else kind, text, link_chars, frame[0], owner, frame[3]))
+    return 0
 
 
 def _stopword_share(text: str) -> float:

@@ -67,7 +67,7 @@ def void_dominant_hints(blocks: list[TextBlock], spans: dict[etree._Element, tup
             a = a.getparent()
         result = voided.get(a, False) if a is not None else False
         for a in reversed(chain):
-            result = result or (hint_of(a) < 0 and not is_strong_boilerplate(a) and dominant(a))
+            result = result or (dominant(a) and hint_of(a) < 0 and not is_strong_boilerplate(a))
             voided[a] = result
         return voided[el]
 
