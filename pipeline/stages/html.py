@@ -143,9 +143,16 @@ def _swallowed_by_title(root: etree._Element, min_chars: int = 1000) -> str:
 def _mangled(root: etree._Element, html: str) -> bool:
     """libxml2 sometimes returns a near-empty body (or none) for broken markup that has plenty
     of text; only the body's text counts, not what <head> holds."""
-    body = root.find("body")
-    body_text = len(etree.tostring(body, method="text", encoding=str)) if body is not None else 0
-    return len(html) > 2000 and body_text < 0.01 * len(html) and "<p" in html[:200000].lower()
+    if len(html) <= 2000:
+        return False
+    need, body = 0.01 * len(html), root.find("body")
+    if body is not None:
+        seen = 0
+        for text in body.itertext():  # stops at enough text: most pages after a few nodes
+            seen += len(text)
+            if seen >= need:
+                return False
+    return "<p" in html[:200000].lower()
 
 
 def _drop_keep_tail(el: etree._Element) -> None:
