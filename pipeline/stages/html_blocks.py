@@ -163,7 +163,7 @@ def hidden(el: etree._Element) -> bool:
 # block's text parts and link chars; the block is flushed at every block boundary. Hidden
 # elements (`hidden`) are skipped with what they hold: an XPath over the whole tree found them
 # before, at 11 % of the stage's time; three attribute reads here take 3 %.
-_HINT_TAGS = frozenset(_TAG_HINT) | {"header", "figcaption"}  # tags `_own_hint` looks at
+_HINT_TAGS = frozenset(_TAG_HINT) | {"header", "figcaption"}  # tags `_own_hint` looks at, beside class/id
 
 
 def segment(root: etree._Element, use_hints: bool, max_depth: int
@@ -193,7 +193,7 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
                 stack.append((hint, in_link, in_pre, hinted_by, None, -1))
                 walk.skip_subtree()  # as if it were not there: its tail still follows
                 continue
-            if use_hints and (attrs or tag in hint_tags):
+            if use_hints and (tag in hint_tags or attrs and ("class" in attrs or "id" in attrs)):
                 hint, hinted_by = _own_hint(el, tag, hint, hinted_by)
             bk = block_kind.get(tag)
             if bk is not None:
