@@ -200,8 +200,10 @@ class Stage:
         self._counters[key] += n
 
     def record(self, row: dict[str, Any]) -> None:
-        """One document's measures (its id first), in `measures_schema`'s columns; kept while
-        `apply` runs a batch (a direct call of `process` keeps none)."""
+        """One document's measures (its id first), in `measures_schema`'s columns but "bytes",
+        one row per document in batch order; kept while `apply` runs a batch of a stage that
+        stores measures (a direct call of `process` keeps none). `apply` adds each row's UTF-8
+        size, which it has already counted."""
         if self._measures is not None:
             self._measures.append(row)
 
@@ -212,11 +214,18 @@ class Stage:
         sizes = [d.nbytes for d in docs]
         stats.bytes_in = sum(sizes)
         self._counters = Counter()
-        self._measures = []
+        schema = self.measures_schema()
+        self._measures = [] if schema is not None else None
         results = self.process_batch(docs)
         if len(results) != len(docs):
             raise RuntimeError(f"stage {self.name}: process_batch returned {len(results)} "
                                f"results for {len(docs)} documents")
+        if schema is not None:
+            if len(self._measures) != len(docs):
+                raise RuntimeError(f"stage {self.name}: recorded {len(self._measures)} measure rows "
+                                   f"for {len(docs)} documents")
+            for row, size in zip(self._measures, sizes):
+                row["bytes"] = size
         kept: list[Document] = []
         dropped: list[DroppedDoc] = []
         for doc, size, res in zip(docs, sizes, results):
@@ -231,7 +240,6 @@ class Stage:
         stats.docs_out = len(kept)
         stats.bytes_out = sum(d.nbytes for d in kept)
         stats.counters.update(self._counters)
-        schema = self.measures_schema()
         measures = pa.Table.from_pylist(self._measures, schema) if schema is not None else None
         self._measures = None
         stats.seconds = time.perf_counter() - t0

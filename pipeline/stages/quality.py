@@ -96,7 +96,7 @@ class QualityStage(Stage):
 
     def _one(self, doc: Document, scores: dict[str, Any]) -> Document | Drop:
         store = self.config.store_measures
-        row: dict[str, Any] = {"id": doc.id, "bytes": doc.nbytes, "empty": not doc.text.strip()}
+        row: dict[str, Any] = {"id": doc.id, "empty": not doc.text.strip()}
         if row["empty"]:
             if store:
                 self.record(row)

@@ -203,7 +203,7 @@ class SafetyStage(Stage):
             scores = score(self.model, [d.text for d in docs])
         out: list[Document | Drop] = []
         for i, doc in enumerate(docs):
-            m: dict[str, Any] = {"id": doc.id, "bytes": doc.nbytes}
+            m: dict[str, Any] = {"id": doc.id}
             if cfg.url != "off":
                 m.update(self.url_measures(doc.url))
             if cfg.words != "off":
