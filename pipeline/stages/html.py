@@ -149,7 +149,7 @@ def _mangled(root: etree._Element, html: str) -> bool:
     need, body = 0.01 * len(html), root.find("body")
     if body is not None:
         seen = 0
-        for text in body.itertext():  # stops at enough text: most pages after a few nodes
+        for text in body.itertext():  # stops once there is enough text
             seen += len(text)
             if seen >= need:
                 return False
@@ -246,7 +246,7 @@ def extract(html: str, cfg: Config) -> tuple[str, dict]:
         for b, keep in zip(blocks, inside):
             if not keep:
                 b.cls = "bad"
-    drop_captions(blocks)
+    drop_captions(body, blocks, spans)
     resolve_context(blocks, in_container)
     restore_title(blocks, titles)
     text = join_blocks(blocks)

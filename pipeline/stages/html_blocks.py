@@ -98,7 +98,7 @@ _TAG_HINT = {**{t: -1 for t in BAD_TAGS}, **{t: 1 for t in GOOD_TAGS}}
 # `_word_flags` per class value (without its taxonomy classes, TERM_CLASS) and per id value.
 # Cached per value, not per (class, id) pair: a page repeats a few hundred class strings over
 # thousands of elements, while ids are often unique, and the regexes were the stage's cost.
-# Plain dicts, emptied when full, so memory stays bounded: a hit costs a third of lru_cache's.
+# Plain dicts, emptied when full, so memory stays bounded.
 _CLASS_FLAGS: dict[str, tuple[bool, bool, bool]] = {}
 _ID_FLAGS: dict[str, tuple[bool, bool, bool]] = {}
 _FLAGS_MAX = 65536
@@ -126,17 +126,12 @@ def _attr_hint(cls: str | None, id_: str | None) -> tuple[int, bool]:
 
 
 def hint_of(el: etree._Element) -> int:
-    """-1 boilerplate, +1 content, 0 none, from the tag or else the class and id (`_attr_hint`
-    with the cache hits written out: `segment` asks this of every element)."""
+    """-1 boilerplate, +1 content, 0 none, from the tag or else the class and id."""
     h = _TAG_HINT.get(el.tag)
     if h is not None:
         return h
     cls, id_ = el.get("class"), el.get("id")
-    if not cls and not id_:
-        return 0
-    c = (_CLASS_FLAGS.get(cls) or _flags(cls, _CLASS_FLAGS)) if cls else _NO_WORDS
-    i = (_ID_FLAGS.get(id_) or _flags(id_, _ID_FLAGS)) if id_ else _NO_WORDS
-    return -1 if c[0] or i[0] else 1 if c[2] or i[2] else 0
+    return _attr_hint(cls, id_)[0] if cls or id_ else 0
 
 
 def is_strong_boilerplate(el: etree._Element) -> bool:
@@ -162,8 +157,8 @@ def hidden(el: etree._Element) -> bool:
 # kind or None, index of the first block inside the element or -1 for text-level tags), the open
 # block's text parts and link chars; the block is flushed at every block boundary. Hidden
 # elements (`hidden`) are skipped with what they hold: an XPath over the whole tree found them
-# before, at 11 % of the stage's time; three attribute reads here take 3 %.
-_HINT_TAGS = frozenset(_TAG_HINT) | {"header", "figcaption"}  # tags `_own_hint` looks at, beside class/id
+# before, at 11 % of the stage's time (0.58 s of 5.3 s on the 1,090 test pages).
+_HINT_TAGS = frozenset(_TAG_HINT) | {"header"}  # tags `_own_hint` looks at, beside class/id
 
 
 def segment(root: etree._Element, use_hints: bool, max_depth: int
@@ -234,11 +229,7 @@ def _own_hint(el: etree._Element, tag: str, hint: int, hinted_by: etree._Element
     h = hint_of(el)
     if tag == "header" and hint <= 0:
         h = -1  # a <header> inside an article is its title block, not site chrome
-    if h:
-        return h, el
-    if tag == "figcaption":
-        return hint, el  # `drop_captions` looks for it; the container choice does not
-    return hint, hinted_by
+    return (h, el) if h else (hint, hinted_by)
 
 
 def _flush(blocks: list[TextBlock], parts: list[str], kind: str, link_chars: int, frame: tuple,
@@ -349,16 +340,20 @@ def _neighbours(classes: list[str], skip: tuple[str, ...]) -> tuple[list[str], l
     return before, after
 
 
-def drop_captions(blocks: list[TextBlock], max_chars: int = 240) -> None:
+def drop_captions(root: etree._Element, blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]],
+                  max_chars: int = 240) -> None:
     """Figure captions are not main text (all four ground truths we measure on leave them out),
     but they sit inside the article and its paragraphs' container, so they are dropped only
     after the container is chosen: as boilerplate from the start they broke the climb over an
-    article cut into columns with pictures between. A caption of `max_chars` or more is the
-    article's lead put in a <figcaption> (trafilatura-eval-dev dev: 246-738 chars on three news
-    sites) and is kept. (Dev F1: trafilatura-eval-dev +0.003, utomo +0.001, dragnet +0.0001.)"""
-    for b in blocks:
-        if b.hinted_by is not None and b.hinted_by.tag == "figcaption" and len(b.text) < max_chars:
-            b.cls = "bad"
+    article cut into columns with pictures between. A caption block of `max_chars` or more is
+    the article's lead put in a <figcaption> (trafilatura-eval-dev dev: 246-738 chars on three
+    news sites) and is kept. (Dev F1: trafilatura-eval-dev +0.003, utomo +0.001, dragnet
+    +0.0001.) A hidden caption has no span: the walk skipped it."""
+    for el in root.iter("figcaption"):
+        lo, hi = spans.get(el, (0, 0))
+        for b in blocks[lo:hi]:
+            if len(b.text) < max_chars:
+                b.cls = "bad"
 
 
 def join_blocks(blocks: list[TextBlock]) -> str:
