@@ -72,8 +72,10 @@ def void_dominant_hints(blocks: list[TextBlock], spans: dict[etree._Element, tup
         return voided[el]
 
     for b in blocks:
-        if b.hint < 0 and b.hinted_by is not None and void(b.hinted_by):
-            b.hint = 0
+        if b.hint < 0 and (by := b.hinted_by) is not None:
+            found = voided.get(by)  # the memo first: most hinted blocks share their element
+            if found if found is not None else void(by):
+                b.hint = 0
 
 
 def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]],
