@@ -113,6 +113,9 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
         return scores.get(el, 0.0) * (1 - (links[hi] - links[lo]) / total) if total else 0.0
 
     candidates = [el for el in score if el in spans]
+    end = _last_footer_start(blocks, spans)
+    if end is not None:  # main text does not start inside the page's footer or after it
+        candidates = [el for el in candidates if spans[el][0] < end] or candidates
     if not candidates:
         return [True] * n
     top = max(candidates, key=final)
@@ -135,6 +138,26 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
     _take_leads(top, spans, mask, lambda el, lo, hi: _is_lead(el, lo, hi, prose_in(el), chars, links, lead_min))
     _cut_at_end_heading(blocks, mask, prose, spans)
     return mask
+
+
+_FOOTER = re.compile(r"footer", re.I)
+
+
+def _last_footer_start(blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]]) -> int | None:
+    """The first block of the page's last footer: of the element, a <footer> or one whose class
+    or id says footer, that marks the last block marked boilerplate by one (None if none).
+    Main text does not start there or after it: a box of prose inside the footer (a service
+    hotline's text, marked as content) or after it (a pop-up with delivery terms) outscored
+    short articles. (Dev F1: trafilatura-eval-dev +0.0014, utomo +0.0035, dragnet +0.0010, l3s
+    unchanged; four pages up, none down.)"""
+    seen: set[etree._Element] = set()
+    for b in reversed(blocks):
+        el = b.hinted_by
+        if b.hint < 0 and el is not None and el not in seen:
+            seen.add(el)
+            if el in spans and (el.tag == "footer" or _FOOTER.search(f"{el.get('class')} {el.get('id')}")):
+                return spans[el][0]
+    return None
 
 
 def _take_leads(top: etree._Element, spans: dict[etree._Element, tuple[int, int]], mask: list[bool], is_lead,

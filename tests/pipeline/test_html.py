@@ -141,6 +141,16 @@ def test_main_container_leaves_out_teasers_and_a_comment_thread():
     assert "Other story" not in text and "The reader met" not in text
 
 
+def test_a_subscription_form_is_boilerplate_even_beside_a_post_class():
+    # "post-subscription-form": the word "post" marked the form as content, and its one line
+    # outscored a post of short paragraphs
+    page = (f"<html><body><div class='post'><p>{PROSE[:90]}</p><p>Then they went home.</p></div>"
+            f"<form><p class='post-subscription-form'>Tell me about new posts by e-mail, every week.</p>"
+            f"</form></body></html>")
+    text, _ = extract(page, Config())
+    assert "The council met" in text and "new posts" not in text
+
+
 def test_weak_boilerplate_class_around_the_whole_article_is_ignored():
     # "subscriber-premium" matches the boilerplate word "subscribe"; it holds the whole article
     paras = "".join(f"<div class='subscriber-only'><p>{PROSE}</p></div>" for _ in range(6))
@@ -148,6 +158,20 @@ def test_weak_boilerplate_class_around_the_whole_article_is_ignored():
             f"<div class='asset-content subscriber-premium'>{paras}</div></article></body></html>")
     text, _ = extract(page, Config())
     assert text.count("The council met") == 6
+
+
+def test_main_text_does_not_start_in_the_footer_or_after_it():
+    # a short article, and a footer holding a service box marked as content (oetker.de's
+    # hotline text), which outscores the article's one paragraph by Readability's count
+    box = "<div>" + "".join(f"<p>{PROSE.replace('council', 'service')}</p>" for _ in range(3)) + "</div>"
+    links = "<ul>" + "".join(f"<li><a href='/{i}'>Imprint page {i}</a></li>" for i in range(8)) + "</ul>"
+    page = (f"<html><body><div id='page'><div id='story'><h1>Library delayed</h1><div><p>{PROSE}</p></div></div>"
+            f"<div id='footer'>{links}<div class='service-content'>{box}</div></div></div></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 1 and "The service met" not in text, text
+    # the same box in an element not marked as the footer is kept: the rule is the footer's
+    text, _ = extract(page.replace("id='footer'", "id='extra'"), Config())
+    assert "The service met" in text, text
 
 
 def test_a_noscript_left_open_keeps_the_page_and_fallback_markup_goes():
