@@ -221,11 +221,11 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
                 stack.append((hint, in_link, in_pre, hinted_by, None, -1))
                 walk.skip_subtree()  # as if it were not there: its tail still follows
                 continue
-            if use_hints and (tag in hint_tags or attrs and ("class" in attrs or "id" in attrs)):
-                h = _own_hint(el, tag, hint)
-                if h:
-                    hint, hinted_by = h, el
             bk = block_kind.get(tag)
+            # (a childless non-block element, such as <a> or <img>, passes no hint to any block)
+            if use_hints and (tag in hint_tags or attrs and ("class" in attrs or "id" in attrs)) and (bk or len(el)):
+                h = _own_hint(el, tag, hint)
+                hint, hinted_by = (h, el) if h else (hint, hinted_by)
             if bk is not None:
                 if parts:
                     link_chars = _flush(blocks, parts, kind, link_chars, top, owners[-1])
