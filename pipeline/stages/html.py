@@ -49,9 +49,6 @@ _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=Tru
 REMOVE_TAGS = ("script", "style", "iframe", "svg", "canvas", "template",
                "object", "embed", "button", "select", "textarea", "input", "map", "math",
                "title", "meta", "link", "base")
-# Under the body only (the one place it counts); `[@itemprop]` first: libxml2 then tests one
-# attribute of most elements, not two (0.055 s against 0.073 s on the test pages that mark one).
-ARTICLE_BODY_XPATH = etree.XPath("descendant-or-self::*[@itemprop][@itemprop='articleBody' or @itemprop='articlebody']")
 # <noscript> is a fallback for browsers without scripts (tracking pixels, "enable JavaScript"),
 # dropped with its content, unless its elements hold this many chars of text (its own text is
 # often escaped markup, which does not count): libxml2 does not close
@@ -237,12 +234,10 @@ def extract(html: str, cfg: Config, data: bytes | None = None) -> tuple[str, dic
     meta, titles = page_meta(root)
     meta["parser"] = used
     body = visible_body(root)
-    blocks, spans = segment(body, cfg.use_hints, cfg.max_depth)
+    blocks, spans, marked = segment(body, cfg.use_hints, cfg.max_depth)
     void_dominant_hints(blocks, spans)
     classify(blocks, cfg)
-    # the XPath walks the whole tree (7 % of the stage's time): only where the page has the word
-    marked = cfg.use_hints and "itemprop" in html and ("articleBody" in html or "articlebody" in html)
-    inside = main_container(blocks, spans, ARTICLE_BODY_XPATH(body) if marked else [])
+    inside = main_container(blocks, spans, marked if cfg.use_hints else [])
     in_container = any(keep and b.cls in ("good", "neargood") for b, keep in zip(blocks, inside))
     if in_container:
         for b, keep in zip(blocks, inside):

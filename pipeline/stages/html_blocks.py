@@ -195,16 +195,14 @@ _HINT_TAGS = frozenset(_TAG_HINT) | {"header"}  # tags `_own_hint` looks at, bes
 
 
 def segment(root: etree._Element, use_hints: bool, max_depth: int
-            ) -> tuple[list[TextBlock], dict[etree._Element, tuple[int, int]]]:
-    """Walk the tree once, cutting its text into blocks at block-level tags.
-
-    Returns the blocks and, for every element but text-level ones (INLINE_TAGS), the range
-    [first, end) of the blocks inside it: in document order an element's blocks are contiguous,
-    so a container's totals are two prefix-sum lookups.
-    """
+            ) -> tuple[list[TextBlock], dict[etree._Element, tuple[int, int]], list[etree._Element]]:
+    """Walk the tree once, cutting its text into blocks at block-level tags. Returns the blocks;
+    for every element holding some but text-level ones (INLINE_TAGS), the range [first, end) of
+    its blocks (contiguous in document order: a container's totals are two prefix-sum lookups);
+    and the visible elements marked itemprop="articleBody" (an XPath for them cost 3 %)."""
     blocks: list[TextBlock] = []
     spans: dict[etree._Element, tuple[int, int]] = {}
-    owners: list[etree._Element] = [root]
+    owners, marked = [root], []
     parts: list[str] = []
     link_chars, kind = 0, "p"
     stack: list[tuple] = [(0, False, False, None, None, -1)]
@@ -222,6 +220,8 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
                 walk.skip_subtree()  # as if it were not there: its tail still follows
                 continue
             bk = block_kind.get(tag)
+            if attrs and "itemprop" in attrs and el.get("itemprop") in ("articleBody", "articlebody"):
+                marked.append(el)
             # (a childless non-block element, such as <a> or <img>, passes no hint to any block)
             if use_hints and (tag in hint_tags or attrs and ("class" in attrs or "id" in attrs)) and (bk or len(el)):
                 h = _own_hint(el, tag, hint)
@@ -253,7 +253,7 @@ def segment(root: etree._Element, use_hints: bool, max_depth: int
             link_chars += len(tail.strip()) if stack[-1][1] else 0
     _flush(blocks, parts, kind, link_chars, stack[0], owners[-1])  # no-op when `parts` is empty
     spans[root] = (0, len(blocks))
-    return blocks, spans
+    return blocks, spans, marked
 
 
 def _flush(blocks: list[TextBlock], parts: list[str], kind: str, link_chars: int, frame: tuple,
