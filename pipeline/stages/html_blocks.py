@@ -324,20 +324,22 @@ def resolve_context(blocks: list[TextBlock], in_container: bool) -> None:
     """Decide undecided blocks from their neighbours, as jusText does. Inside a chosen main
     container (`in_container`), medium-length prose is content without further evidence."""
     # A page of only medium-length prose has no "good" anchor: its best blocks are the content.
-    if in_container or not any(b.cls == "good" for b in blocks):
-        for b in blocks:
-            if b.cls == "neargood":
-                b.cls = "good"
+    promote = in_container or not any(b.cls == "good" for b in blocks)
     for b in blocks:
         if b.cls == "linky":
             b.cls = "good" if in_container else "bad"
+        elif promote and b.cls == "neargood":
+            b.cls = "good"
     # neargood: good when a good block is the nearest decided neighbour on either side
     classes = [b.cls for b in blocks]
-    before, after = _neighbours(classes, ("short", "neargood"))
-    for i, b in enumerate(blocks):
-        if b.cls == "neargood":
-            b.cls = "good" if "good" in (before[i], after[i]) else "bad"
-    classes = [b.cls for b in blocks]
+    if "neargood" in classes:  # none left where they were promoted: no neighbours to look up
+        before, after = _neighbours(classes, ("short", "neargood"))
+        for i, b in enumerate(blocks):
+            if b.cls == "neargood":
+                b.cls = "good" if "good" in (before[i], after[i]) else "bad"
+        classes = [b.cls for b in blocks]
+    if "short" not in classes:
+        return
     before, after = _neighbours(classes, ("short",))
     for i, b in enumerate(blocks):
         if b.cls == "short":
