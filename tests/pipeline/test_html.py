@@ -229,6 +229,19 @@ def test_short_figure_captions_go_and_a_lead_in_a_figcaption_stays():
     assert text.count("The council met") == 4 and "Photo: J. Doe" not in text and "two years late" in text
 
 
+def test_a_pictures_own_wrapper_holds_its_caption():
+    # TYPO3's and others' image boxes: the picture first, its caption after it, in one wrapper
+    for box in ("<div class='imginline'><img src='/a.png'><span>Figure: snow depth in the valley</span></div>",
+                "<div class='pic'><picture><img src='/b.jpg'></picture><strong>Photo: J. Doe</strong></div>"):
+        page = f"<html><body><article><p>{PROSE}</p>{box}<p>{PROSE}</p></article></body></html>"
+        text, _ = extract(page, Config())
+        assert text.count("The council met") == 2 and "snow depth" not in text and "J. Doe" not in text, text
+    # text before the picture is not its caption
+    page = (f"<html><body><article><p>{PROSE}</p><div>Snow depth in the valley, measured <img src='/a.png'>"
+            f"today</div><p>{PROSE}</p></article></body></html>")
+    assert "Snow depth" in extract(page, Config())[0]
+
+
 def test_the_author_box_under_a_post_is_left_out_and_the_byline_kept():
     bio = "Jane Doe has written about local government for twenty years and lives in the town. " * 3
     page = (f"<html><body><article><p class='author'>By Jane Doe</p><p>{PROSE}</p><p>{PROSE}</p>"
