@@ -80,8 +80,8 @@ class TooDeep(Exception):
 def _fast_form(pattern: str) -> str:
     r"""The same pattern with each `\b` before a letter turned into a look-behind after it
     (`\bads?` -> `a(?<!\wa)ds?`): a pattern whose every branch starts with a letter lets the
-    regex engine skip to the places where one of those letters is (2.3x faster on the class
-    and id values of the test pages)."""
+    regex engine skip to the places where one of those letters is (the three searches over the
+    115,241 class and id values of the test pages: 0.19 s against 0.37 s, the same results)."""
     return re.sub(r"\\b(\w)", lambda m: m.group(1) + r"(?<!\w" + m.group(1) + ")", pattern)
 
 
@@ -151,8 +151,8 @@ def is_strong_boilerplate(el: etree._Element) -> bool:
 
 def _own_hint(el: etree._Element, tag: str, parent_hint: int) -> int:
     """The hint an element sets for its blocks, 0 where it sets none (they keep their parent's):
-    `hint_of`, written out for the walk, which asks it of every element with a class or id
-    (a third of the walk's time went to the calls of the general form)."""
+    `hint_of`, written out for the walk, which asks it of most elements with a class or id:
+    hints took a third of the walk's time (0.58 s of 1.84 s on the test pages)."""
     h = _TAG_HINT.get(tag)
     if h is not None:
         return h
