@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from pipeline.encoding import decode_html
 from pipeline.resources import shared_data_dir
 
@@ -125,6 +127,7 @@ class Score:
     f1: float
     below_half: int              # pages with F1 < 0.5
     per_page: tuple[tuple[str, float, float, float], ...]  # (id, P, R, F1)
+    counts: tuple[tuple[int, int, int, int], ...] = ()  # snippet pages: `snippet_counts` per page
 
 
 def score(outputs: list[str], pages: list[Page]) -> Score:
@@ -133,11 +136,40 @@ def score(outputs: list[str], pages: list[Page]) -> Score:
     if pages and pages[0].dataset in SNIPPET_DATASETS:
         counts = [snippet_counts(text, p) for text, p in zip(outputs, pages, strict=True)]
         per = tuple((p.id, *snippet_prf([c])) for c, p in zip(counts, pages))
-        return Score(*snippet_prf(counts), sum(r[3] < 0.5 for r in per), per)
+        return Score(*snippet_prf(counts), sum(r[3] < 0.5 for r in per), per, tuple(counts))
     rows = tuple((p.id, *bag_prf(text, p.truth)) for text, p in zip(outputs, pages, strict=True))
     n = max(len(rows), 1)
     return Score(sum(r[1] for r in rows) / n, sum(r[2] for r in rows) / n, sum(r[3] for r in rows) / n,
                  sum(r[3] < 0.5 for r in rows), rows)
+
+
+def difference_interval(a: Score, b: Score, reps: int = 2000, seed: int = 0, level: float = 0.95
+                        ) -> tuple[tuple[float, float], tuple[int, int]]:
+    """Paired bootstrap intervals of a - b over the same pages: of F1 as the dataset scores it
+    (mean over pages, or pooled snippet shares) and of the count of pages below F1 0.5. Pages
+    are resampled with replacement `reps` times; the central `level` share of the differences
+    is the interval. A difference whose interval holds 0 is not one this page set can show."""
+    n = len(a.per_page)
+    if n != len(b.per_page) or not n:
+        raise ValueError(f"scores of {n} and {len(b.per_page)} pages: the same pages are needed")
+    idx = np.random.default_rng(seed).integers(0, n, size=(reps, n))
+    fa, fb = (np.array([r[3] for r in s.per_page]) for s in (a, b))
+    below = ((fa < 0.5).astype(int) - (fb < 0.5))[idx].sum(axis=1)
+    if a.counts and b.counts:
+        f1 = _pooled_f1(np.array(a.counts)[idx].sum(axis=1)) - _pooled_f1(np.array(b.counts)[idx].sum(axis=1))
+    else:
+        f1 = (fa - fb)[idx].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(f1, [tail, 100 - tail])
+    blo, bhi = np.percentile(below, [tail, 100 - tail])
+    return (float(lo), float(hi)), (int(round(blo)), int(round(bhi)))
+
+
+def _pooled_f1(sums: np.ndarray) -> np.ndarray:
+    """`snippet_prf`'s F1 of each row of summed counts (found, with, absent, without)."""
+    r = np.where(sums[:, 1] > 0, sums[:, 0] / np.maximum(sums[:, 1], 1), 1.0)
+    p = np.where(sums[:, 3] > 0, sums[:, 2] / np.maximum(sums[:, 3], 1), 1.0)
+    return np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
 
 
 def available() -> Iterator[str]:

@@ -342,3 +342,23 @@ def test_snippet_scores_as_trafilaturas_evaluation():
     assert [round(r[3], 3) for r in s.per_page] == [0.0, 1.0, 0.0] and s.below_half == 2
     s = score(["the lead second line", "body", "an ad"], pages)
     assert (s.recall, s.precision) == (1.0, 0.5) and s.f1 == 2 * 0.5 / 1.5 and s.below_half == 1
+
+
+def test_difference_intervals_hold_a_known_difference_and_only_it():
+    """Paired bootstrap over pages: a set that is better on every page gets an interval above 0;
+    the same outputs get [0, 0]; on snippet pages the pooled F1 is resampled, not a mean."""
+    from pipeline.devtools.extraction_eval import Page, Score, difference_interval, score
+
+    pages = [Page("dragnet", f"p{i}", "", "alpha beta gamma delta", 0, (), ()) for i in range(40)]
+    good = score(["alpha beta gamma delta"] * 40, pages)
+    half = score(["alpha beta"] * 20 + ["alpha beta gamma delta"] * 20, pages)
+    (lo, hi), (blo, bhi) = difference_interval(good, half)
+    assert 0 < lo <= good.f1 - half.f1 <= hi < 0.3 and (blo, bhi) == (0, 0)
+    assert difference_interval(half, half) == ((0.0, 0.0), (0, 0))
+    snip = [Page("trafilatura-eval-dev", f"s{i}", "", "", 0, ("kept line",), ("menu",)) for i in range(30)]
+    a = score(["kept line"] * 30, snip)
+    b = score(["kept line menu"] * 10 + ["nothing"] * 20, snip)
+    (lo, hi), (blo, bhi) = difference_interval(a, b)
+    assert lo > 0 and bhi < 0 and a.counts and b.counts  # fewer pages below 0.5: a negative count
+    with pytest.raises(ValueError):
+        difference_interval(a, Score(1.0, 1.0, 1.0, 0, a.per_page[:3]))
