@@ -121,7 +121,9 @@ def _value_code(value: str, table: dict[str, int]) -> int:
     if found is None:
         if len(table) >= _CODES_MAX:
             table.clear()
-        words = TERM_CLASS.sub(" ", value) if table is _CLASS_CODES and "-" in value else value
+        # (a class without "tag-" or "category-" has no taxonomy class: no substitution to run)
+        terms = table is _CLASS_CODES and ("tag-" in value or "category-" in value)
+        words = TERM_CLASS.sub(" ", value) if terms else value
         found = table[value] = _word_code(words)
     return found
 
