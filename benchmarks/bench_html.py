@@ -1,7 +1,7 @@
 """HTML main-text extraction on real pages with human ground truth, beside trafilatura and
 resiliparse, all measured in this run.
 
-    python benchmarks/bench_html.py [--split test|dev|all] [--limit N]
+    python benchmarks/bench_html.py [--split test|dev|all] [--limit N] [--rounds N]
     (trafilatura and resiliparse come with `pip install -e .[bench]`)
 
 For each dataset in ../shared/data/extraction (the `test` half by default: the extractor was
@@ -18,6 +18,7 @@ speed and accuracy figure comes from pages written by others.)
 from __future__ import annotations
 
 import argparse
+import statistics
 import warnings
 from typing import Callable
 
@@ -77,6 +78,8 @@ def main() -> None:
     ap.add_argument("--split", default="test", choices=["test", "dev", "all"])
     ap.add_argument("--limit", type=int, default=None, help="pages per dataset (default: all)")
     ap.add_argument("--quick", action="store_true", help="3 pages per dataset (seconds; the test suite runs this)")
+    ap.add_argument("--rounds", type=int, default=0, help="then time ours and trafilatura over every page, one after "
+                    "the other, this many rounds: the speed ratio's spread on a shared machine")
     args = ap.parse_args()
     args.limit = 3 if args.quick else args.limit
     warnings.filterwarnings("ignore")  # bs4 warns on XML-looking pages; not our subject here
@@ -87,8 +90,10 @@ def main() -> None:
     table: dict[tuple[str, str], tuple[float, float, float, int, float, float, float]] = {}
     scores: dict[tuple[str, str], Score] = {}
     worst: list[tuple[float, str, str, float, float, Page]] = []
+    every: list[Page] = []
     for ds in datasets:
         pages = load_pages(ds, args.split, limit=args.limit)
+        every += pages
         mb = sum(p.size for p in pages) / 1e6
         print(f"\n{ds} ({args.split}): {len(pages)} pages, {mb:.1f} MB of HTML")
         print(f"  {'extractor':24s} {'P':>6s} {'R':>6s} {'F1':>6s} {'F1<.5':>6s} {'pages/s':>8s} {'MB/s':>6s}")
@@ -107,6 +112,22 @@ def main() -> None:
         out = stage.process(Document(pid, page.html))
         why = "" if isinstance(out, Document) else f"  dropped: {out.reason}: {out.detail}"
         print(f"  {ds:18s} {pid:40s} P={p:.2f} R={r:.2f} F1={f:.2f}{why}")
+    if args.rounds and "trafilatura" in fns:
+        speed_rounds(fns["corpusprep[auto]"], fns["trafilatura"], every, args.rounds)
+
+
+def speed_rounds(ours: Extractor, theirs: Extractor, pages: list[Page], rounds: int) -> None:
+    """Both extractors over the same pages, alternating, `rounds` times: one run's ratio moves
+    with whatever else the machine does, the median of interleaved rounds much less."""
+    print(f"\nspeed, {rounds} interleaved rounds over all {len(pages)} pages:")
+    ratios = []
+    for r in range(rounds):
+        a, b = run_one(ours, pages)[1], run_one(theirs, pages)[1]
+        ratios.append(b / a)
+        print(f"  round {r + 1}: corpusprep {a:.2f} s, trafilatura {b:.2f} s: {b / a:.2f}x")
+    median = statistics.median(ratios)
+    print(f"  median {median:.2f}x (range {min(ratios):.2f}x-{max(ratios):.2f}x; target >= 6x: "
+          f"{'ok' if median >= 6 else 'NO'})")
 
 
 def summary(table: dict, scores: dict, datasets: list[str], fns: dict[str, Extractor]) -> None:
