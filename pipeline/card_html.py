@@ -84,7 +84,7 @@ def _head(report: dict[str, Any]) -> str:
 
 
 def _funnel(report: dict[str, Any]) -> str:
-    """The card's funnel plot (card.funnel_png, drawn once for both) and table."""
+    """The funnel plot (the card's own function, card.funnel_png, drawn again here) and table."""
     with tempfile.TemporaryDirectory() as tmp:
         funnel_png(report, Path(tmp) / "funnel.png")
         png = (Path(tmp) / "funnel.png").read_bytes()

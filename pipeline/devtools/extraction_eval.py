@@ -156,20 +156,14 @@ def difference_interval(a: Score, b: Score, reps: int = 2000, seed: int = 0, lev
     fa, fb = (np.array([r[3] for r in s.per_page]) for s in (a, b))
     below = ((fa < 0.5).astype(int) - (fb < 0.5))[idx].sum(axis=1)
     if a.counts and b.counts:
-        f1 = _pooled_f1(np.array(a.counts)[idx].sum(axis=1)) - _pooled_f1(np.array(b.counts)[idx].sum(axis=1))
+        sums_a, sums_b = (np.array(s.counts)[idx].sum(axis=1).tolist() for s in (a, b))
+        f1 = np.array([snippet_prf([x])[2] - snippet_prf([y])[2] for x, y in zip(sums_a, sums_b)])
     else:
         f1 = (fa - fb)[idx].mean(axis=1)
     tail = 100 * (1 - level) / 2
     lo, hi = np.percentile(f1, [tail, 100 - tail])
     blo, bhi = np.percentile(below, [tail, 100 - tail])
     return (float(lo), float(hi)), (int(round(blo)), int(round(bhi)))
-
-
-def _pooled_f1(sums: np.ndarray) -> np.ndarray:
-    """`snippet_prf`'s F1 of each row of summed counts (found, with, absent, without)."""
-    r = np.where(sums[:, 1] > 0, sums[:, 0] / np.maximum(sums[:, 1], 1), 1.0)
-    p = np.where(sums[:, 3] > 0, sums[:, 2] / np.maximum(sums[:, 3], 1), 1.0)
-    return np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0.0)
 
 
 def available() -> Iterator[str]:

@@ -269,12 +269,14 @@ class HtmlStage(Stage):
 
     def process(self, doc: Document) -> Document | Drop:
         cfg: Config = self.config
-        # UTF-8 takes 1 to 4 bytes a char: only a page between the two bounds is encoded to count
-        if len(doc.text) * 4 > cfg.max_bytes and (size := doc.nbytes) > cfg.max_bytes:
+        # the page's UTF-8, made once: its size, the binary test and libxml2 read it (a page of
+        # more chars than max_bytes is too large in any encoding: it is not encoded to tell)
+        data = doc.text.encode("utf-8", "surrogatepass") if len(doc.text) <= cfg.max_bytes else None
+        if data is None or len(data) > cfg.max_bytes:
+            size = doc.nbytes if data is None else len(data)
             return Drop("too_large", f"{size} bytes > max_bytes {cfg.max_bytes}")
         if not doc.text or doc.text.isspace():  # `not text.strip()`, without copying the page
             return Drop("empty")
-        data = doc.text.encode("utf-8", "surrogatepass")  # read by the binary test and by libxml2
         controls = _control_share(data)
         if controls > 0.01:
             return Drop("binary", f"{controls:.1%} control characters in the first 64 KiB: not text")
