@@ -174,6 +174,18 @@ def test_main_text_does_not_start_in_the_footer_or_after_it():
     assert "The service met" in text, text
 
 
+def test_a_body_in_chunks_between_linked_names_is_taken_whole():
+    # a gallery of projects (houzz.de's layout): each item a linked maker's name over its text;
+    # the item with most paragraphs wins, and the climb stops at the linked names between items
+    def item(i: int, paras: int) -> str:
+        ps = "".join(f"<p>Project {i}.{k}: {PROSE} See <a href='/p{i}'>the photos</a>.</p>" for k in range(paras))
+        return f"<div class='item'><div><h3><a href='/maker{i}'>Maker number {i} Ltd</a></h3>{ps}</div></div>"
+    items = item(0, 3) + "".join(item(i, 1) for i in range(1, 13))
+    page = f"<html><body><div><h1>The year's best projects</h1><div class='items'>{items}</div></div></body></html>"
+    text, _ = extract(page, Config())
+    assert [i for i in range(13) if f"Project {i}." in text] == list(range(13)), text
+
+
 def test_a_noscript_left_open_keeps_the_page_and_fallback_markup_goes():
     # libxml2 does not close <noscript><div></noscript>: the rest of the page lands inside it
     paras = f"<p>{PROSE}</p>" * 4
