@@ -12,6 +12,7 @@ pages with human ground truth: see `pipeline/devtools/extraction_eval.py` and `b
 3. class each block good, bad or undecided from its own measures (`html_blocks.classify`);
 4. choose the main container and drop what lies outside it (`html_main.main_container`);
 5. decide undecided blocks from their neighbours; keep the headline (`html_main.restore_title`);
+   drop the page furniture that trails the text (`html_main.drop_trailing_furniture`);
 6. join good blocks: paragraphs separated by blank lines, list items and table rows one a line,
    code with its line breaks; soft hyphens (U+00AD: invisible break points, which some sites put
    inside every long word) removed, and the text in Unicode's NFC form (canonically equal, one spelling:
@@ -33,7 +34,13 @@ import lxml.etree as etree
 from pipeline.document import Document, Drop
 from pipeline.stage import Stage
 from pipeline.stages.html_blocks import WS, TooDeep, classify, drop_captions, join_blocks, resolve_context, segment
-from pipeline.stages.html_main import explain_empty, main_container, restore_title, void_dominant_hints
+from pipeline.stages.html_main import (
+    drop_trailing_furniture,
+    explain_empty,
+    main_container,
+    restore_title,
+    void_dominant_hints,
+)
 from pipeline.stages.html_settings import Config
 
 # Plain lxml elements (no lxml.html element classes: their per-element lookup costs ~10%);
@@ -250,6 +257,7 @@ def extract(html: str, cfg: Config, data: bytes | None = None) -> tuple[str, dic
     drop_captions(body, blocks, spans)
     resolve_context(blocks, in_container)
     restore_title(blocks, titles)
+    drop_trailing_furniture(blocks)
     text = join_blocks(blocks)
     if "\xad" in text:
         text = text.replace("\xad", "")

@@ -300,6 +300,28 @@ def restore_title(blocks: list[TextBlock], titles: list[str], window: int = 60) 
         blocks[best[2]].cls = "good"
 
 
+def drop_trailing_furniture(blocks: list[TextBlock], max_chars: int = 40, min_run: int = 3,
+                            max_share: float = 0.15) -> None:
+    """The kept text's last blocks, when `min_run` or more in a row are each under `max_chars`
+    (paragraphs or headings) and together under `max_share` of the kept text, are the page
+    furniture after an article inside its own markup: a contact box, a rating, "share this
+    article", a date stamp and credits. One or two such lines are left: they are as often a
+    sign-off ("Thanks for listening."), which full-text ground truths keep. (Dev F1:
+    trafilatura-eval-dev 0.9259 -> 0.9297, pages below 0.5 14 -> 13; dragnet, l3s and utomo
+    within 0.0001.)"""
+    run: list[TextBlock] = []
+    for b in reversed(blocks):
+        if b.cls != "good":
+            continue
+        if len(b.text) >= max_chars or b.kind not in ("p", "h"):
+            break
+        run.append(b)
+    if len(run) >= min_run and sum(len(b.text) for b in run) <= max_share * sum(
+            len(b.text) for b in blocks if b.cls == "good"):
+        for b in run:
+            b.cls = "bad"
+
+
 def explain_empty(blocks: list[TextBlock], max_link_density: float) -> str:
     """Why a page gave no main text, for the drop's detail: where its visible text went."""
     if not blocks:

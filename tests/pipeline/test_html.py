@@ -186,6 +186,19 @@ def test_a_body_in_chunks_between_linked_names_is_taken_whole():
     assert [i for i in range(13) if f"Project {i}." in text] == list(range(13)), text
 
 
+def test_page_furniture_after_the_article_goes_and_a_sign_off_stays():
+    # a rating, a share prompt and a date stamp inside the article's own markup (aktion-hummelschutz.de)
+    furniture = ("<p>(95 votes: 4.73 of 5)</p><p>Was this article useful?</p><p>Share this article?</p>"
+                 "<p>Updated: 03.04.2020</p>")
+    page = f"<html><body><article><h1>Library delayed</h1>{f'<p>{PROSE}</p>' * 3}{furniture}</article></body></html>"
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 3 and "votes" not in text and "Share" not in text, text
+    # one or two short lines at the end are kept: as often a sign-off
+    page = page.replace(furniture, "<p>Thanks for reading.</p><p>Jodi</p>")
+    text, _ = extract(page, Config())
+    assert text.endswith("Thanks for reading.\n\nJodi"), text
+
+
 def test_a_noscript_left_open_keeps_the_page_and_fallback_markup_goes():
     # libxml2 does not close <noscript><div></noscript>: the rest of the page lands inside it
     paras = f"<p>{PROSE}</p>" * 4
