@@ -302,20 +302,30 @@ def restore_title(blocks: list[TextBlock], titles: list[str], window: int = 60) 
 
 def drop_trailing_furniture(blocks: list[TextBlock], max_chars: int = 40, min_run: int = 3,
                             max_share: float = 0.15) -> None:
-    """The kept text's last blocks, when `min_run` or more in a row are each under `max_chars`
-    (paragraphs or headings) and together under `max_share` of the kept text, are the page
-    furniture after an article inside its own markup: a contact box, a rating, "share this
-    article", a date stamp and credits. One or two such lines are left: they are as often a
-    sign-off ("Thanks for listening."), which full-text ground truths keep. (Dev F1:
-    trafilatura-eval-dev 0.9259 -> 0.9297, pages below 0.5 14 -> 13; dragnet, l3s and utomo
-    within 0.0001.)"""
+    """Page furniture inside an article's own markup after its text: a contact box, a rating,
+    "share this article", a date stamp, credits. It is the kept text's trailing run of short
+    blocks (paragraphs or headings under `max_chars`) that sit outside the element holding the
+    text's last long block, when `min_run` or more and together under `max_share` of the kept
+    text. Short lines beside the text's own paragraphs are left (an API page's "Returns" and
+    "See Also" lines, the default corpus), and so are one or two lines (often a sign-off,
+    "Thanks for listening.", which full-text ground truths keep). (Dev F1: trafilatura-eval-dev
+    0.9259 -> 0.9289, pages below 0.5 14 -> 13, 7 pages up, none down; dragnet one page down, F1
+    within 0.0001; l3s and utomo unchanged. The default corpus's article pages: bag-of-words F1
+    0.99999 -> 0.99965 against its expected texts; without the element test 0.99908.)"""
     run: list[TextBlock] = []
+    last = None
     for b in reversed(blocks):
         if b.cls != "good":
             continue
         if len(b.text) >= max_chars or b.kind not in ("p", "h"):
+            last = b
             break
         run.append(b)
+    if last is not None and last.owner is not None:
+        text_holder = last.owner.getparent()
+        run.reverse()
+        inside = [i for i, b in enumerate(run) if b.owner is not None and b.owner.getparent() is text_holder]
+        run = run[inside[-1] + 1:] if inside else run
     if len(run) >= min_run and sum(len(b.text) for b in run) <= max_share * sum(
             len(b.text) for b in blocks if b.cls == "good"):
         for b in run:

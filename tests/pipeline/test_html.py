@@ -187,14 +187,21 @@ def test_a_body_in_chunks_between_linked_names_is_taken_whole():
 
 
 def test_page_furniture_after_the_article_goes_and_a_sign_off_stays():
-    # a rating, a share prompt and a date stamp inside the article's own markup (aktion-hummelschutz.de)
-    furniture = ("<p>(95 votes: 4.73 of 5)</p><p>Was this article useful?</p><p>Share this article?</p>"
-                 "<p>Updated: 03.04.2020</p>")
-    page = f"<html><body><article><h1>Library delayed</h1>{f'<p>{PROSE}</p>' * 3}{furniture}</article></body></html>"
+    # a rating, a share prompt and a date stamp in their own box inside the article's markup
+    # (aktion-hummelschutz.de)
+    furniture = ("<div><p>(95 votes: 4.73 of 5)</p><p>Was this article useful?</p><p>Share this article?</p>"
+                 "<p>Updated: 03.04.2020</p></div>")
+    body = f"<div class='text'>{f'<p>{PROSE}</p>' * 3}</div>"
+    page = f"<html><body><article><h1>Library delayed</h1>{body}{furniture}</article></body></html>"
     text, _ = extract(page, Config())
     assert text.count("The council met") == 3 and "votes" not in text and "Share" not in text, text
-    # one or two short lines at the end are kept: as often a sign-off
-    page = page.replace(furniture, "<p>Thanks for reading.</p><p>Jodi</p>")
+    # short lines beside the text's own paragraphs stay (an API page's closing sections) ...
+    page = page.replace(f"{body}{furniture}", body.replace("</div>", "<p>Returns</p><p>bool</p><p>See Also</p></div>"))
+    text, _ = extract(page, Config())
+    assert text.endswith("Returns\n\nbool\n\nSee Also"), text
+    # ... and so do one or two short lines in a box of their own: as often a sign-off
+    sign_off = "</div><div><p>Thanks for reading.</p><p>Jodi</p></div>"
+    page = page.replace("<p>Returns</p><p>bool</p><p>See Also</p></div>", sign_off)
     text, _ = extract(page, Config())
     assert text.endswith("Thanks for reading.\n\nJodi"), text
 
