@@ -9,7 +9,7 @@ when it sits outside it.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Callable, Sequence
 
 import lxml.etree as etree
 
@@ -237,8 +237,8 @@ def _climb(top: etree._Element, spans: dict[etree._Element, tuple[int, int]], ch
     return top
 
 
-def _widen(top: etree._Element, spans: dict[etree._Element, tuple[int, int]], prose_in, min_prose: float,
-           ) -> etree._Element:
+def _widen(top: etree._Element, spans: dict[etree._Element, tuple[int, int]],
+           prose_in: Callable[[etree._Element], int], min_prose: float) -> etree._Element:
     """A container that holds less than `min_prose` (a share of the page's prose) is one chunk of
     a body whose chunks sit between linked names or images the climb will not cross (a gallery
     of projects, each with its linked maker): it becomes its nearest ancestor, short of <body>,
