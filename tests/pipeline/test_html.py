@@ -350,6 +350,19 @@ def test_valid_utf8_wins_over_a_stale_meta_charset():
     assert "Kosovo’s future — café" in text and enc == "utf-8"
 
 
+def test_utf8_with_a_stray_byte_stays_utf8_and_a_single_byte_page_does_not():
+    # a real trafilatura-eval page: 499 valid UTF-8 sequences and one stray byte, which detection
+    # read as mac_latin2 ("atak√≥w" for "ataków")
+    body = "<title>Sprzeciw wobec ataków na Fundację Lux Veritatis</title><p>Zażółć gęślą jaźń.</p>" * 40
+    raw = body.encode("utf-8") + b"<p>stray \xc3 byte</p>"
+    text, enc = decode_html(raw)
+    assert enc == "utf-8-replace" and "ataków na Fundację" in text and text.count("\ufffd") == 1
+    # a cp1252 page's accented letters are not UTF-8 sequences: its own charset still decides
+    page = "<meta charset='windows-1252'>" + "<p>Señor Muñoz went to the café.</p>" * 40
+    text, enc = decode_html(page.encode("cp1252"))
+    assert "Señor Muñoz" in text and enc == "windows-1252"
+
+
 def test_a_few_stray_nul_bytes_do_not_make_a_page_binary():
     # a real L3S-GN1 page carries 27 NULs in its markup; the binary check used to drop it
     page = f"<html><body>\x00<div>{f'<p>{PROSE}</p>' * 20}\x00</div></body></html>" + "\x00" * 25
