@@ -6,9 +6,10 @@ all of it, even when a <meta charset> names another encoding: pages re-saved as 
 old declaration (118 of 621 pages of the L3S-GN1 crawl do), and non-ASCII text that happens to be
 valid UTF-8 is almost never Latin-1 or cp1252, where decoding it as declared gives mojibake.
 Bytes that are UTF-8 but for a few stray bytes are decoded as UTF-8 too, each stray byte a U+FFFD,
-as a browser decodes a page declared UTF-8: detection called six such pages of
+as a browser decodes a page declared UTF-8: detection called eight such pages of
 ../shared/data/extraction mac_latin2, windows-1250, iso8859_10 or cp775, and every non-ASCII
-letter of them came out wrong (a Polish page with 499 valid sequences and one bad byte).
+letter of them came out wrong (a Polish page with 499 valid sequences and one bad byte; a
+dragnet page whose only stray bytes sit in a mangled <meta> description: "youâ€™re").
 """
 from __future__ import annotations
 
@@ -45,16 +46,16 @@ def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str]:
     return dammit.unicode_markup, (dammit.original_encoding or "unknown").lower()
 
 
-def _mostly_utf8(data: bytes, min_valid_per_bad: int = 10) -> str | None:
-    """The bytes decoded as UTF-8 with U+FFFD for each stray byte, when their valid multi-byte
-    sequences outnumber the stray bytes `min_valid_per_bad` to one; else None. Text in a
+def _mostly_utf8(data: bytes, min_valid_per_bad: float = 1.0) -> str | None:
+    """The bytes decoded as UTF-8 with U+FFFD for each stray byte, when they hold valid
+    multi-byte sequences, at least `min_valid_per_bad` per stray byte; else None. Text in a
     single-byte encoding (cp1252, Latin-1) has next to no valid sequences: an accented letter
     followed by an ASCII one is never valid UTF-8. (Of ../shared/data/extraction's 34 pages that
-    are not valid UTF-8, the six that are UTF-8 but for 1-4 bytes have 12.5 to 499 valid
-    sequences per bad byte; two pages with a few non-ASCII letters have 3 and 1.5 and stay with
-    detection; the other 26 have under 0.3.)"""
+    are not valid UTF-8, the eight that are UTF-8 but for 1-8 stray bytes have 1.5 to 499 valid
+    sequences per stray byte; of the other 26, in single-byte encodings or GB2312, none has more
+    than 0.3.)"""
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")
     ascii_bytes = len(data.translate(None, bytes(range(128, 256))))
     valid = len(text) - ascii_bytes - bad  # decoded non-ASCII chars that came from valid sequences
-    return text if valid >= min_valid_per_bad * bad else None
+    return text if valid and valid >= min_valid_per_bad * bad else None
