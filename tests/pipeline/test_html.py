@@ -363,6 +363,16 @@ def test_utf8_with_a_stray_byte_stays_utf8_and_a_single_byte_page_does_not():
     assert "Señor Muñoz" in text and enc == "windows-1252"
 
 
+def test_a_page_declared_latin1_is_read_as_windows_1252_as_browsers_do():
+    # utomo's xiaomi_06 and bummfilm.de declare ISO-8859-1 and write cp1252's quotes
+    raw = b"<meta charset='iso-8859-1'><p>Xiaomi\x92s \x84Bernd\x93 went to the caf\xe9\x85 \x81</p>"
+    text, enc = decode_html(raw)
+    assert "Xiaomi’s „Bernd“ went to the café… \x81" in text and enc == "windows-1252"
+    # without those bytes both read the same, and the declared name is kept
+    assert decode_html(b"<meta charset='iso-8859-1'><p>caf\xe9</p>") == ("<meta charset='iso-8859-1'><p>café</p>",
+                                                                         "iso-8859-1")
+
+
 def test_a_few_stray_nul_bytes_do_not_make_a_page_binary():
     # a real L3S-GN1 page carries 27 NULs in its markup; the binary check used to drop it
     page = f"<html><body>\x00<div>{f'<p>{PROSE}</p>' * 20}\x00</div></body></html>" + "\x00" * 25
