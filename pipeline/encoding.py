@@ -20,7 +20,7 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 # Labels a browser decodes as windows-1252 (the WHATWG Encoding Standard): a page that declares
 # ISO-8859-1 means cp1252's curly quotes, dashes and ellipses by its bytes 0x80-0x9F, which
 # Latin-1 reads as control characters ("Xiaomi\x92s" for "Xiaomi’s", "\x84Bernd\x93" for
-# „Bernd“: 8 pages of ../shared/data/extraction declare ISO-8859-1 and hold such bytes; their
+# „Bernd“: 8 pages of ../shared/data/extraction are read as ISO-8859-1 and hold such bytes; their
 # extraction scores do not move, since neither scorer counts punctuation, but the text is right).
 _WINDOWS_1252_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii",
                                   "cp819", "ibm819", "windows-1252", "cp1252"})
