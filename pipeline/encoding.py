@@ -25,6 +25,7 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _WINDOWS_1252_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii",
                                   "cp819", "ibm819", "windows-1252", "cp1252"})
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")
+_NON_ASCII_BYTES = bytes(range(128, 256))
 # cp1252 leaves five bytes unassigned; browsers map them to the control characters of the same
 # value, as Latin-1 does
 codecs.register_error("c1_as_latin1", lambda e: (e.object[e.start:e.end].decode("latin-1"), e.end))
@@ -71,6 +72,6 @@ def _mostly_utf8(data: bytes, min_valid_per_bad: float = 1.0) -> str | None:
     than 0.3.)"""
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")
-    ascii_bytes = len(data.translate(None, bytes(range(128, 256))))
+    ascii_bytes = len(data.translate(None, _NON_ASCII_BYTES))
     valid = len(text) - ascii_bytes - bad  # decoded non-ASCII chars that came from valid sequences
     return text if valid and valid >= min_valid_per_bad * bad else None
