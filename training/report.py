@@ -151,7 +151,8 @@ def build_report(rows: list[dict[str, Any]], out: str | Path, bootstrap: int = 1
     found, facts = findings(variants, rows)
     found += _equal_loss_tokens(fits, variants)
     L += ["## Summary", ""] + [f"- {s}" for s in found] + [""]
-    L += ["## What this sweep cannot resolve", ""] + [f"- {s}" for s in cannot_resolve(rows, facts, fits)] + [""]
+    unresolved = cannot_resolve(rows, facts, fits) + _lr_edge_note(lr_search)
+    L += ["## What this sweep cannot resolve", ""] + [f"- {s}" for s in unresolved] + [""]
     L += _lr_section(lr_search) + _sizes_section(rows) + _fits_section(fits, variants, out)
     L += _plots_section(variants, fits, facts, out)
     if moe_rows:
@@ -213,10 +214,33 @@ def _lr_section(lr_search: dict[str, Any] | None) -> list[str]:
             f"{s.get('seeds', [0])} (`lr_search/` holds the runs):" if s else
             "Fixed in the sweep config for every size (no search ran):")
     table = ["| size | learning rate | mean loss at each rate |", "|---|---:|---|"]
+    edges = _lr_edges(lr_search)
     return ["## Learning rates", "", head, ""] + table + [
-        f"| {k} | {v:g} | {losses.get(k) or ('searched' if s else 'fixed')} |"
+        f"| {k} | {v:g}{f' ({edges[k]} of the grid)' if k in edges else ''} | "
+        f"{losses.get(k) or ('searched' if s else 'fixed')} |"
         for k, v in lr_search["chosen"].items()
     ] + [""]
+
+
+def _lr_edges(lr_search: dict[str, Any] | None) -> dict[str, str]:
+    """Sizes whose searched rate is the grid's lowest or highest: a minimum on the grid's edge is
+    a bound, not an optimum (the default grid stops at 3e-3, where some seeds stall)."""
+    grid = sorted(((lr_search or {}).get("search") or {}).get("grid") or [])
+    if len(grid) < 2:
+        return {}
+    losses = lr_search.get("losses", {})
+    return {k: "lowest" if v == grid[0] else "highest" for k, v in lr_search["chosen"].items()
+            if v in (grid[0], grid[-1]) and ": " in str(losses.get(k, ""))}  # searched, not taken from another
+
+
+def _lr_edge_note(lr_search: dict[str, Any] | None) -> list[str]:
+    edges = _lr_edges(lr_search)
+    if not edges:
+        return []
+    where = "; ".join(f"{k}: {lr_search['chosen'][k]:g}, the {e}" for k, e in sorted(edges.items()))
+    return [f"Learning rates on the search grid's edge ({where}): the best rate of those sizes may lie beyond "
+            "the grid: their losses may be above what the size reaches at its best rate, which biases size "
+            "comparisons against them."]
 
 
 def _sizes_section(rows: list[dict[str, Any]]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from corpusprep.cli import main
 from tests.training.test_ddp import CONFIG
-from training.report import _lr_section
+from training.report import _lr_edge_note, _lr_section
 
 
 def test_fit_table_with_a_word_for_a_number_is_one_line(tmp_path, capsys):
@@ -29,6 +29,19 @@ def test_fit_on_two_model_sizes_says_what_it_cannot_identify(tmp_path, capsys):
 def test_a_report_of_fixed_learning_rates_says_so():
     text = "\n".join(_lr_section({"chosen": {"s": 0.003}, "losses": {}, "search": {}}))
     assert "Fixed in the sweep config" in text and "None" not in text and "| s | 0.003 | fixed |" in text
+
+
+def test_a_searched_rate_on_the_grid_edge_is_called_a_bound():
+    search = {"chosen": {"a": 0.001, "b": 0.002, "c": 0.003, "a_moe": 0.001},
+              "losses": {"a": "0.001: 5.6, 0.002: 5.7, 0.003: 5.8", "b": "0.001: 5.8, 0.002: 5.7, 0.003: 5.9",
+                         "c": "0.001: 6.0, 0.002: 5.9, 0.003: 5.85", "a_moe": "that of a"},
+              "search": {"variant": "v", "budget": "2K", "grid": [0.003, 0.001, 0.002], "seeds": [0]}}
+    table = "\n".join(_lr_section(search))
+    assert "| a | 0.001 (lowest of the grid) |" in table and "| c | 0.003 (highest of the grid) |" in table
+    assert "| b | 0.002 |" in table and "| a_moe | 0.001 |" in table  # interior; taken from another size
+    note = _lr_edge_note(search)
+    assert len(note) == 1 and "a: 0.001, the lowest; c: 0.003, the highest" in note[0]
+    assert _lr_edge_note({"chosen": {"s": 0.003}, "losses": {}, "search": {}}) == []  # fixed: nothing searched
 
 
 def test_train_on_a_finished_run_says_it_is_done(tmp_path, small_shards, capsys):
