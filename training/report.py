@@ -246,7 +246,7 @@ def _lr_edge_note(lr_search: dict[str, Any] | None) -> list[str]:
 def _sizes_section(rows: list[dict[str, Any]]) -> list[str]:
     sizes = sorted({(r["N"], r["N_total"]) for r in rows})
     return ["## Model sizes", "", "N in the fits and the text is non-embedding parameters (Kaplan et al.); with "
-            "embeddings (tied input and output) for comparison:", "",
+            "embeddings (input, and output unless tied) for comparison:", "",
             "| N (non-embedding) | with embeddings | embedding share |", "|---:|---:|---:|"] + [
         f"| {n:,.0f} | {t:,.0f} | {100 * (t - n) / t:.0f} % |" for n, t in sizes] + [""]
 
@@ -263,6 +263,8 @@ def _fits_section(fits: dict[str, dict[str, Any]], variants: dict[str, list[dict
         a3 = f["approach3"]
         cell = {k: f"{a3['params'][k]:.3g} [{a3['ci95'][k][0]:.3g}, {a3['ci95'][k][1]:.3g}]"
                 for k in ("E", "A", "B", "alpha", "beta")}
+        if a3["params"]["E"] < 1e-3 * min(r["loss"] for r in variants[v]):  # E = exp(e): e ran off to -inf
+            cell["E"] += " (-> 0: not identified)"
         C = 6 * max(r["N"] for r in variants[v]) * max(r["D"] for r in variants[v])
         n_opt, d_opt = _fit_from(a3).optimum(C)
         L.append(f"| {v} | {cell['E']} | {cell['A']} | {cell['B']} | {cell['alpha']} | {cell['beta']} | "

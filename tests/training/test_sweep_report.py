@@ -237,3 +237,19 @@ def test_replicates_are_compared_finding_by_finding(tmp_path):
     assert rows[key]["agree"] is False and rows[key]["b"] == "below 0" and rows[key]["a"] != "below 0"
     del flipped[key]
     assert {r["finding"]: r for r in compare(facts, flipped)}[key]["agree"] is False  # missing is not agreement
+
+
+def test_an_irreducible_loss_the_points_cannot_pin_is_called_not_identified(tmp_path):
+    """Points of a law with no floor (E = 0): approach 3's E runs off towards 0, and the fit table
+    says so instead of printing the number where the optimiser stopped as if it were a finding."""
+    from training.report import build_report, table_from_results
+
+    rows = {}
+    for name, p in (("floor", TRUE), ("nofloor", dict(TRUE, E=0.0))):
+        results = [{"name": f"{name}_{N:.0f}_{D:.0f}", "variant": name, "budget": f"{D:.0f}", "N": N, "D": D,
+                    "val_loss": law(N, D, p), "unique_tokens": D, "epochs": 1.0}
+                   for N in np.geomspace(1e5, 3e7, 5) for D in np.geomspace(1e7, 1e9, 5)]
+        text = build_report(table_from_results(results), tmp_path / name, bootstrap=10).read_text()
+        rows[name] = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+    assert "not identified" in rows["nofloor"] and "not identified" not in rows["floor"]
+    assert rows["floor"].startswith("| floor | 1.8")  # the true floor, recovered
