@@ -224,7 +224,8 @@ def _lr_section(lr_search: dict[str, Any] | None) -> list[str]:
 
 def _lr_edges(lr_search: dict[str, Any] | None) -> dict[str, str]:
     """Sizes whose searched rate is the grid's lowest or highest: a minimum on the grid's edge is
-    a bound, not an optimum (the default grid stops at 3e-3, where some seeds stall)."""
+    a bound, not an optimum (with warm-up 100 the default sweep's xs and m moved to the top of a
+    grid that ended at 8e-3)."""
     grid = sorted(((lr_search or {}).get("search") or {}).get("grid") or [])
     if len(grid) < 2:
         return {}
