@@ -18,6 +18,8 @@ from training import analysis as an
 from training import plots
 from training.findings import nats
 
+SWITCH_DROPPED = 0.05  # share of assignments dropped at capacity factor 1.25 with the balance loss on
+
 
 def _closest(dense_ns: list[float], target: float, tolerance: float) -> float | None:
     best = min(dense_ns, key=lambda n: abs(math.log(n / target)), default=None)
@@ -44,6 +46,12 @@ def moe_section(dense: list[dict[str, Any]], moe: list[dict[str, Any]], out: Pat
         L.append(f"| {v} | {b} | {settings['experts']} (top-{settings['top_k']}) | {n:,.0f} | {n_all:,.0f} | "
                  f"{len(rs)} | "
                  f"{np.mean(losses):.3f} | {np.mean([r['moe']['dropped_share'] for r in rs]):.1%} |")
+        dropped = float(np.mean([r["moe"]["dropped_share"] for r in rs]))
+        if dropped > SWITCH_DROPPED:
+            found.append(f"`{v}` {b}: {dropped:.1%} of assignments dropped at capacity factor "
+                         f"{settings['capacity_factor']:g}, above Switch's range (under {SWITCH_DROPPED:.0%}): a "
+                         "dropped token skips its expert MLP, so part of the gap below is that lost compute "
+                         "(capacity_factor = experts drops none).")
         same = [r for r in dense if (r["variant"], r["budget"], round(r["epochs"], 1)) == (v, b, e)]
         for what, target, tol in (("active", n, 0.1), ("total", n_all, 0.25)):
             match = _closest(sorted({r["N"] for r in same}), target, tol)
