@@ -43,10 +43,9 @@ def moe_section(dense: list[dict[str, Any]], moe: list[dict[str, Any]], out: Pat
     for (v, b, e, n, n_all), rs in sorted(cells.items()):
         settings = rs[0]["moe"]["settings"]
         losses = [r["loss"] for r in rs]
-        L.append(f"| {v} | {b} | {settings['experts']} (top-{settings['top_k']}) | {n:,.0f} | {n_all:,.0f} | "
-                 f"{len(rs)} | "
-                 f"{np.mean(losses):.3f} | {np.mean([r['moe']['dropped_share'] for r in rs]):.1%} |")
         dropped = float(np.mean([r["moe"]["dropped_share"] for r in rs]))
+        L.append(f"| {v} | {b} | {settings['experts']} (top-{settings['top_k']}) | {n:,.0f} | {n_all:,.0f} | "
+                 f"{len(rs)} | {np.mean(losses):.3f} | {dropped:.1%} |")
         if dropped > SWITCH_DROPPED:
             found.append(f"`{v}` {b}: {dropped:.1%} of assignments dropped at capacity factor "
                          f"{settings['capacity_factor']:g}, above Switch's range (under {SWITCH_DROPPED:.0%}): a "
