@@ -100,6 +100,36 @@ def larger_wins(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"wins": wins, "pairs": total, "share": wins / total if total else math.nan, "exceptions": losses_}
 
 
+def size_effect(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | None:
+    """How much the largest size gains over the smallest at the variant's smallest and largest
+    budget (one epoch), and the change between them, with normal 95 % intervals from the sweep's
+    pooled seed noise. Chinchilla's additive law E + A/N^alpha + B/D^beta holds this gain fixed
+    at every D, so a change that excludes 0 says the law's form does not fit the grid: then its
+    fitted E and alpha describe the misfit (E runs to 0 and alpha to ~0 where small budgets show
+    no size effect) rather than an irreducible loss and a size exponent. None without two budgets
+    that both hold the smallest and the largest size."""
+    c = {(b, n): x for (v, b, n, _), x in cells(one_epoch(rows)).items() if v == variant}
+    sizes = {n for _, n in c}
+    if len(sizes) < 2:
+        return None
+    small, large = min(sizes), max(sizes)
+    tokens = {r["budget"]: r["D"] for r in one_epoch(rows) if r["variant"] == variant}
+    both = sorted((b for b in tokens if (b, small) in c and (b, large) in c), key=tokens.get)
+    if len(both) < 2:
+        return None
+    sd = seed_noise(rows)
+
+    def gain(b: str) -> tuple[float, float]:
+        x, y = c[(b, small)], c[(b, large)]
+        return float(np.mean(x) - np.mean(y)), sd * math.sqrt(1 / len(x) + 1 / len(y))
+
+    (g0, s0), (g1, s1) = gain(both[0]), gain(both[-1])
+    se = math.hypot(s0, s1)
+    return {"small": small, "large": large, "budgets": (both[0], both[-1]),
+            "gain": (g0, g1), "gain_ci": ((g0 - 1.96 * s0, g0 + 1.96 * s0), (g1 - 1.96 * s1, g1 + 1.96 * s1)),
+            "change": g1 - g0, "change_ci": (g1 - g0 - 1.96 * se, g1 - g0 + 1.96 * se)}
+
+
 # --- effective data ---------------------------------------------------------------------------------
 def loss_curve(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     """(c0, c1) of loss = c0 + c1 ln D by least squares (needs two distinct D); c1 < 0 when more

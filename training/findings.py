@@ -220,7 +220,27 @@ def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict
                      + (f"; intervals over 100x wide: {', '.join(wide)}" if wide else "")
                      + "): losses are far above the irreducible term, so its extrapolations (optimum, tokens "
                      "needed) are indicative only.")
+        if (se := an.size_effect(rows, v)) is not None:
+            L.append(_size_effect_words(v, se))
     for c in facts.get("repeat_or_dirtier", []):
         if c["ci"][0] <= 0 <= c["ci"][1]:
             L.append(f"Repeat or dirtier at N = {c['N']:,.0f}, {c['epochs']:g} epochs: the interval spans 0.")
     return L
+
+
+def _size_effect_words(v: str, se: dict[str, Any]) -> str:
+    """Whether the size effect holds still over the budgets, as the additive law assumes."""
+    (b0, b1), (g0, g1), (c0, c1) = se["budgets"], se["gain"], se["gain_ci"]
+    lo, hi = se["change_ci"]
+    gains = (f"the largest size (N = {se['large']:,.0f}) is ahead of the smallest (N = {se['small']:,.0f}) by "
+             f"{g0:.3f} [{c0[0]:.3f}, {c0[1]:.3f}] nats at {b0} and {g1:.3f} [{c1[0]:.3f}, {c1[1]:.3f}] at {b1} "
+             f"(change {se['change']:+.3f}, {ci_words(lo, hi)})")
+    if lo <= 0 <= hi:
+        return (f"Size and data in `{v}`: {gains}: constant within noise, as the additive law "
+                "E + A/N^alpha + B/D^beta assumes; this grid does not test its form further.")
+    way = "grows" if lo > 0 else "shrinks"
+    return (f"Size and data in `{v}`: the size effect {way} with tokens: {gains}. The additive law "
+            "E + A/N^alpha + B/D^beta holds that gap fixed at every D, so its form does not fit this "
+            "range: its E and alpha describe the misfit, not an irreducible loss and a size exponent. "
+            "Identifying them needs a law in which size and data interact, or models and budgets past "
+            "this data-limited regime.")
