@@ -92,3 +92,20 @@ def test_paired_difference_interval_covers_the_truth(true):
              for k in range(12)]
     d = an.paired_difference(pairs)
     assert d["lo"] <= true <= d["hi"] and d["hi"] - d["lo"] < 0.03 and d["cells"] == 12
+
+
+def test_multiplier_reads_a_bending_curve_off_the_budgets_near_the_point():
+    """The default sweep's xs on deduped (means over seeds, fresh-clone demo of 2026-12-08): loss
+    5.150, 4.804, 4.544 at 50K, 100K, 200K, then 4.157 at 1.2M, where the curve has flattened
+    (-0.44 nats per e-fold of tokens below 200K, -0.22 above). `mix25` at 200K reached 4.644:
+    between the 100K and 200K budgets, at 153K by a straight line in ln D between them, 0.77
+    clean tokens a token. A line
+    through the budgets within 4x of 200K finds about that; one through all four, 1.2M included,
+    puts the mix near clean data's worth (which is why `multiplier` keeps to the nearby budgets)."""
+    budgets = (("50K", 5e4, 5.150), ("100K", 1e5, 4.804), ("200K", 2e5, 4.544), ("1.2M", 1.2e6, 4.157))
+    rows = [row("clean", b, D, loss, s) for b, D, loss in budgets for s in (0, 1)]
+    point = [row("mix25", "200K", 2e5, 4.644, s, mix={"base": "clean", "share": 0.25}) for s in (0, 1)]
+    between = 1e5 * 2 ** ((4.804 - 4.644) / (4.804 - 4.544)) / 2e5
+    assert abs(between - 0.77) < 0.01
+    assert abs(an.multiplier(rows, point) - between) < 0.05
+    assert abs(an.multiplier(rows, point, window=100.0) - between) > 0.1
