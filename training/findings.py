@@ -222,6 +222,9 @@ def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict
                      "needed) are indicative only.")
         if (se := an.size_effect(rows, v)) is not None:
             L.append(_size_effect_words(v, se))
+            # a finding `report --against` compares: same side of 0 (or within noise) in both runs
+            facts[f"size_effect_change_{v}"] = {"mean": se["change"], "lo": se["change_ci"][0],
+                                                "hi": se["change_ci"][1]}
     for c in facts.get("repeat_or_dirtier", []):
         if c["ci"][0] <= 0 <= c["ci"][1]:
             L.append(f"Repeat or dirtier at N = {c['N']:,.0f}, {c['epochs']:g} epochs: the interval spans 0.")

@@ -43,8 +43,10 @@ def test_a_size_effect_that_grows_with_tokens_is_named_a_misfit():
     se = an.size_effect(rows, "v")
     true = [_interacting(SIZES[0], d) - _interacting(SIZES[-1], d) for d in (50_000, 1_200_000)]
     assert abs(se["change"] - (true[1] - true[0])) < 0.03 and se["change_ci"][0] > 0
-    words = [w for w in cannot_resolve(rows, {}, _fits()) if w.startswith("Size and data")]
+    facts: dict = {}
+    words = [w for w in cannot_resolve(rows, facts, _fits()) if w.startswith("Size and data")]
     assert len(words) == 1 and "grows with tokens" in words[0] and "does not fit" in words[0]
+    assert facts["size_effect_change_v"]["lo"] > 0  # what `report --against` compares
     shrinking = [{**r, "loss": -r["loss"]} for r in rows]
     assert "shrinks with tokens" in [w for w in cannot_resolve(shrinking, {}, _fits())
                                      if w.startswith("Size and data")][0]
