@@ -107,7 +107,8 @@ def size_effect(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | No
     at every D, so a change that excludes 0 says the law's form does not fit the grid: then its
     fitted E and alpha describe the misfit (E runs to 0 and alpha to ~0 where small budgets show
     no size effect) rather than an irreducible loss and a size exponent. None without two budgets
-    that both hold the smallest and the largest size."""
+    that both hold the smallest and the largest size, or without a cell of two or more seeds (no
+    seed noise to set an interval with)."""
     c = {(b, n): x for (v, b, n, _), x in cells(one_epoch(rows)).items() if v == variant}
     sizes = {n for _, n in c}
     if len(sizes) < 2:
@@ -118,6 +119,8 @@ def size_effect(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | No
     if len(both) < 2:
         return None
     sd = seed_noise(rows)
+    if sd == 0:
+        return None
 
     def gain(b: str) -> tuple[float, float]:
         x, y = c[(b, small)], c[(b, large)]

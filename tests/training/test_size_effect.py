@@ -56,6 +56,7 @@ def test_no_check_without_two_budgets_holding_both_ends():
     rows = [r for r in _rows(_additive) if r["budget"] == "50K" or r["N"] != SIZES[-1]]
     assert an.size_effect(rows, "v") is None
     assert an.size_effect(_rows(_additive), "other") is None
+    assert an.size_effect(_rows(_interacting, seeds=1), "v") is None  # no seed noise: no interval
 
 
 def _fits() -> dict:
