@@ -65,13 +65,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from training.fit_constrained import parse_base
-    from training.report import by_variant, fit_rows, plot_fit, table_from_csv, table_from_results
+    from training.report import by_variant, e_profile_line, fit_rows, plot_fit, table_from_csv, table_from_results
     from training.sweep import load_results
 
     if bool(args.table) == bool(args.results):
         raise ConfigError("corpusprep fit needs RESULTS_DIR or --table CSV")
     base = parse_base(args.base) if args.base else None  # a bad --base fails before any fit
     rows = table_from_csv(args.table) if args.table else table_from_results(load_results(args.results))
+    moe = [r for r in rows if r.get("moe")]
+    if moe:  # as the report does: sparse runs' N is active parameters, another law's
+        print(f"{len(moe)} MoE run(s) left out of the dense fits (the report compares them with dense runs)")
+        rows = [r for r in rows if not r.get("moe")]
     out = Path(args.out or (Path(args.table).parent if args.table else Path(args.results)))
     for v, rs in by_variant(rows).items():
         f = fit_rows(rs, args.bootstrap)
@@ -86,6 +90,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             lo, hi = a3["ci95"][k]
             flag = "   (not identified: its interval has no width)" if not hi - lo > 1e-9 * max(abs(val), 1) else ""
             print(f"  {k:6s} {val:12.5g}   [{lo:.5g}, {hi:.5g}]{flag}")
+        if f.get("e_profile"):
+            print(f"  {e_profile_line(f['e_profile'])}")
         plot_fit(rs, f, out / f"fit_{v}.png", f"{v}: fitted L(N, D)")
         print(f"  plot: {out / f'fit_{v}.png'}")
         if any(r["D"] > r["unique"] * 1.05 for r in rs):

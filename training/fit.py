@@ -87,9 +87,27 @@ def multistart(fun, starts: list[np.ndarray], args: tuple, *, keep: int, maxiter
     return best
 
 
-def _fit_once(lN, lD, lL, starts, delta, keep: int = 8, maxiter: int = 2000) -> np.ndarray:
-    """Approach 3 from the grid's `keep` best starts."""
-    return multistart(_objective, starts, (lN, lD, lL, delta), keep=keep, maxiter=maxiter, jac=True)
+def _fit_once(lN, lD, lL, starts, delta, keep: int = 8, maxiter: int = 2000, bounds: list | None = None
+              ) -> np.ndarray:
+    """Approach 3 from the grid's `keep` best starts (`bounds`: L-BFGS-B's, e.g. to fix e = log E)."""
+    return multistart(_objective, starts, (lN, lD, lL, delta), keep=keep, maxiter=maxiter, jac=True, bounds=bounds)
+
+
+def _resamples(lN, lD, lL, theta, delta, bootstrap: int, seed: int, bounds: list | None = None) -> list[np.ndarray]:
+    """Approach 3 refitted on `bootstrap` resamples of the rows (with replacement), each from the
+    full-data optimum `theta`: from there a resample converges in far fewer steps, where a
+    degenerate fit (E -> 0) would otherwise spend all 2,000 iterations on a flat valley, 200 times.
+    Resamples with one N or one D, and diverged fits, are left out."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(bootstrap):
+        idx = rng.integers(0, len(lN), len(lN))
+        if len(np.unique(lN[idx])) < 2 or len(np.unique(lD[idx])) < 2:
+            continue
+        t = _fit_once(lN[idx], lD[idx], lL[idx], [theta], delta, maxiter=300, bounds=bounds)
+        if np.all(np.isfinite(t)) and max(t[0], t[1], t[2]) < 700:
+            samples.append(t)
+    return samples
 
 
 def _as_params(t: np.ndarray) -> dict[str, float]:
@@ -136,22 +154,37 @@ def fit_chinchilla(N, D, L, *, delta: float = 1e-3, bootstrap: int = 200, seed: 
     check_table(N, D, L)
     lN, lD, lL = np.log(N), np.log(D), np.log(L)
     theta = _fit_once(lN, lD, lL, [np.array(g) for g in GRID], delta)
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(bootstrap):  # each resample starts from the full-data optimum
-        idx = rng.integers(0, len(N), len(N))
-        if len(np.unique(N[idx])) < 2 or len(np.unique(D[idx])) < 2:
-            continue
-        # from the full-data optimum a resample converges in far fewer steps; a degenerate fit
-        # (E -> 0) would otherwise spend all 2,000 iterations on a flat valley, 200 times
-        t = _fit_once(lN[idx], lD[idx], lL[idx], [theta], delta, maxiter=300)
-        if np.all(np.isfinite(t)) and max(t[0], t[1], t[2]) < 700:
-            samples.append(t)
+    samples = _resamples(lN, lD, lL, theta, delta, bootstrap, seed)
     params = _as_params(theta)
     boot = {k: [_as_params(s)[k] for s in samples] for k in PARAMS}
     ci = {k: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) if v else (math.nan, math.nan)
           for k, v in boot.items()}
     return ChinchillaFit(params, ci, len(N), len(samples), boot)
+
+
+@threadpool_limits.wrap(limits=1)
+def e_profile(N, D, L, fractions: tuple[float, ...] = (0.25, 0.5, 0.75), *, delta: float = 1e-3,
+              bootstrap: int = 50, seed: int = 0) -> list[dict[str, Any]]:
+    """Approach 3 with E fixed at each fraction of the lowest loss, for a table that cannot
+    identify E: which other parameters hang on the E one assumes. Where beta stays put and alpha
+    moves, the points fix beta and leave alpha to the prior (the default sweep's deduped: beta
+    0.453 to 0.456 and alpha 0.016, 0.024, 0.048 at E = 0.94, 1.88, 2.82, a quarter, half and
+    three quarters of its lowest loss). E is a prior here, never a result: each row says what the
+    law would be if E were that."""
+    N, D, L = (np.asarray(x, float) for x in (N, D, L))
+    check_table(N, D, L)
+    lN, lD, lL = np.log(N), np.log(D), np.log(L)
+    rows = []
+    for frac in fractions:
+        e = math.log(frac * float(L.min()))
+        bounds = [(None, None), (None, None), (e, e), (None, None), (None, None)]
+        starts = sorted({(g[0], g[1], e, g[3], g[4]) for g in GRID})
+        theta = _fit_once(lN, lD, lL, [np.array(g) for g in starts], delta, bounds=bounds)
+        samples = [_as_params(t) for t in _resamples(lN, lD, lL, theta, delta, bootstrap, seed, bounds)]
+        rows.append({"E": math.exp(e), "fraction": frac, "params": _as_params(theta),
+                     "ci95": {k: [float(np.percentile([s[k] for s in samples], q)) for q in (2.5, 97.5)]
+                              if samples else [math.nan, math.nan] for k in ("alpha", "beta")}})
+    return rows
 
 
 def power_law(x, y) -> dict[str, float]:
@@ -246,10 +279,18 @@ def approach2_ci(N, D, L, bootstrap: int = 200, seed: int = 0) -> dict[str, Any]
     return base
 
 
+def e_runs_off(E: float, L) -> bool:
+    """Approach 3's E far below every loss (under 1e-3 of the lowest): e = log E ran off towards
+    -inf, so the points do not identify E."""
+    return E < 1e-3 * float(np.min(L))
+
+
 def fit_all(N, D, L, unique=None, bootstrap: int = 200, seed: int = 0) -> dict[str, Any]:
-    """Everything for one table (one data variant)."""
+    """Everything for one table (one data variant); `e_profile` where E is not identified."""
     N, D, L = (np.asarray(x, float) for x in (N, D, L))
     out: dict[str, Any] = {"approach3": fit_chinchilla(N, D, L, bootstrap=bootstrap, seed=seed).to_dict()}
+    if e_runs_off(out["approach3"]["params"]["E"], L):
+        out["e_profile"] = e_profile(N, D, L, bootstrap=min(bootstrap, 50), seed=seed)
     if unique is not None and np.any(np.asarray(D) > np.asarray(unique)):
         De = effective_data(D, unique)
         out["approach3_effective_data"] = fit_chinchilla(N, De, L, bootstrap=bootstrap, seed=seed).to_dict()

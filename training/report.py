@@ -20,7 +20,7 @@ from pipeline import atomic
 from training import analysis as an
 from training import plots
 from training.findings import cannot_resolve, findings
-from training.fit import FitError, effective_data, fit_all, fit_chinchilla
+from training.fit import FitError, e_runs_off, effective_data, fit_all, fit_chinchilla
 from training.fit_constrained import fit_data_constrained
 from training.report_knnlm import knnlm_section
 from training.report_moe import moe_section
@@ -264,7 +264,7 @@ def _fits_section(fits: dict[str, dict[str, Any]], variants: dict[str, list[dict
         a3 = f["approach3"]
         cell = {k: f"{a3['params'][k]:.3g} [{a3['ci95'][k][0]:.3g}, {a3['ci95'][k][1]:.3g}]"
                 for k in ("E", "A", "B", "alpha", "beta")}
-        if a3["params"]["E"] < 1e-3 * min(r["loss"] for r in variants[v]):  # E = exp(e): e ran off to -inf
+        if e_runs_off(a3["params"]["E"], [r["loss"] for r in variants[v]]):
             cell["E"] += " (-> 0: not identified)"
         C = 6 * max(r["N"] for r in variants[v]) * max(r["D"] for r in variants[v])
         n_opt, d_opt = _fit_from(a3).optimum(C)
@@ -300,7 +300,25 @@ def _other_approaches(f: dict[str, Any]) -> list[str]:
                      f"alpha {e['alpha']:.3g}, beta {e['beta']:.3g}, E {e['E']:.3g}")
     if f.get("data_constrained"):
         extra.append(_constrained_line(f["data_constrained"]))
+    if f.get("e_profile"):
+        extra.append(e_profile_line(f["e_profile"]))
     return extra
+
+
+def e_profile_line(profile: list[dict[str, Any]], moves: float = 0.2) -> str:
+    """Approach 3 at each assumed E, and which exponents the assumption sets: one whose estimate
+    changes by more than `moves` (relative) over the priors is the prior's, not the points'."""
+    Es = ", ".join(f"{p['E']:.2f}" for p in profile)
+    fracs = ", ".join(f"{p['fraction']:g}" for p in profile)
+    parts, verdict = [], []
+    for k in ("alpha", "beta"):
+        vals = [p["params"][k] for p in profile]
+        parts.append(f"{k} " + ", ".join(f"{p['params'][k]:.3g} [{p['ci95'][k][0]:.3g}, {p['ci95'][k][1]:.3g}]"
+                                         for p in profile))
+        verdict.append(f"{k} follows the prior, not the points" if max(vals) - min(vals) > moves * min(vals)
+                       else f"{k} barely moves: the points set it")
+    return (f"E not identified, so approach 3 with E fixed at {Es} nats ({fracs} of the lowest loss: priors, "
+            f"not results): {'; '.join(parts)}. So {', and '.join(verdict)}")
 
 
 def _constrained_line(dc: dict[str, Any]) -> str:

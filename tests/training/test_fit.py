@@ -108,3 +108,26 @@ def test_the_report_states_approach2_budgets_and_interval():
     line = next(x for x in _other_approaches(fit_all(N, D, L, bootstrap=20)) if x.startswith("approach2"))
     levels = int(line.split("IsoFLOP profiles at ")[1].split()[0])
     assert levels >= 3 and "tokens/parameter" in line and "95 % CI" in line and "20 of 20 seed resamples" in line
+
+
+def test_e_profile_recovers_the_law_at_the_true_e_and_shows_what_the_prior_sets():
+    """Points of Hoffmann et al.'s law: with E fixed at its true value (a fraction of the lowest
+    loss), approach 3 gives back alpha and beta; fixed 40 % lower, a power-law term must absorb the
+    missing floor (here beta: the tokens term), and the report's line says which exponent follows
+    the prior and which the points set."""
+    from training.fit import e_profile
+    from training.report import e_profile_line
+
+    true = TRUE[0]
+    N, D, L = synthetic(true, noise=0.002)
+    frac = true["E"] / L.min()
+    low, at = e_profile(N, D, L, fractions=(0.6 * frac, frac), bootstrap=20)
+    assert abs(at["E"] - true["E"]) < 1e-9
+    for k in ("alpha", "beta"):
+        assert abs(at["params"][k] - true[k]) / true[k] < 0.05, (k, at["params"][k])
+        assert at["ci95"][k][0] <= at["params"][k] <= at["ci95"][k][1]
+    shift = {k: abs(low["params"][k] - at["params"][k]) / min(low["params"][k], at["params"][k])
+             for k in ("alpha", "beta")}
+    assert shift["beta"] > 0.2 > shift["alpha"], shift
+    line = e_profile_line([low, at])
+    assert "beta follows the prior, not the points" in line and "alpha barely moves: the points set it" in line

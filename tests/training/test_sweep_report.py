@@ -151,6 +151,8 @@ knnlm = {variant = "v", budget = "2K", size = "a", datastores = ["2K", "4K"], k 
     assert (sw / "report" / "moe.png").stat().st_size > 1000 and (sw / "report" / "knnlm.png").stat().st_size > 1000
     fits = json.loads((sw / "report" / "fits.json").read_text())
     assert fits["fits"]["v"]["approach3"]["n_points"] == 8  # MoE runs stay out of the dense fit
+    out = run_cli("fit", str(sw), "--bootstrap", "5", "--out", str(tmp_path / "fit")).stdout
+    assert "2 MoE run(s) left out of the dense fits" in out and "on 8 points" in out  # and of `fit`'s
     stamps = [p.stat().st_mtime_ns for p in knn]
     run_cli("sweep", str(cfg), "--no-progress")
     assert [p.stat().st_mtime_ns for p in sorted(sw.rglob("knnlm.json"))] == stamps
@@ -251,5 +253,7 @@ def test_an_irreducible_loss_the_points_cannot_pin_is_called_not_identified(tmp_
                    for N in np.geomspace(1e5, 3e7, 5) for D in np.geomspace(1e7, 1e9, 5)]
         text = build_report(table_from_results(results), tmp_path / name, bootstrap=10).read_text()
         rows[name] = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+        rows[name + "_profile"] = "E not identified, so approach 3 with E fixed at" in text
     assert "not identified" in rows["nofloor"] and "not identified" not in rows["floor"]
+    assert rows["nofloor_profile"] and not rows["floor_profile"]  # priors shown only where E is not identified
     assert rows["floor"].startswith("| floor | 1.8")  # the true floor, recovered
