@@ -187,7 +187,7 @@ def multiplier(clean: list[dict[str, Any]], point: list[dict[str, Any]], window:
     """How many clean tokens one token of the point's data is worth: effective clean tokens at
     its mean loss over its tokens seen. The clean line is fitted to the clean budgets within
     `window` x of the point's tokens (all of them where fewer than two are): loss is not linear in
-    ln D over a decade and more. With the default sweep's 1.2M budget beside 50K..200K, one line
+    ln D over a decade and more. With a 1.2M budget in the default grid beside 50K..200K, one line
     through all four put `mix25` at 200K at clean data's worth (1.03 and 1.02 clean tokens a token
     for xs and m) and two epochs of 100K above fresh tokens (1.13, 1.07); the budgets within 4x of
     200K (those of the sweep before 1.2M) give 0.78 and 0.85, and 0.59 and 0.73."""

@@ -167,7 +167,7 @@ def e_profile(N, D, L, fractions: tuple[float, ...] = (0.25, 0.5, 0.75), *, delt
               bootstrap: int = 50, seed: int = 0) -> list[dict[str, Any]]:
     """Approach 3 with E fixed at each fraction of the lowest loss, for a table that cannot
     identify E: which other parameters hang on the E one assumes. Where beta stays put and alpha
-    moves, the points fix beta and leave alpha to the prior (the default sweep's deduped: beta
+    moves, the points fix beta and leave alpha to the prior (a default sweep's deduped: beta
     0.453 to 0.456 and alpha 0.016, 0.024, 0.048 at E = 0.94, 1.88, 2.82, a quarter, half and
     three quarters of its lowest loss). E is a prior here, never a result: each row says what the
     law would be if E were that."""

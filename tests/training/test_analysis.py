@@ -95,7 +95,7 @@ def test_paired_difference_interval_covers_the_truth(true):
 
 
 def test_multiplier_reads_a_bending_curve_off_the_budgets_near_the_point():
-    """The default sweep's xs on deduped (means over seeds, fresh-clone demo of 2026-12-08): loss
+    """The default sweep's xs on deduped (means over seeds, 2026-12-08, with 1.2M in the grid): loss
     5.150, 4.804, 4.544 at 50K, 100K, 200K, then 4.157 at 1.2M, where the curve has flattened
     (-0.44 nats per e-fold of tokens below 200K, -0.22 above). `mix25` at 200K reached 4.644:
     between the 100K and 200K budgets, at 153K by a straight line in ln D between them, 0.77
