@@ -20,7 +20,7 @@ from pipeline import atomic
 from training import analysis as an
 from training import plots
 from training.findings import cannot_resolve, findings
-from training.fit import FitError, e_runs_off, effective_data, fit_all, fit_chinchilla
+from training.fit import FitError, effective_data, fit_all, fit_chinchilla
 from training.fit_constrained import fit_data_constrained
 from training.report_knnlm import knnlm_section
 from training.report_moe import moe_section
@@ -264,7 +264,7 @@ def _fits_section(fits: dict[str, dict[str, Any]], variants: dict[str, list[dict
         a3 = f["approach3"]
         cell = {k: f"{a3['params'][k]:.3g} [{a3['ci95'][k][0]:.3g}, {a3['ci95'][k][1]:.3g}]"
                 for k in ("E", "A", "B", "alpha", "beta")}
-        if e_runs_off(a3["params"]["E"], [r["loss"] for r in variants[v]]):
+        if "e_profile" in f:  # fit_all profiles E where it ran off to 0 (`e_runs_off`) on the same points
             cell["E"] += " (-> 0: not identified)"
         C = 6 * max(r["N"] for r in variants[v]) * max(r["D"] for r in variants[v])
         n_opt, d_opt = _fit_from(a3).optimum(C)
