@@ -174,6 +174,29 @@ def test_main_text_does_not_start_in_the_footer_or_after_it():
     assert "The service met" in text, text
 
 
+def test_main_text_does_not_start_after_a_page_footer_its_blocks_do_not_name():
+    # vinosytapas.de's layout: the footer's one line sits in a content-hinted wrapper, so no
+    # block's hint comes from the footer; after it, at the end of <body>, a dialog of shipping
+    # terms (shown by the site's script) holds more paragraphs than the page's description
+    dialog = "".join(f"<p>{PROSE.replace('council', 'courier')}</p>" for _ in range(4))
+    page = (f"<html><body><div class='container'><h1>Rioja</h1><div class='text'><p>{PROSE}</p>"
+            f"<p>{PROSE}</p></div></div><div id='footerline'><div id='footer'><div class='sap-content'>"
+            f"<p><a href='/i'>Imprint</a> | <a href='/p'>Privacy</a></p></div></div></div>"
+            f"<div id='vkinfo'><h3>Shipping</h3>{dialog}</div></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 2 and "The courier met" not in text, text
+    # a box's own footer, deep in a sidebar, is not the page's: the story after it is kept, not
+    # the intro before the box (an l3s page's "hp-box-300-footer")
+    jobs = "".join(f"<li><a href='/j{i}'>Job offer {i}</a></li>" for i in range(6))
+    box = (f"<div class='side'><div class='box'><ul>{jobs}</ul><div class='box-footer'>"
+           f"<div class='more-content'><a href='/all'>View all top jobs</a></div></div></div></div>")
+    intro = f"<div class='intro'><p>{PROSE.replace('council', 'club')}</p></div>"
+    story = f"<div class='container'><h1>Rioja</h1><div class='text'><p>{PROSE}</p><p>{PROSE}</p></div></div>"
+    page = f"<html><body>{intro}<div><div>{box}</div></div>{story}</body></html>"
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 2, text
+
+
 def test_a_body_in_chunks_between_linked_names_is_taken_whole():
     # a gallery of projects (houzz.de's layout): each item a linked maker's name over its text;
     # the item with most paragraphs wins, and the climb stops at the linked names between items
