@@ -129,6 +129,18 @@ def test_asp_net_form_wrapping_the_page_keeps_its_text():
     assert text.count("The council met") == 3
 
 
+def test_an_asp_net_id_is_read_by_the_elements_own_name():
+    # thestar.com: the article's id is the path of naming containers down to it, with "Nav" in
+    # a container's name; the menu's path says "ContentPlaceHolder" and ends in its own name
+    prefix = "ctl00_ContentPlaceHolder_"
+    menu = "".join(f"<a href='/{s}'>{s.upper()}</a> | " for s in ("news", "sports", "business", "living"))
+    page = (f"<html><body><div id='{prefix}MainNav_NavWebPart_MainTabs_menu'>{menu}</div>"
+            f"<div id='{prefix}article_NavWebPart_Article'><h1>Library delayed</h1>"
+            + "".join(f"<p>{PROSE}</p>" for _ in range(4)) + "</div></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 4 and "SPORTS" not in text, text
+
+
 def test_main_container_leaves_out_teasers_and_a_comment_thread():
     teasers = "".join(f"<div class='teaser'><h3><a href='/{i}'>Other story {i}</a></h3><p>{PROSE}</p></div>"
                       for i in range(6))

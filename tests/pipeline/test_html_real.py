@@ -49,12 +49,14 @@ def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(sh
     """Hints are looked up per class or id value, on lowercased ASCII where it can; on every
     class/id pair of real pages (and planted non-ASCII and mixed-case ones) they must equal the
     case-insensitive patterns searched over "class id", as they were defined (the class without
-    its taxonomy classes)."""
+    its taxonomy classes, an ASP.NET id by its last name)."""
     import lxml.html
 
-    from pipeline.stages.html_blocks import BAD_HINT, GOOD_HINT, STRONG_BAD_HINT, TERM_CLASS, _attr_hint
+    from pipeline.stages.html_blocks import ASP_NET_ID, BAD_HINT, GOOD_HINT, STRONG_BAD_HINT, TERM_CLASS, _attr_hint
 
     def defined(cls, id_):
+        if id_ and ASP_NET_ID.match(id_):
+            id_ = id_.split("_")[-1]
         s = f"{TERM_CLASS.sub(' ', cls or '')} {id_ or ''}"
         if BAD_HINT.search(s):
             return -1, STRONG_BAD_HINT.search(s) is not None
@@ -64,7 +66,8 @@ def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(sh
              for el in lxml.html.fromstring(p.html).iter() if el.get("class") or el.get("id")}
     pairs |= {("Main-NAV", None), (None, "CONTENT"), ("ſidebar", "x"), ("\u212aomment", None), ("İtem ads", "Post"),
               ("top bar", None), ("ARTICLE-body", "skip-link"), ("", "tags"),
-              ("post tag-menu category-comments", None), ("post", "tag-list")}
+              ("post tag-menu category-comments", None), ("post", "tag-list"),
+              (None, "ctl00_ContentPlaceHolder_NavWebPart_Article"), (None, "CTL01_Main_menu")}
     assert len(pairs) > 2000
     got = {pair: _attr_hint(*pair) for pair in pairs}
     assert got == {pair: defined(*pair) for pair in pairs}
@@ -72,6 +75,9 @@ def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(sh
     # a post filed under tags and categories is content; an id naming a tag list is not
     assert got[("post tag-menu category-comments", None)] == (1, False)
     assert got[("post", "tag-list")] == (-1, True)
+    # an ASP.NET id is read by the element's own name, the last in its path of containers
+    assert got[(None, "ctl00_ContentPlaceHolder_NavWebPart_Article")] == (1, False)
+    assert got[(None, "CTL01_Main_menu")] == (-1, True)
 
 
 def test_hidden_elements_are_the_ones_the_attribute_test_defines(shared_data):
