@@ -10,7 +10,9 @@ pages with human ground truth: see `pipeline/devtools/extraction_eval.py` and `b
    are skipped by the walk in step 2);
 2. cut the page into blocks with their measures (`html_blocks.segment`);
 3. class each block good, bad or undecided from its own measures (`html_blocks.classify`);
-4. choose the main container and drop what lies outside it (`html_main.main_container`);
+4. choose the main container and drop what lies outside it (`html_main.main_container`); inside
+   it, a block that only the stop-word test judged bad is undecided again
+   (`html_main.confine_to_container`);
 5. decide undecided blocks from their neighbours; keep the headline (`html_main.restore_title`);
    drop the page furniture that trails the text (`html_main.drop_trailing_furniture`);
 6. join good blocks: paragraphs separated by blank lines, list items and table rows one a line,
@@ -35,6 +37,7 @@ from pipeline.document import Document, Drop
 from pipeline.stage import Stage
 from pipeline.stages.html_blocks import WS, TooDeep, classify, drop_captions, join_blocks, resolve_context, segment
 from pipeline.stages.html_main import (
+    confine_to_container,
     drop_trailing_furniture,
     explain_empty,
     main_container,
@@ -249,11 +252,7 @@ def extract(html: str, cfg: Config, data: bytes | None = None) -> tuple[str, dic
     void_dominant_hints(blocks, spans)
     classify(blocks, cfg)
     inside = main_container(blocks, spans, marked if cfg.use_hints else [])
-    in_container = any(keep and b.cls in ("good", "neargood") for b, keep in zip(blocks, inside))
-    if in_container:
-        for b, keep in zip(blocks, inside):
-            if not keep:
-                b.cls = "bad"
+    in_container = confine_to_container(blocks, inside, cfg)
     drop_captions(body, blocks, spans)
     resolve_context(blocks, in_container)
     restore_title(blocks, titles)

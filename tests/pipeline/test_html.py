@@ -209,6 +209,26 @@ def test_main_text_does_not_start_after_a_page_footer_its_blocks_do_not_name():
     assert text.count("The council met") == 2, text
 
 
+def test_lines_without_stop_words_inside_the_article_are_kept_and_a_gallery_is_not():
+    # a race card (l3s-gn1's layout): lines of names and figures between the article's paragraphs
+    # have too few stop words for prose; in the article's container they are content, in the
+    # rail beside it they are not
+    card = [f"Plate {i} (1,{i}00m), rated 20 to 46, 1-30 p.m: 1. Friday Friend (2) Shailesh 59.5, "
+            f"2. Imperium (4) Srinath 57.5, 3. Earl Of Warwick (1) Narredu 57" for i in range(1, 5)]
+    side = "".join(f"<p>Market report {i}: Rice 41.5, Wheat 22.1, Sugar 3.4, Cotton 66, Jute 12.</p>" for i in range(4))
+    rail = f"<div><div class='rail'>{side}</div></div>"
+    head = f"<div class='x'><h1>Successor in great heart</h1><p>{PROSE}</p><p>{PROSE}</p>"
+    lines = "".join(f"<p>{c}</p>" for c in card)
+    page = f"<html><body>{rail}<div>{head}{lines}<p>{PROSE}</p></div></div></body></html>"
+    text, _ = extract(page, Config())
+    assert all(c in text for c in card) and "Market report" not in text, text
+    # captions whose gallery class was cleared, because they outweigh the story, stay captions
+    caps = "".join(f"<div class='caption'><p>{c.replace('Plate', 'Photo')}</p></div>" for c in card * 3)
+    page = f"<html><body>{rail}{head}<div class='gallery'>{caps}</div></div></body></html>"
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 2 and "Photo 1" not in text, text
+
+
 def test_a_body_in_chunks_between_linked_names_is_taken_whole():
     # a gallery of projects (houzz.de's layout): each item a linked maker's name over its text;
     # the item with most paragraphs wins, and the climb stops at the linked names between items
