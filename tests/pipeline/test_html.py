@@ -229,6 +229,18 @@ def test_lines_without_stop_words_inside_the_article_are_kept_and_a_gallery_is_n
     assert text.count("The council met") == 2 and "Photo 1" not in text, text
 
 
+def test_a_page_laid_out_in_table_rows_keeps_its_paragraphs():
+    # l3s-gn1's clubcall.com: each paragraph of the story is a table row under 200 chars, and
+    # rows are decided by their neighbours; a row of prose is a paragraph
+    menu = "".join(f"<tr><td><a href='/{s}'>{s}</a></td></tr>" for s in ("Home", "Football", "Cricket", "Tennis"))
+    paras = [PROSE[:120] + f" Row {i} ends here." for i in range(4)]
+    rows = "".join(f"<tr><td>{p}</td></tr>" for p in paras)
+    page = (f"<html><body><table>{menu}</table><table><tr><td>Gunners star to comeback</td></tr>{rows}"
+            f"<tr><td>{PROSE * 2}</td></tr></table></body></html>")
+    text, _ = extract(page, Config())
+    assert all(f"Row {i} ends here." in text for i in range(4)) and "Cricket" not in text, text
+
+
 def test_a_body_in_chunks_between_linked_names_is_taken_whole():
     # a gallery of projects (houzz.de's layout): each item a linked maker's name over its text;
     # the item with most paragraphs wins, and the climb stops at the linked names between items
