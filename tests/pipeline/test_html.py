@@ -241,6 +241,24 @@ def test_a_page_laid_out_in_table_rows_keeps_its_paragraphs():
     assert all(f"Row {i} ends here." in text for i in range(4)) and "Cricket" not in text, text
 
 
+def test_a_body_cut_into_modules_of_one_class_is_taken_whole():
+    # smava.de's layout: each part of the text in a "content-module" of its own, several wrappers
+    # deep, beside the page's menus in the same parent (so the climb stops at the first module)
+    nav = "<ul>" + "".join(f"<li><a href='/{i}'>Section {i}</a></li>" for i in range(30)) + "</ul>"
+
+    def module(word: str, k: int) -> str:
+        ps = "".join(f"<p>{PROSE.replace('council', word)}</p>" for _ in range(k))
+        return f"<div class='content-module'><div class='container'><div class='text'>{ps}</div></div></div>"
+    page = (f"<html><body><div class='page'><div class='top'>{nav}</div>{module('council', 3)}{module('board', 2)}"
+            f"<div class='bottom'>{nav}</div></div></body></html>")
+    text, _ = extract(page, Config())
+    assert text.count("The council met") == 3 and text.count("The board met") == 2 and "Section" not in text, text
+    # a module of another class is not a chunk of the body
+    text, _ = extract(page.replace("content-module'><div class='container'><div class='text'><p>The board",
+                                   "teaser'><div class='container'><div class='text'><p>The board"), Config())
+    assert "The board met" not in text, text
+
+
 def test_a_body_in_chunks_between_linked_names_is_taken_whole():
     # a gallery of projects (houzz.de's layout): each item a linked maker's name over its text;
     # the item with most paragraphs wins, and the climb stops at the linked names between items
