@@ -49,7 +49,7 @@ def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(sh
     """Hints are looked up per class or id value, on lowercased ASCII where it can; on every
     class/id pair of real pages (and planted non-ASCII and mixed-case ones) they must equal the
     case-insensitive patterns searched over "class id", as they were defined (the class without
-    its taxonomy classes, an ASP.NET id by its last name)."""
+    its taxonomy classes, an ASP.NET id by its last name, a BEM element named as content alone)."""
     import lxml.html
 
     from pipeline.stages.html_blocks import ASP_NET_ID, BAD_HINT, GOOD_HINT, STRONG_BAD_HINT, TERM_CLASS, _attr_hint
@@ -58,6 +58,9 @@ def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(sh
         if id_ and ASP_NET_ID.match(id_):
             id_ = id_.split("_")[-1]
         s = f"{TERM_CLASS.sub(' ', cls or '')} {id_ or ''}"
+        elements = [t.rpartition("__")[2] for t in s.split()]  # a BEM element named as content
+        s = " ".join(e if "__" in t and GOOD_HINT.search(e) and not BAD_HINT.search(e) else t
+                     for t, e in zip(s.split(), elements))
         if BAD_HINT.search(s):
             return -1, STRONG_BAD_HINT.search(s) is not None
         return (1 if GOOD_HINT.search(s) else 0), False
@@ -67,7 +70,8 @@ def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(sh
     pairs |= {("Main-NAV", None), (None, "CONTENT"), ("ſidebar", "x"), ("\u212aomment", None), ("İtem ads", "Post"),
               ("top bar", None), ("ARTICLE-body", "skip-link"), ("", "tags"),
               ("post tag-menu category-comments", None), ("post", "tag-list"),
-              (None, "ctl00_ContentPlaceHolder_NavWebPart_Article"), (None, "CTL01_Main_menu")}
+              (None, "ctl00_ContentPlaceHolder_NavWebPart_Article"), (None, "CTL01_Main_menu"),
+              ("sidebar__main --capital", None), ("related__header", None), ("Sidebar__Content", "x")}
     assert len(pairs) > 2000
     got = {pair: _attr_hint(*pair) for pair in pairs}
     assert got == {pair: defined(*pair) for pair in pairs}
@@ -78,6 +82,9 @@ def test_class_and_id_hints_equal_the_case_insensitive_patterns_on_real_pages(sh
     # an ASP.NET id is read by the element's own name, the last in its path of containers
     assert got[(None, "ctl00_ContentPlaceHolder_NavWebPart_Article")] == (1, False)
     assert got[(None, "CTL01_Main_menu")] == (-1, True)
+    # the main column of a sidebar layout is content; a related box's header is not
+    assert got[("sidebar__main --capital", None)] == (1, False)
+    assert got[("related__header", None)] == (-1, True)
 
 
 def test_hidden_elements_are_the_ones_the_attribute_test_defines(shared_data):
