@@ -177,8 +177,9 @@ def _last_footer_start(blocks: list[TextBlock], spans: dict[etree._Element, tupl
     footer is found two ways, and the later start counts: the element, a <footer> or one whose
     class or id says footer, that set the boilerplate hint of the last block so marked; and the
     page's own footer, one within `max_depth` levels of <body> that holds the latest block
-    (boilerplate-hinted, by tag, class or id). The second is needed where a content hint inside the footer leaves no block
-    hinted by it (vinosytapas.de: its one line in a "sap-content" wrapper), and a dialog after
+    (boilerplate-hinted, by tag, class or id). The second is needed where a content hint
+    inside the footer leaves no block hinted by it (vinosytapas.de: its one line in a
+    "sap-content" wrapper), and a dialog after
     it at the end of <body> (shipping costs, shown by the site's script) outscored the page's
     description (trafilatura-eval dev: that page 0.00 -> 0.80, no other dev or test page
     changed). It stops at that depth because a box's own footer ("hp-box-300-footer", deep in a
