@@ -133,6 +133,37 @@ def size_effect(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | No
             "change": g1 - g0, "change_ci": (g1 - g0 - 1.96 * se, g1 - g0 + 1.96 * se)}
 
 
+def size_curvature(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | None:
+    """How the size effect bends in ln N: per one-epoch budget holding three or more sizes, the
+    loss gained per e-fold of N from the smallest size to the median one and from the median to
+    the largest, and their difference (the bend); the bends' mean over those budgets, with a
+    normal 95 % interval from the pooled seed noise. The law's term A/N^alpha (alpha > 0) gains
+    less per e-fold the larger N is, so a bend above 0 (the larger step gaining more) is a shape
+    no alpha can follow: a fit then sends alpha to ~0 and lets E and A trade. None without such a
+    budget or without seed replicates."""
+    c = {(b, n): x for (v, b, n, _), x in cells(one_epoch(rows)).items() if v == variant}
+    tokens = {r["budget"]: r["D"] for r in one_epoch(rows) if r["variant"] == variant}
+    sd = seed_noise(rows)
+    per_budget = []
+    for b in sorted(tokens, key=tokens.get):
+        ns = sorted(n for bb, n in c if bb == b)
+        if len(ns) < 3 or sd == 0:
+            continue
+        small, mid, large = ns[0], ns[len(ns) // 2], ns[-1]
+        ls, lm, ll = (float(np.mean(c[(b, n)])) for n in (small, mid, large))
+        k1, k2 = math.log(mid / small), math.log(large / mid)
+        var = sd ** 2 * (1 / (k1 ** 2 * len(c[(b, small)])) + (1 / k1 + 1 / k2) ** 2 / len(c[(b, mid)])
+                         + 1 / (k2 ** 2 * len(c[(b, large)])))
+        per_budget.append((b, (small, mid, large), (ls - lm) / k1, (lm - ll) / k2, var))
+    if not per_budget:
+        return None
+    k = len(per_budget)
+    g1, g2 = (sum(x[i] for x in per_budget) / k for i in (2, 3))
+    se = math.sqrt(sum(x[4] for x in per_budget)) / k
+    return {"budgets": [x[0] for x in per_budget], "sizes": per_budget[-1][1], "gain_per_efold": (g1, g2),
+            "bend": g2 - g1, "bend_ci": (g2 - g1 - 1.96 * se, g2 - g1 + 1.96 * se)}
+
+
 # --- effective data ---------------------------------------------------------------------------------
 def loss_curve(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     """(c0, c1) of loss = c0 + c1 ln D by least squares (needs two distinct D); c1 < 0 when more

@@ -225,6 +225,9 @@ def cannot_resolve(rows: list[dict[str, Any]], facts: dict[str, Any], fits: dict
             # a finding `report --against` compares: same side of 0 (or within noise) in both runs
             facts[f"size_effect_change_{v}"] = {"mean": se["change"], "lo": se["change_ci"][0],
                                                 "hi": se["change_ci"][1]}
+        if (sc := an.size_curvature(rows, v)) is not None:
+            L.append(_size_curvature_words(v, sc))
+            facts[f"size_curvature_{v}"] = {"mean": sc["bend"], "lo": sc["bend_ci"][0], "hi": sc["bend_ci"][1]}
     for c in facts.get("repeat_or_dirtier", []):
         if c["ci"][0] <= 0 <= c["ci"][1]:
             L.append(f"Repeat or dirtier at N = {c['N']:,.0f}, {c['epochs']:g} epochs: the interval spans 0.")
@@ -247,3 +250,19 @@ def _size_effect_words(v: str, se: dict[str, Any]) -> str:
             "range: its E and alpha describe the misfit, not an irreducible loss and a size exponent. "
             "Identifying them needs a law in which size and data interact, or models and budgets past "
             "this data-limited regime.")
+
+
+def _size_curvature_words(v: str, sc: dict[str, Any]) -> str:
+    """Whether the loss bends in ln N the way the law's size term can."""
+    (g1, g2), (lo, hi) = sc["gain_per_efold"], sc["bend_ci"]
+    small, mid, large = (f"{n:,.0f}" for n in sc["sizes"])
+    gains = (f"per e-fold of N the loss falls {g1:.3f} nats from N = {small} to {mid} and {g2:.3f} from {mid} "
+             f"to {large} (mean over {', '.join(sc['budgets'])}; bend {sc['bend']:+.3f}, {ci_words(lo, hi)})")
+    if hi < 0 or lo <= 0:
+        shape = "convex in ln N" if hi < 0 else "straight in ln N within noise"
+        return f"Size curvature in `{v}`: {gains}: {shape}, a shape the law's A/N^alpha can take."
+    return (f"Size curvature in `{v}`: {gains}. The step between the larger sizes gains more, while "
+            "A/N^alpha gains less per e-fold the larger N is, for any alpha > 0: no alpha follows these sizes, "
+            "so the fit sends "
+            "alpha towards 0 and E and A trade against each other. Where the sizes differ in depth and width "
+            "as well as in N, this grid cannot tell an effect of their shape from one of their size.")

@@ -62,3 +62,35 @@ def test_no_check_without_two_budgets_holding_both_ends():
 def _fits() -> dict:
     """A well-identified approach-3 fit: only the size-and-data sentence can come from it."""
     return {"v": {"approach3": {"params": {"E": 1.7}, "ci95": {"E": (1.6, 1.8)}}}}
+
+
+def _concave(n: float, d: float) -> float:
+    """Loss that falls faster per e-fold of N at the larger sizes, about as the default sweep
+    measured (0.025 nats per e-fold from 12K to 148K, 0.14 from 148K to 394K, mean over budgets)."""
+    x = np.log(n / SIZES[0])
+    return 3.0 + 30 / d ** 0.3 - 0.01 * x - 0.03 * x ** 2
+
+
+def test_the_law_bends_one_way_in_ln_n_and_a_sweep_that_bends_the_other_is_named():
+    # the additive law: its size term gains less per e-fold at larger N (convex in ln N)
+    sc = an.size_curvature(_rows(_additive, noise=0.002), "v")
+    k1, k2 = np.log(SIZES[1] / SIZES[0]), np.log(SIZES[2] / SIZES[1])
+    steps = ((SIZES[0], SIZES[1], k1), (SIZES[1], SIZES[2], k2))
+    true = [(_additive(a, 1) - _additive(b, 1)) / k for a, b, k in steps]
+    assert sc["budgets"] == ["50K", "200K", "1.2M"] and sc["sizes"] == SIZES
+    assert all(abs(g - t) < 0.005 for g, t in zip(sc["gain_per_efold"], true))
+    assert sc["bend_ci"][1] < 0
+    words = [w for w in cannot_resolve(_rows(_additive, noise=0.002), {}, _fits()) if w.startswith("Size curvature")]
+    assert len(words) == 1 and "convex in ln N" in words[0]
+    # a concave sweep: the bend is measured, named a shape no alpha follows, and kept as a fact
+    rows = _rows(_concave)
+    sc = an.size_curvature(rows, "v")
+    true = [(_concave(a, 1) - _concave(b, 1)) / k for a, b, k in steps]
+    assert abs(sc["bend"] - (true[1] - true[0])) < 0.02 and sc["bend_ci"][0] > 0
+    facts: dict = {}
+    words = [w for w in cannot_resolve(rows, facts, _fits()) if w.startswith("Size curvature")]
+    assert len(words) == 1 and "no alpha follows" in words[0]
+    assert facts["size_curvature_v"]["lo"] > 0
+    # two sizes, or no seed replicates: no check
+    assert an.size_curvature([r for r in rows if r["N"] != SIZES[1]], "v") is None
+    assert an.size_curvature(_rows(_concave, seeds=1), "v") is None
