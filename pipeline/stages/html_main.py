@@ -179,11 +179,11 @@ def _last_footer_start(blocks: list[TextBlock], spans: dict[etree._Element, tupl
     page's own footer, one within `max_depth` levels of <body> that holds the latest block
     (boilerplate-hinted, by tag, class or id). The second is needed where a content hint
     inside the footer leaves no block hinted by it (vinosytapas.de: its one line in a
-    "sap-content" wrapper), and a dialog after
-    it at the end of <body> (shipping costs, shown by the site's script) outscored the page's
-    description (trafilatura-eval dev: that page 0.00 -> 0.80, no other dev or test page
-    changed). It stops at that depth because a box's own footer ("hp-box-300-footer", deep in a
-    sidebar) would cut off a story after it (an l3s dev page 1.00 -> 0.95)."""
+    "sap-content" wrapper), and a dialog after it at the end of <body> (shipping costs, shown by
+    the site's script) outscored the page's description (trafilatura-eval dev: that page 0.00 ->
+    0.80, no other dev or test page changed). It stops at that depth because a box's own
+    footer ("hp-box-300-footer", deep in a sidebar) would cut off a story after it (an l3s dev
+    page 1.00 -> 0.95)."""
     starts = [s for s in (_hinted_footer_start(blocks, spans), _page_footer_start(blocks, spans, max_depth))
               if s is not None]
     return max(starts) if starts else None
@@ -207,7 +207,7 @@ def _hinted_footer_start(blocks: list[TextBlock], spans: dict[etree._Element, tu
 def _page_footer_start(blocks: list[TextBlock], spans: dict[etree._Element, tuple[int, int]],
                        max_depth: int) -> int | None:
     """The start of the footer, among the top `max_depth` levels under the walk's root (<body>),
-    that holds the latest block (the innermost, where two nest). Only those few elements are
+    that holds the latest block (the inner one, where two end at it). Only those few elements are
     looked at: asking it of every block's ancestors cost 2 % of the stage's time."""
     if not blocks or blocks[-1].owner is None:
         return None
