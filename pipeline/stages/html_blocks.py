@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import lxml.etree as etree
 
+from pipeline.stages.regex_forms import by_first_letter, fast_form
 from pipeline.stopwords import ALL_STOPWORDS
 
 if TYPE_CHECKING:
@@ -77,15 +78,8 @@ class TooDeep(Exception):
     """The page nests deeper than `max_depth`."""
 
 
-def _fast_form(pattern: str) -> str:
-    r"""The same pattern with each `\b` before a letter turned into a look-behind after it
-    (`\bads?` -> `a(?<!\wa)ds?`): a pattern whose every branch starts with a letter lets the
-    regex engine skip to the places where one of those letters is (the three searches over the
-    115,241 class and id values of the test pages: 0.19 s against 0.37 s, the same results)."""
-    return re.sub(r"\\b(\w)", lambda m: m.group(1) + r"(?<!\w" + m.group(1) + ")", pattern)
-
-
-_HINT_REGEXES = tuple(re.compile(_fast_form(r.pattern), re.I) for r in (BAD_HINT, STRONG_BAD_HINT, GOOD_HINT))
+_HINT_REGEXES = tuple(re.compile(by_first_letter(fast_form(r.pattern)), re.I)
+                      for r in (BAD_HINT, STRONG_BAD_HINT, GOOD_HINT))
 # the same patterns without re.I, for lowercased ASCII: case-insensitive matching cost 3x more
 _LOWER_HINT_REGEXES = tuple(re.compile(r.pattern) for r in _HINT_REGEXES)
 
