@@ -100,6 +100,14 @@ def larger_wins(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"wins": wins, "pairs": total, "share": wins / total if total else math.nan, "exceptions": losses_}
 
 
+def _budget_cells(rows: list[dict[str, Any]], variant: str) -> tuple[dict[tuple, list[float]], dict[str, float]]:
+    """The variant's one-epoch losses per (budget, N), over seeds; and its budgets' tokens, in
+    order of tokens."""
+    c = {(b, n): x for (v, b, n, _), x in cells(one_epoch(rows)).items() if v == variant}
+    tokens = {r["budget"]: r["D"] for r in one_epoch(rows) if r["variant"] == variant}
+    return c, dict(sorted(tokens.items(), key=lambda kv: kv[1]))
+
+
 def size_effect(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | None:
     """How much the largest size gains over the smallest at the variant's smallest and largest
     budget (one epoch), and the change between them, with normal 95 % intervals from the sweep's
@@ -109,13 +117,12 @@ def size_effect(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] | No
     no size effect) rather than an irreducible loss and a size exponent. None without two budgets
     that both hold the smallest and the largest size, or without a cell of two or more seeds (no
     seed noise to set an interval with)."""
-    c = {(b, n): x for (v, b, n, _), x in cells(one_epoch(rows)).items() if v == variant}
+    c, tokens = _budget_cells(rows, variant)
     sizes = {n for _, n in c}
     if len(sizes) < 2:
         return None
     small, large = min(sizes), max(sizes)
-    tokens = {r["budget"]: r["D"] for r in one_epoch(rows) if r["variant"] == variant}
-    both = sorted((b for b in tokens if (b, small) in c and (b, large) in c), key=tokens.get)
+    both = [b for b in tokens if (b, small) in c and (b, large) in c]
     if len(both) < 2:
         return None
     sd = seed_noise(rows)
@@ -141,13 +148,14 @@ def size_curvature(rows: list[dict[str, Any]], variant: str) -> dict[str, Any] |
     less per e-fold the larger N is, so a bend above 0 (the larger step gaining more) is a shape
     no alpha can follow: a fit then sends alpha to ~0 and lets E and A trade. None without such a
     budget or without seed replicates."""
-    c = {(b, n): x for (v, b, n, _), x in cells(one_epoch(rows)).items() if v == variant}
-    tokens = {r["budget"]: r["D"] for r in one_epoch(rows) if r["variant"] == variant}
+    c, tokens = _budget_cells(rows, variant)
     sd = seed_noise(rows)
+    if sd == 0:
+        return None
     per_budget = []
-    for b in sorted(tokens, key=tokens.get):
+    for b in tokens:
         ns = sorted(n for bb, n in c if bb == b)
-        if len(ns) < 3 or sd == 0:
+        if len(ns) < 3:
             continue
         small, mid, large = ns[0], ns[len(ns) // 2], ns[-1]
         ls, lm, ll = (float(np.mean(c[(b, n)])) for n in (small, mid, large))

@@ -262,7 +262,7 @@ def _size_curvature_words(v: str, sc: dict[str, Any]) -> str:
         shape = "convex in ln N" if hi < 0 else "straight in ln N within noise"
         return f"Size curvature in `{v}`: {gains}: {shape}, a shape the law's A/N^alpha can take."
     return (f"Size curvature in `{v}`: {gains}. The step between the larger sizes gains more, while "
-            "A/N^alpha gains less per e-fold the larger N is, for any alpha > 0: no alpha follows these sizes, "
-            "so the fit sends "
-            "alpha towards 0 and E and A trade against each other. Where the sizes differ in depth and width "
-            "as well as in N, this grid cannot tell an effect of their shape from one of their size.")
+            "A/N^alpha gains less per e-fold the larger N is, for any alpha > 0: no alpha follows these "
+            "sizes, so the fit sends alpha towards 0 and E and A trade against each other. Where the sizes "
+            "differ in depth and width as well as in N, this grid cannot tell an effect of their shape from "
+            "one of their size.")

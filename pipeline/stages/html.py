@@ -252,7 +252,7 @@ def extract(html: str, cfg: Config, data: bytes | None = None) -> tuple[str, dic
     void_dominant_hints(blocks, spans)
     classify(blocks, cfg)
     inside = main_container(blocks, spans, marked if cfg.use_hints else [])
-    in_container = confine_to_container(blocks, inside, cfg)
+    in_container = confine_to_container(blocks, inside)
     drop_captions(body, blocks, spans)
     resolve_context(blocks, in_container)
     restore_title(blocks, titles)

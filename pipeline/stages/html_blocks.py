@@ -71,7 +71,7 @@ class TextBlock:
     hint: int          # -1 boilerplate hint, +1 content hint, 0 none
     owner: etree._Element | None = None  # innermost block-level element holding the text
     hinted_by: etree._Element | None = None  # the element whose class/id/tag set `hint`
-    cls: str = ""      # good | bad; undecided: short | neargood | linky
+    cls: str = ""      # good | bad; undecided: short | neargood | linky | lowstop
 
 
 class TooDeep(Exception):
@@ -311,7 +311,9 @@ def _unspaced(text: str, max_word_chars: int = 12) -> bool:
 
 
 def classify(blocks: list[TextBlock], cfg: Config) -> None:
-    """jusText-style context-free classes: good, bad, or undecided (short, neargood)."""
+    """jusText-style context-free classes: good, bad, or undecided (short, neargood, linky); and
+    lowstop, a block with too few stop words for prose but nothing else against it, which
+    `html_main.confine_to_container` decides by whether it lies in the main container."""
     for b in blocks:
         n = len(b.text)
         link_density = b.link_chars / n if n else 0.0
@@ -342,7 +344,7 @@ def classify(blocks: list[TextBlock], cfg: Config) -> None:
             elif sw >= cfg.stopwords_low:
                 b.cls = "neargood"
             else:
-                b.cls = "bad"
+                b.cls = "lowstop"
 
 
 def resolve_context(blocks: list[TextBlock], in_container: bool) -> None:

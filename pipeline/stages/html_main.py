@@ -14,7 +14,6 @@ from typing import Callable, Sequence
 import lxml.etree as etree
 
 from pipeline.stages.html_blocks import WORD, TextBlock, hint_of, is_strong_boilerplate
-from pipeline.stages.html_settings import Config
 
 # Headings that end an article: what follows them in its container is comments or teasers.
 # Comment words only in the plural or after a count ("response" heads a section of API docs),
@@ -142,24 +141,22 @@ def main_container(blocks: list[TextBlock], spans: dict[etree._Element, tuple[in
 _FOOTER = re.compile(r"footer", re.I)
 
 
-def confine_to_container(blocks: list[TextBlock], inside: list[bool], cfg: Config) -> bool:
+def confine_to_container(blocks: list[TextBlock], inside: list[bool]) -> bool:
     """Whether the main container (`inside`, where one stands out) holds content; if so, blocks
-    outside it become bad. First, inside it, a block that `classify` called bad by its stop-word
-    share alone (no boilerplate hint, links within `max_link_density`, at least `length_low`
-    chars) becomes neargood, left to its neighbours: in a container chosen by the page's
-    structure, a race card, a list of names and figures, or prose in a language with a short
-    stop list is content, and the test for running prose was what dropped it. A block under a
-    weak boilerplate word that `void_dominant_hints` cleared keeps its verdict: a gallery's
-    captions outweigh the story on some pages, and a caption is no less a caption there.
+    outside it become bad. First each lowstop block (`classify`: bad by its stop-word share
+    alone) is decided: inside the container it becomes neargood, left to its neighbours, since
+    in a container chosen by the page's structure a race card, a list of names and figures, or
+    prose in a language with a short stop list is content; elsewhere it is bad. One under a weak
+    boilerplate word that `void_dominant_hints` cleared is bad anyway: a gallery's captions
+    outweigh the story on some pages, and a caption is no less a caption there.
     (Dev F1: l3s-gn1 0.9438 -> 0.9606, pages below 0.5 5 -> 3; trafilatura-eval-dev 0.9305 ->
     0.9312, 12 -> 11; dragnet 0.9337 -> 0.9323, a copyright notice kept; utomo unchanged.
     Test, measured after: l3s 0.9397 -> 0.9523, dragnet 0.9143 -> 0.9189, trafilatura-eval-dev
     0.9170 -> 0.9185, pages below 0.5 down by one in each; utomo unchanged.)"""
-    if not all(inside):
-        for b, keep in zip(blocks, inside):
-            if (keep and b.cls == "bad" and b.hint == 0 and b.hinted_by is None and len(b.text) >= cfg.length_low
-                    and b.link_chars <= cfg.max_link_density * len(b.text)):
-                b.cls = "neargood"
+    stands_out = not all(inside)
+    for b, keep in zip(blocks, inside):
+        if b.cls == "lowstop":
+            b.cls = "neargood" if stands_out and keep and b.hinted_by is None else "bad"
     if not any(keep and b.cls in ("good", "neargood") for b, keep in zip(blocks, inside)):
         return False
     for b, keep in zip(blocks, inside):
